@@ -1,0 +1,15 @@
+"""nnc: fully connected neural networks trained by a fused Cython engine.
+
+>>> import nnc
+>>> (X, y), (X_test, y_test) = nnc.datasets.load_mnist()
+>>> net = nnc.Network([784, 30, 10], seed=0)
+>>> history = net.fit(X[:50000], y[:50000], epochs=30, batch_size=10, lr=3.0)
+>>> net.evaluate(X_test, y_test)["accuracy"]      # about 0.95
+"""
+from nnc._version import __version__
+from nnc import activations, datasets, kernels, losses, optimizers
+from nnc.io import load
+from nnc.network import DivergenceError, Network
+
+__all__ = ["Network", "DivergenceError", "load", "datasets", "kernels", "activations",
+           "losses", "optimizers", "__version__"]

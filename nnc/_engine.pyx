@@ -1,0 +1,509 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The fused training engine: whole spans of mini-batches in C, without the GIL.
+
+One training step is six small functions, in this order::
+
+    gather   -> the mini-batch's inputs and targets, in buffers allocated once
+    forward  -> z^l = a^{l-1} W^l^T + b^l,  a^l = f(z^l)
+    output   -> delta^L = dC/da^L (*) f'(z^L)                        (BP1)
+    backprop -> delta^l = (delta^{l+1} W^{l+1}) (*) f'(z^l)          (BP2)
+                dC/db^l = sum of delta^l,  dC/dW^l = delta^l^T a^{l-1}  (BP3, BP4)
+    (reduce) -> summing gradients across ranks happens in Python, once per step
+    update   -> the optimizer, over one flat buffer of all parameters
+
+Parameters live in one contiguous buffer; layer l's W^l is stored as W^l^T,
+a row-major (n_in, n_out) block, followed by b^l.  Gradients and optimizer
+state use the same layout, so an update, an allreduce or a save is one call.
+
+With plain SGD the gradient is never materialised: BP3/BP4 accumulate
+``-lr * gradient`` straight into the parameters (BP2 for the layer below is
+computed first, with the old weights).
+"""
+from cython cimport floating
+from libc.string cimport memset, memcpy
+from libc.stdint cimport uint64_t
+from libc.math cimport sqrt, pow
+
+from nnc._kernels cimport (
+    gemm, axpy, dense_forward, sparse_forward, sparse_weight_grad, compact_rows,
+    bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
+    sgd_update, momentum_update, adam_update, rmsprop_update,
+)
+
+import numpy as np
+
+cdef enum:
+    MAX_LAYERS = 64
+
+# Optimizer codes (keep in sync with nnc/optimizers.py).
+cdef enum:
+    OPT_SGD = 0
+    OPT_MOMENTUM = 1
+    OPT_NESTEROV = 2
+    OPT_ADAM = 3
+    OPT_RMSPROP = 4
+
+# How the first layer reads its input.
+cdef enum:
+    INPUT_DENSE = 0     # rows copied into a^0, one GEMM
+    INPUT_COMPACT = 1   # dense rows compacted to their non-zeros each batch
+    INPUT_CSR = 2       # scipy.sparse CSR rows
+
+
+cdef struct Ctx:
+    int n_layers
+    int sizes[MAX_LAYERS + 1]
+    int act[MAX_LAYERS]
+    int loss
+    Py_ssize_t w_off[MAX_LAYERS]
+    Py_ssize_t b_off[MAX_LAYERS]
+    Py_ssize_t n_params
+    void* params
+    void* grads
+    void* state1
+    void* state2
+    # data (never copied: the gather reads the caller's arrays)
+    int input_mode
+    void* x
+    Py_ssize_t n_features
+    void* csr_data
+    int* csr_indices
+    long long* csr_indptr
+    long long* labels
+    void* targets
+    void* sample_weight
+    long long* order
+    Py_ssize_t n_order
+    int batch_size
+    # workspace, allocated once per fit
+    int cap
+    void* z[MAX_LAYERS]
+    void* f[MAX_LAYERS]         # f(z^l), before dropout
+    void* a[MAX_LAYERS + 1]     # a^0 (the gathered input) ... a^L, after dropout
+    void* mask[MAX_LAYERS]
+    double keep[MAX_LAYERS]
+    void* delta
+    void* delta_prev
+    void* yb
+    void* wb
+    int* sp_cols
+    void* sp_vals
+    int* sp_cnt
+    # optimizer
+    int optimizer
+    double lr, mu, beta1, beta2, eps, rho, l2
+    long long t
+    int fused
+    int threads
+    uint64_t seed
+    long long step
+    # running statistics of the current span
+    double loss_sum
+    double correct
+    long long seen
+
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    # splitmix64's finaliser: a counter-based generator, so dropout masks
+    # do not depend on the number of threads or on the order of work.
+    x = (x ^ (x >> 30)) * <uint64_t>0xbf58476d1ce4e5b9ULL
+    x = (x ^ (x >> 27)) * <uint64_t>0x94d049bb133111ebULL
+    return x ^ (x >> 31)
+
+
+# ---------------------------------------------------------------------------
+# The six stages of a step.
+# ---------------------------------------------------------------------------
+cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
+    """Copy the mini-batch's inputs, targets and weights into the workspace."""
+    cdef int i, n_out = c.sizes[c.n_layers]
+    cdef Py_ssize_t r, nf = c.n_features, p0, cnt
+    cdef floating* a0 = <floating*>c.a[0]
+    cdef floating* x = <floating*>c.x
+    cdef floating* yb = <floating*>c.yb
+    cdef floating* wb = <floating*>c.wb
+    if c.input_mode == INPUT_DENSE:
+        for i in range(m):
+            memcpy(a0 + i * nf, x + c.order[start + i] * nf, nf * sizeof(floating))
+    elif c.input_mode == INPUT_COMPACT:
+        compact_rows(x, nf, c.order, start, m, c.sp_cols, <floating*>c.sp_vals,
+                     c.sp_cnt, c.threads)
+    else:
+        for i in range(m):
+            r = c.order[start + i]
+            p0 = c.csr_indptr[r]
+            cnt = c.csr_indptr[r + 1] - p0
+            memcpy(c.sp_cols + i * nf, c.csr_indices + p0, cnt * sizeof(int))
+            memcpy(<floating*>c.sp_vals + i * nf, <floating*>c.csr_data + p0,
+                   cnt * sizeof(floating))
+            c.sp_cnt[i] = <int>cnt
+    if c.labels != NULL:
+        memset(yb, 0, <Py_ssize_t>m * n_out * sizeof(floating))
+        for i in range(m):
+            yb[<Py_ssize_t>i * n_out + c.labels[c.order[start + i]]] = 1
+    elif c.targets != NULL:
+        for i in range(m):
+            memcpy(yb + <Py_ssize_t>i * n_out,
+                   <floating*>c.targets + c.order[start + i] * n_out,
+                   n_out * sizeof(floating))
+    if c.sample_weight != NULL:
+        for i in range(m):
+            wb[i] = (<floating*>c.sample_weight)[c.order[start + i]]
+
+
+cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexcept nogil:
+    """Feed the gathered batch through the first ``n_layers`` layers."""
+    cdef int l, n_in, n_out
+    cdef Py_ssize_t e, n
+    cdef floating* params = <floating*>c.params
+    cdef floating* prev
+    cdef floating* fl
+    cdef floating* al
+    cdef floating* mk
+    cdef floating keep, inv
+    cdef uint64_t key
+    for l in range(n_layers):
+        n_in = c.sizes[l]
+        n_out = c.sizes[l + 1]
+        prev = <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
+        if l == 0 and c.input_mode != INPUT_DENSE:
+            sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
+                           params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
+                           m, n_out, c.threads)
+        else:
+            dense_forward(prev, params + c.w_off[l], params + c.b_off[l],
+                          <floating*>c.z[l], m, n_in, n_out)
+        fl = <floating*>c.f[l]
+        activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+        if train and c.keep[l] < 1:
+            # Inverted dropout: scale kept units by 1/keep, so inference
+            # needs no change.
+            al = <floating*>c.a[l + 1]
+            mk = <floating*>c.mask[l]
+            keep = <floating>c.keep[l]
+            inv = 1 / keep
+            n = <Py_ssize_t>m * n_out
+            key = _mix(c.seed ^ _mix(<uint64_t>c.step * 64 + <uint64_t>l))
+            for e in range(n):
+                mk[e] = inv if (_mix(key + <uint64_t>e) >> 11) * (1.0 / 9007199254740992.0) < keep else 0
+                al[e] = fl[e] * mk[e]
+
+
+cdef double output_error(Ctx* c, floating kind, int m) noexcept nogil:
+    """BP1: the error of the output layer, for the mean cost of the batch."""
+    cdef int last = c.n_layers - 1
+    return output_delta(c.loss, c.act[last], <floating*>c.z[last], <floating*>c.f[last],
+                        <floating*>c.yb,
+                        <floating*>c.wb if c.sample_weight != NULL else NULL,
+                        <floating>(1.0 / m), <floating*>c.delta, m, c.sizes[last + 1],
+                        &c.correct)
+
+
+cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
+    """BP2-BP4 from the output layer down.
+
+    In fused mode (plain SGD) the gradient goes straight into the parameters
+    as ``W -= lr * dC/dW``; otherwise it is written to the gradient buffer.
+    """
+    cdef int l, n_in, n_out
+    cdef floating* params = <floating*>c.params
+    cdef floating* grads = <floating*>c.grads
+    cdef floating* d = <floating*>c.delta
+    cdef floating* dp = <floating*>c.delta_prev
+    cdef floating* tmp
+    cdef floating* w
+    cdef floating* gw
+    cdef floating* gb
+    cdef floating* mk
+    cdef floating alpha, beta
+    cdef Py_ssize_t e
+    for l in range(c.n_layers - 1, -1, -1):
+        n_in = c.sizes[l]
+        n_out = c.sizes[l + 1]
+        w = params + c.w_off[l]
+        if l > 0:
+            # BP2: delta^{l-1} = (delta^l W^l) (*) f'(z^{l-1}), with the old W^l.
+            gemm(False, True, m, n_in, n_out, <floating>1, d, n_out, w, n_out,
+                 <floating>0, dp, n_in)
+            if c.keep[l - 1] < 1:
+                mk = <floating*>c.mask[l - 1]
+                for e in range(<Py_ssize_t>m * n_in):
+                    dp[e] = dp[e] * mk[e]
+            hadamard_derivative(c.act[l - 1], <floating*>c.z[l - 1], <floating*>c.f[l - 1],
+                                dp, m, n_in)
+        if c.fused:
+            if c.l2 > 0:
+                scale_inplace(w, <Py_ssize_t>n_in * n_out, <floating>(1 - c.lr * c.l2))
+            alpha = <floating>(-c.lr)
+            beta = 1
+            gw = w
+            gb = params + c.b_off[l]
+        else:
+            alpha = 1
+            beta = 0
+            gw = grads + c.w_off[l]
+            gb = grads + c.b_off[l]
+            memset(gb, 0, n_out * sizeof(floating))
+        # BP3: dC/db = delta;  BP4: dC/dW^T = a^{l-1}^T delta^l.
+        bias_grad(d, m, n_out, alpha, gb)
+        if l == 0 and c.input_mode != INPUT_DENSE:
+            if not c.fused:
+                memset(gw, 0, <Py_ssize_t>n_in * n_out * sizeof(floating))
+            sparse_weight_grad(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
+                               <int>c.n_features, d, alpha, gw, m, n_out, c.threads)
+        else:
+            gemm(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
+                 beta, gw, n_out)
+        tmp = d
+        d = dp
+        dp = tmp
+
+
+cdef void update(Ctx* c, floating kind) noexcept nogil:
+    """Apply the optimizer to all parameters at once, from the gradient buffer."""
+    cdef floating* p = <floating*>c.params
+    cdef floating* g = <floating*>c.grads
+    cdef int l
+    cdef double lr_t
+    if c.l2 > 0:  # L2 penalty on the weights only, not the biases
+        for l in range(c.n_layers):
+            axpy(<Py_ssize_t>c.sizes[l] * c.sizes[l + 1], <floating>c.l2,
+                 p + c.w_off[l], g + c.w_off[l])
+    if c.optimizer == OPT_SGD:
+        sgd_update(p, g, c.n_params, <floating>c.lr)
+    elif c.optimizer == OPT_MOMENTUM or c.optimizer == OPT_NESTEROV:
+        momentum_update(p, g, <floating*>c.state1, c.n_params, <floating>c.lr,
+                        <floating>c.mu, c.optimizer == OPT_NESTEROV)
+    elif c.optimizer == OPT_ADAM:
+        c.t += 1
+        lr_t = c.lr * sqrt(1 - pow(c.beta2, <double>c.t)) / (1 - pow(c.beta1, <double>c.t))
+        adam_update(p, g, <floating*>c.state1, <floating*>c.state2, c.n_params,
+                    <floating>lr_t, <floating>c.beta1, <floating>c.beta2, <floating>c.eps)
+    elif c.optimizer == OPT_RMSPROP:
+        rmsprop_update(p, g, <floating*>c.state1, c.n_params, <floating>c.lr,
+                       <floating>c.rho, <floating>c.eps)
+
+
+cdef void train_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1,
+                     bint apply_update) noexcept nogil:
+    """Run mini-batches b0 .. b1-1 of the current order: the hot loop."""
+    cdef Py_ssize_t b, start
+    cdef int m
+    for b in range(b0, b1):
+        start = b * c.batch_size
+        m = <int>min(<Py_ssize_t>c.batch_size, c.n_order - start)
+        if m <= 0:
+            break
+        gather(c, kind, start, m)
+        forward(c, kind, m, c.n_layers, True)
+        c.loss_sum += output_error(c, kind, m)
+        backprop(c, kind, m)
+        if apply_update and not c.fused:
+            update(c, kind)
+        c.seen += m
+        c.step += 1
+
+
+cdef void score_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1) noexcept nogil:
+    """Forward and loss only (evaluation)."""
+    cdef Py_ssize_t b, start
+    cdef int m
+    for b in range(b0, b1):
+        start = b * c.batch_size
+        m = <int>min(<Py_ssize_t>c.batch_size, c.n_order - start)
+        if m <= 0:
+            break
+        gather(c, kind, start, m)
+        forward(c, kind, m, c.n_layers, False)
+        c.loss_sum += output_error(c, kind, m)
+        c.seen += m
+
+
+cdef void forward_span(Ctx* c, floating kind, int n_layers, floating* out) noexcept nogil:
+    """Forward every row of the order through n_layers layers into ``out``."""
+    cdef Py_ssize_t start = 0, width = c.sizes[n_layers]
+    cdef int m
+    while start < c.n_order:
+        m = <int>min(<Py_ssize_t>c.batch_size, c.n_order - start)
+        gather(c, kind, start, m)
+        forward(c, kind, m, n_layers, False)
+        memcpy(out + start * width, c.f[n_layers - 1], <Py_ssize_t>m * width * sizeof(floating))
+        start += m
+
+
+# ---------------------------------------------------------------------------
+# The Python face of the engine.
+# ---------------------------------------------------------------------------
+cdef inline void* _ptr(object arr):
+    if arr is None:
+        return NULL
+    return <void*><size_t>arr.ctypes.data
+
+
+cdef class Engine:
+    """Workspace and state of one training run (or one evaluation).
+
+    Created by :class:`nnc.Network` once per ``fit``/``predict`` call; all
+    arrays it points into are validated and owned by the caller, and kept
+    alive here for the engine's lifetime.
+    """
+    cdef Ctx c
+    cdef bint is_double
+    cdef list _alive
+    cdef public object dtype
+
+    def __init__(self, params, sizes, activations, int loss, w_off, b_off, int cap,
+                 input_mode=INPUT_DENSE, dropout=None, int threads=1):
+        cdef int l, L = len(sizes) - 1, width
+        if L < 1 or L > MAX_LAYERS:
+            raise ValueError(f"a network needs 1 to {MAX_LAYERS} layers, got {L}")
+        if cap < 1:
+            raise ValueError("cap must be >= 1")
+        self.dtype = params.dtype
+        self.is_double = params.dtype == np.float64
+        self._alive = [params]
+        memset(&self.c, 0, sizeof(Ctx))
+        self.c.n_layers = L
+        self.c.loss = loss
+        self.c.params = _ptr(params)
+        self.c.n_params = params.shape[0]
+        self.c.cap = cap
+        self.c.threads = max(1, threads)
+        self.c.input_mode = input_mode
+        for l in range(L + 1):
+            self.c.sizes[l] = sizes[l]
+        for l in range(L):
+            self.c.act[l] = activations[l]
+            self.c.w_off[l] = w_off[l]
+            self.c.b_off[l] = b_off[l]
+            self.c.keep[l] = 1.0 - (dropout[l] if dropout is not None else 0.0)
+        width = max(sizes)
+        if input_mode == INPUT_DENSE:
+            self.c.a[0] = self._buffer(cap * sizes[0])
+        else:
+            self.c.sp_cols = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
+            self.c.sp_vals = self._buffer(cap * sizes[0])
+            self.c.sp_cnt = <int*>_ptr(self._alloc(cap, np.int32))
+        for l in range(L):
+            self.c.z[l] = self._buffer(cap * sizes[l + 1])
+            self.c.f[l] = self._buffer(cap * sizes[l + 1])
+            if self.c.keep[l] < 1:
+                self.c.a[l + 1] = self._buffer(cap * sizes[l + 1])
+                self.c.mask[l] = self._buffer(cap * sizes[l + 1])
+            else:
+                self.c.a[l + 1] = self.c.f[l]
+        self.c.delta = self._buffer(cap * width)
+        self.c.delta_prev = self._buffer(cap * width)
+        self.c.yb = self._buffer(cap * sizes[L])
+        self.c.wb = self._buffer(cap)
+
+    cdef object _alloc(self, Py_ssize_t n, dtype):
+        arr = np.zeros(max(n, 1), dtype=dtype)
+        self._alive.append(arr)
+        return arr
+
+    cdef void* _buffer(self, Py_ssize_t n):
+        return _ptr(self._alloc(n, self.dtype))
+
+    def set_data(self, x=None, csr=None, labels=None, targets=None, sample_weight=None):
+        """Point the engine at (validated, C-contiguous) data arrays."""
+        self._alive.extend([x, csr, labels, targets, sample_weight])
+        self.c.x = _ptr(x)
+        if csr is not None:
+            data, indices, indptr, n_features = csr
+            self.c.csr_data = _ptr(data)
+            self.c.csr_indices = <int*>_ptr(indices)
+            self.c.csr_indptr = <long long*>_ptr(indptr)
+            self.c.n_features = n_features
+        else:
+            self.c.n_features = x.shape[1]
+        self.c.labels = <long long*>_ptr(labels)
+        self.c.targets = _ptr(targets)
+        self.c.sample_weight = _ptr(sample_weight)
+
+    def set_optimizer(self, int code, grads, state1=None, state2=None, double lr=0.1,
+                      double mu=0.9, double beta1=0.9, double beta2=0.999, double eps=1e-8,
+                      double rho=0.9, double l2=0.0, long long t=0, seed=0):
+        self._alive.extend([grads, state1, state2])
+        self.c.optimizer = code
+        self.c.grads = _ptr(grads)
+        self.c.state1 = _ptr(state1)
+        self.c.state2 = _ptr(state2)
+        self.c.lr = lr
+        self.c.mu = mu
+        self.c.beta1 = beta1
+        self.c.beta2 = beta2
+        self.c.eps = eps
+        self.c.rho = rho
+        self.c.l2 = l2
+        self.c.t = t
+        self.c.seed = <uint64_t>seed
+
+    property lr:
+        def __get__(self):
+            return self.c.lr
+        def __set__(self, double value):
+            self.c.lr = value
+
+    property t:
+        def __get__(self):
+            return self.c.t
+
+    def set_order(self, order, int batch_size):
+        """Set the sample order (int64 indices, validated) and the batch size."""
+        if batch_size < 1 or batch_size > self.c.cap:
+            raise ValueError(f"batch_size must be in [1, {self.c.cap}]")
+        self._alive.append(order)
+        self.c.order = <long long*>_ptr(order)
+        self.c.n_order = order.shape[0]
+        self.c.batch_size = batch_size
+
+    def reset_stats(self):
+        self.c.loss_sum = 0
+        self.c.correct = 0
+        self.c.seen = 0
+
+    def stats(self):
+        """(sum of weighted sample losses, number correct, samples seen)."""
+        return self.c.loss_sum, self.c.correct, self.c.seen
+
+    def train(self, Py_ssize_t b0, Py_ssize_t b1, bint apply_update=True, bint fused=False):
+        """Train on mini-batches b0 .. b1-1 without the GIL.
+
+        With ``apply_update=False`` the gradient of the last batch is left in
+        the gradient buffer (for an allreduce), and :meth:`apply` applies it.
+        """
+        self.c.fused = fused and apply_update and self.c.optimizer == OPT_SGD
+        with nogil:
+            if self.is_double:
+                train_span(&self.c, <double>0, b0, b1, apply_update)
+            else:
+                train_span(&self.c, <float>0, b0, b1, apply_update)
+
+    def apply(self):
+        """Apply the optimizer step from the gradient buffer."""
+        with nogil:
+            if self.is_double:
+                update(&self.c, <double>0)
+            else:
+                update(&self.c, <float>0)
+
+    def score(self):
+        """Loss and accuracy statistics of the whole order, nothing updated."""
+        cdef Py_ssize_t nb = (self.c.n_order + self.c.batch_size - 1) // self.c.batch_size
+        with nogil:
+            if self.is_double:
+                score_span(&self.c, <double>0, 0, nb)
+            else:
+                score_span(&self.c, <float>0, 0, nb)
+
+    def forward(self, out, int n_layers):
+        """Activations of layer ``n_layers`` for every row of the order."""
+        cdef void* o = _ptr(out)
+        if n_layers < 1 or n_layers > self.c.n_layers:
+            raise ValueError("n_layers out of range")
+        with nogil:
+            if self.is_double:
+                forward_span(&self.c, <double>0, n_layers, <double*>o)
+            else:
+                forward_span(&self.c, <float>0, n_layers, <float*>o)

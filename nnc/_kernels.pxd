@@ -1,0 +1,74 @@
+# Declarations of nnc's compute kernels, shared with the training engine.
+#
+# Every core is a ``nogil`` C function over raw pointers, fused over float and
+# double.  Matrices are row-major; ``rows`` is the mini-batch dimension.
+from cython cimport floating
+
+# Activation codes (keep in sync with nnc/activations.py).
+cdef enum:
+    ACT_IDENTITY = 0
+    ACT_SIGMOID = 1
+    ACT_TANH = 2
+    ACT_RELU = 3
+    ACT_LEAKY_RELU = 4
+    ACT_ELU = 5
+    ACT_GELU = 6
+    ACT_SOFTPLUS = 7
+    ACT_SWISH = 8
+    ACT_SOFTMAX = 9
+    ACT_STEP = 10
+
+# Loss codes (keep in sync with nnc/losses.py).  Sparse categorical labels are
+# turned into one-hot rows when a batch is gathered, so it shares code 2.
+cdef enum:
+    LOSS_QUADRATIC = 0
+    LOSS_BINARY_CE = 1
+    LOSS_CATEGORICAL_CE = 2
+
+# --- products through BLAS (row-major views of column-major BLAS) ----------
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+               const floating* a, int lda, const floating* b, int ldb,
+               floating beta, floating* c, int ldc) noexcept nogil
+cdef void gemv(bint trans, int m, int n, floating alpha, const floating* a,
+               int lda, const floating* x, floating beta, floating* y) noexcept nogil
+cdef void axpy(Py_ssize_t n, floating alpha, const floating* x, floating* y) noexcept nogil
+
+# --- layers -----------------------------------------------------------------
+cdef void fill_rows(floating* out, const floating* b, Py_ssize_t rows,
+                    Py_ssize_t cols) noexcept nogil
+cdef void dense_forward(const floating* a_prev, const floating* wt, const floating* b,
+                        floating* z, int rows, int n_in, int n_out) noexcept nogil
+cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
+                         int stride, const floating* wt, const floating* b,
+                         floating* z, int rows, int n_out, int threads) noexcept nogil
+cdef void sparse_weight_grad(const int* cols_idx, const floating* vals, const int* counts,
+                             int stride, const floating* delta, floating alpha,
+                             floating* gwt, int rows, int n_out, int threads) noexcept nogil
+cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
+                       Py_ssize_t start, int rows, int* cols_idx, floating* vals,
+                       int* counts, int threads) noexcept nogil
+cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
+                    floating* gb) noexcept nogil
+
+# --- activations ------------------------------------------------------------
+cdef void activate(int kind, const floating* z, floating* a, Py_ssize_t rows,
+                   Py_ssize_t cols) noexcept nogil
+cdef void hadamard_derivative(int kind, const floating* z, const floating* a,
+                              floating* delta, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+
+# --- cost -------------------------------------------------------------------
+cdef double output_delta(int loss, int kind, const floating* z, const floating* a,
+                         const floating* y, const floating* weight, floating scale,
+                         floating* delta, Py_ssize_t rows, Py_ssize_t cols,
+                         double* correct) noexcept nogil
+
+# --- in-place parameter updates ----------------------------------------------
+cdef void scale_inplace(floating* x, Py_ssize_t n, floating s) noexcept nogil
+cdef void sgd_update(floating* p, const floating* g, Py_ssize_t n, floating lr) noexcept nogil
+cdef void momentum_update(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                          floating lr, floating mu, bint nesterov) noexcept nogil
+cdef void adam_update(floating* p, const floating* g, floating* m, floating* v,
+                      Py_ssize_t n, floating lr_t, floating beta1, floating beta2,
+                      floating eps) noexcept nogil
+cdef void rmsprop_update(floating* p, const floating* g, floating* s, Py_ssize_t n,
+                         floating lr, floating rho, floating eps) noexcept nogil

@@ -1,0 +1,662 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compute kernels of nnc: products, activations, deltas and updates.
+
+The ``cdef`` cores below work on raw row-major buffers without the GIL and
+are what the training engine calls.  The ``cpdef`` wrappers at the end of the
+file expose them to Python (as :mod:`nnc.kernels`) over NumPy arrays, with
+their shapes checked, so that they can be documented and tested against
+NumPy.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport exp, expf, log, logf, log1p, log1pf, expm1, expm1f
+from libc.math cimport tanh, tanhf, erf, erff, sqrt, sqrtf, fabs, fabsf
+from libc.string cimport memcpy
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------
+# Scalar helpers: one name for the float and double versions of libm.
+# ---------------------------------------------------------------------------
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+cdef inline floating _log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+cdef inline floating _sigmoid(floating z) noexcept nogil:
+    # exp of a non-positive number only: never overflows, for any z.
+    cdef floating e = _exp(-_abs(z))
+    cdef floating s = 1 / (1 + e)
+    return s if z >= 0 else e * s
+
+cdef inline floating _eps(floating x) noexcept nogil:
+    # Clipping for log(a) when a is not produced by the loss's own activation.
+    if floating is float:
+        return 1e-7
+    else:
+        return 1e-15
+
+cdef double SQRT1_2 = 0.7071067811865476
+cdef double INV_SQRT_2PI = 0.3989422804014327
+
+
+# ---------------------------------------------------------------------------
+# BLAS.  nnc stores matrices row-major; BLAS is column-major, so a row-major
+# C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T.
+# ---------------------------------------------------------------------------
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+               const floating* a, int lda, const floating* b, int ldb,
+               floating beta, floating* c, int ldc) noexcept nogil:
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if m == 0 or n == 0:
+        return
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>b, &ldb, <float*>a, &lda,
+              &beta, c, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*>b, &ldb, <double*>a, &lda,
+              &beta, c, &ldc)
+
+
+cdef void gemv(bint trans, int m, int n, floating alpha, const floating* a,
+               int lda, const floating* x, floating beta, floating* y) noexcept nogil:
+    # y = alpha * op(A) x + beta * y for a row-major (m, n) matrix A.
+    cdef char t = b'N' if trans else b'T'
+    cdef int one = 1
+    if floating is float:
+        sgemv(&t, &n, &m, &alpha, <float*>a, &lda, <float*>x, &one, &beta, y, &one)
+    else:
+        dgemv(&t, &n, &m, &alpha, <double*>a, &lda, <double*>x, &one, &beta, y, &one)
+
+
+cdef void axpy(Py_ssize_t n, floating alpha, const floating* x, floating* y) noexcept nogil:
+    cdef int ni = <int>n
+    cdef int one = 1
+    if floating is float:
+        saxpy(&ni, &alpha, <float*>x, &one, y, &one)
+    else:
+        daxpy(&ni, &alpha, <double*>x, &one, y, &one)
+
+
+# ---------------------------------------------------------------------------
+# Layers.  A layer's weights are kept as W^T, a row-major (n_in, n_out)
+# array, so that row j of W^T holds the weights leaving input j: the sparse
+# kernels then touch contiguous memory only.
+# ---------------------------------------------------------------------------
+cdef void fill_rows(floating* out, const floating* b, Py_ssize_t rows,
+                    Py_ssize_t cols) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(rows):
+        memcpy(out + i * cols, b, cols * sizeof(floating))
+
+
+cdef void dense_forward(const floating* a_prev, const floating* wt, const floating* b,
+                        floating* z, int rows, int n_in, int n_out) noexcept nogil:
+    """z = a_prev W^T + b for a mini-batch: one GEMM."""
+    fill_rows(z, b, rows, n_out)
+    gemm(False, False, rows, n_out, n_in, <floating>1, a_prev, n_in, wt, n_out,
+         <floating>1, z, n_out)
+
+
+cdef inline void _sparse_row(const int* cols_idx, const floating* vals, int count,
+                             const floating* wt, const floating* b, floating* zi,
+                             int n_out) noexcept nogil:
+    # z_i = b + sum over the non-zero inputs j of x_ij * (row j of W^T).
+    # Four inputs per pass over z_i: a quarter of the loads and stores of z_i.
+    cdef int p = 0, o
+    cdef floating v0, v1, v2, v3
+    cdef const floating* w0
+    cdef const floating* w1
+    cdef const floating* w2
+    cdef const floating* w3
+    memcpy(zi, b, n_out * sizeof(floating))
+    while p + 4 <= count:
+        v0 = vals[p]; v1 = vals[p + 1]; v2 = vals[p + 2]; v3 = vals[p + 3]
+        w0 = wt + <Py_ssize_t>cols_idx[p] * n_out
+        w1 = wt + <Py_ssize_t>cols_idx[p + 1] * n_out
+        w2 = wt + <Py_ssize_t>cols_idx[p + 2] * n_out
+        w3 = wt + <Py_ssize_t>cols_idx[p + 3] * n_out
+        for o in range(n_out):
+            zi[o] = zi[o] + (v0 * w0[o] + v1 * w1[o]) + (v2 * w2[o] + v3 * w3[o])
+        p += 4
+    while p < count:
+        v0 = vals[p]
+        w0 = wt + <Py_ssize_t>cols_idx[p] * n_out
+        for o in range(n_out):
+            zi[o] = zi[o] + v0 * w0[o]
+        p += 1
+
+
+cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
+                         int stride, const floating* wt, const floating* b,
+                         floating* z, int rows, int n_out, int threads) noexcept nogil:
+    """z = x W^T + b where row i of x is given by its non-zeros only."""
+    cdef int i
+    if threads > 1 and rows >= 2 * threads:
+        for i in prange(rows, nogil=True, num_threads=threads, schedule='static'):
+            _sparse_row(cols_idx + <Py_ssize_t>i * stride, vals + <Py_ssize_t>i * stride,
+                        counts[i], wt, b, z + <Py_ssize_t>i * n_out, n_out)
+    else:
+        for i in range(rows):
+            _sparse_row(cols_idx + <Py_ssize_t>i * stride, vals + <Py_ssize_t>i * stride,
+                        counts[i], wt, b, z + <Py_ssize_t>i * n_out, n_out)
+
+
+cdef inline void _sparse_grad_cols(const int* cols_idx, const floating* vals,
+                                   const int* counts, int stride, const floating* delta,
+                                   floating alpha, floating* gwt, int rows, int n_out,
+                                   int o0, int o1) noexcept nogil:
+    cdef int i, p, o
+    cdef floating v
+    cdef floating* g
+    cdef const floating* d
+    for i in range(rows):
+        d = delta + <Py_ssize_t>i * n_out
+        for p in range(counts[i]):
+            v = alpha * vals[<Py_ssize_t>i * stride + p]
+            g = gwt + <Py_ssize_t>cols_idx[<Py_ssize_t>i * stride + p] * n_out
+            for o in range(o0, o1):
+                g[o] = g[o] + v * d[o]
+
+
+cdef void sparse_weight_grad(const int* cols_idx, const floating* vals, const int* counts,
+                             int stride, const floating* delta, floating alpha,
+                             floating* gwt, int rows, int n_out, int threads) noexcept nogil:
+    """gwt += alpha * x^T delta, touching only the rows of gwt of non-zero inputs.
+
+    Threads split the output columns, so every entry is summed in the same
+    order whatever the number of threads: results do not depend on it.
+    """
+    cdef int t, nchunks, chunk
+    if threads > 1 and n_out >= 16 * threads:
+        chunk = (n_out + threads - 1) // threads
+        chunk = ((chunk + 15) // 16) * 16  # whole cache lines per thread
+        nchunks = (n_out + chunk - 1) // chunk
+        for t in prange(nchunks, nogil=True, num_threads=threads, schedule='static'):
+            _sparse_grad_cols(cols_idx, vals, counts, stride, delta, alpha, gwt, rows,
+                              n_out, t * chunk, min(n_out, (t + 1) * chunk))
+    else:
+        _sparse_grad_cols(cols_idx, vals, counts, stride, delta, alpha, gwt, rows,
+                          n_out, 0, n_out)
+
+
+cdef inline int _compact_row(const floating* row, Py_ssize_t n, int* cols_idx,
+                             floating* vals) noexcept nogil:
+    # Branch-free: always store, advance only past non-zeros.
+    cdef Py_ssize_t j
+    cdef int count = 0
+    cdef floating v
+    for j in range(n):
+        v = row[j]
+        cols_idx[count] = <int>j
+        vals[count] = v
+        count += (v != 0)
+    return count
+
+
+cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
+                       Py_ssize_t start, int rows, int* cols_idx, floating* vals,
+                       int* counts, int threads) noexcept nogil:
+    """Gather rows order[start:start+rows] of a dense x as lists of non-zeros.
+
+    Row i's non-zeros go to cols_idx/vals[i * n_features:], their number to
+    counts[i].
+    """
+    cdef int i
+    if threads > 1 and rows >= 4 * threads:
+        for i in prange(rows, nogil=True, num_threads=threads, schedule='static'):
+            counts[i] = _compact_row(x + order[start + i] * n_features, n_features,
+                                     cols_idx + <Py_ssize_t>i * n_features,
+                                     vals + <Py_ssize_t>i * n_features)
+    else:
+        for i in range(rows):
+            counts[i] = _compact_row(x + order[start + i] * n_features, n_features,
+                                     cols_idx + <Py_ssize_t>i * n_features,
+                                     vals + <Py_ssize_t>i * n_features)
+
+
+cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
+                    floating* gb) noexcept nogil:
+    """gb += alpha * (sum of the rows of delta)."""
+    cdef int i, o
+    cdef const floating* d
+    for i in range(rows):
+        d = delta + <Py_ssize_t>i * n_out
+        for o in range(n_out):
+            gb[o] = gb[o] + alpha * d[o]
+
+
+# ---------------------------------------------------------------------------
+# Activations a = f(z), and the Hadamard product delta *= f'(z).
+# ---------------------------------------------------------------------------
+cdef void _softmax_rows(const floating* z, floating* a, Py_ssize_t rows,
+                        Py_ssize_t cols) noexcept nogil:
+    cdef Py_ssize_t i, k
+    cdef floating mx, total
+    cdef const floating* zi
+    cdef floating* ai
+    for i in range(rows):
+        zi = z + i * cols
+        ai = a + i * cols
+        mx = zi[0]
+        for k in range(1, cols):
+            if zi[k] > mx:
+                mx = zi[k]
+        total = 0
+        for k in range(cols):
+            ai[k] = _exp(zi[k] - mx)
+            total = total + ai[k]
+        total = 1 / total
+        for k in range(cols):
+            ai[k] = ai[k] * total
+
+
+cdef void activate(int kind, const floating* z, floating* a, Py_ssize_t rows,
+                   Py_ssize_t cols) noexcept nogil:
+    cdef Py_ssize_t i, n = rows * cols
+    cdef floating x
+    if kind == ACT_SIGMOID:
+        for i in range(n):
+            a[i] = _sigmoid(z[i])
+    elif kind == ACT_RELU:
+        for i in range(n):
+            x = z[i]
+            a[i] = x if x > 0 else 0
+    elif kind == ACT_TANH:
+        for i in range(n):
+            if floating is float:
+                a[i] = tanhf(z[i])
+            else:
+                a[i] = tanh(z[i])
+    elif kind == ACT_LEAKY_RELU:
+        for i in range(n):
+            x = z[i]
+            a[i] = x if x > 0 else <floating>0.01 * x
+    elif kind == ACT_ELU:
+        for i in range(n):
+            x = z[i]
+            if x > 0:
+                a[i] = x
+            elif floating is float:
+                a[i] = expm1f(x)
+            else:
+                a[i] = expm1(x)
+    elif kind == ACT_GELU:
+        for i in range(n):
+            x = z[i]
+            if floating is float:
+                a[i] = <floating>0.5 * x * (1 + erff(x * <float>SQRT1_2))
+            else:
+                a[i] = 0.5 * x * (1 + erf(x * SQRT1_2))
+    elif kind == ACT_SOFTPLUS:
+        for i in range(n):
+            x = z[i]
+            a[i] = (x if x > 0 else 0) + _log1p(_exp(-_abs(x)))
+    elif kind == ACT_SWISH:
+        for i in range(n):
+            x = z[i]
+            a[i] = x * _sigmoid(x)
+    elif kind == ACT_SOFTMAX:
+        _softmax_rows(z, a, rows, cols)
+    elif kind == ACT_STEP:
+        for i in range(n):
+            a[i] = 1 if z[i] > 0 else 0
+    else:  # identity
+        if a != z:
+            memcpy(a, z, n * sizeof(floating))
+
+
+cdef void hadamard_derivative(int kind, const floating* z, const floating* a,
+                              floating* delta, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """delta = delta (*) f'(z), where a = f(z) is given too (BP2's Hadamard).
+
+    For softmax, whose Jacobian is not diagonal, this is the row-wise
+    Jacobian-vector product a * (delta - <delta, a>).  The step function has
+    no useful derivative; it is only used by the perceptron rule.
+    """
+    cdef Py_ssize_t i, k, n = rows * cols
+    cdef floating x, s, dot
+    if kind == ACT_SIGMOID:
+        for i in range(n):
+            delta[i] = delta[i] * a[i] * (1 - a[i])
+    elif kind == ACT_RELU:
+        for i in range(n):
+            delta[i] = delta[i] if z[i] > 0 else 0
+    elif kind == ACT_TANH:
+        for i in range(n):
+            delta[i] = delta[i] * (1 - a[i] * a[i])
+    elif kind == ACT_LEAKY_RELU:
+        for i in range(n):
+            delta[i] = delta[i] if z[i] > 0 else <floating>0.01 * delta[i]
+    elif kind == ACT_ELU:
+        for i in range(n):
+            delta[i] = delta[i] if z[i] > 0 else delta[i] * (a[i] + 1)
+    elif kind == ACT_GELU:
+        for i in range(n):
+            x = z[i]
+            if floating is float:
+                s = <floating>0.5 * (1 + erff(x * <float>SQRT1_2)) \
+                    + x * <float>INV_SQRT_2PI * expf(<floating>-0.5 * x * x)
+            else:
+                s = 0.5 * (1 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x)
+            delta[i] = delta[i] * s
+    elif kind == ACT_SOFTPLUS:
+        for i in range(n):
+            delta[i] = delta[i] * _sigmoid(z[i])
+    elif kind == ACT_SWISH:
+        for i in range(n):
+            x = z[i]
+            s = _sigmoid(x)
+            delta[i] = delta[i] * (s + x * s * (1 - s))
+    elif kind == ACT_SOFTMAX:
+        for i in range(rows):
+            dot = 0
+            for k in range(cols):
+                dot = dot + delta[i * cols + k] * a[i * cols + k]
+            for k in range(cols):
+                delta[i * cols + k] = a[i * cols + k] * (delta[i * cols + k] - dot)
+    elif kind == ACT_STEP:
+        pass  # perceptron rule: the error passes through unchanged
+    # identity: f' = 1
+
+
+# ---------------------------------------------------------------------------
+# Cost: the loss of a mini-batch and the output error delta^L (BP1).
+# ---------------------------------------------------------------------------
+cdef inline Py_ssize_t _argmax(const floating* x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t k, best = 0
+    for k in range(1, n):
+        if x[k] > x[best]:
+            best = k
+    return best
+
+
+cdef double output_delta(int loss, int kind, const floating* z, const floating* a,
+                         const floating* y, const floating* weight, floating scale,
+                         floating* delta, Py_ssize_t rows, Py_ssize_t cols,
+                         double* correct) noexcept nogil:
+    """Write delta^L = dC/dz^L for each row, scaled by scale * weight[i].
+
+    Returns the sum over rows of weight[i] * (the row's loss); adds the number
+    of rows whose prediction matches the target to ``correct``.  The pairs
+    sigmoid + binary cross-entropy and softmax + categorical cross-entropy
+    use the fused, exact delta = a - y (times sum(y) for softmax) and compute
+    their loss from z, so that no log(0) can occur.
+    """
+    cdef Py_ssize_t i, k
+    cdef double total = 0, row_loss, w
+    cdef floating mx, lse, sy, ak, yk, zk, eps = _eps(<floating>0)
+    cdef const floating* zi
+    cdef const floating* ai
+    cdef const floating* yi
+    cdef floating* di
+    for i in range(rows):
+        zi = z + i * cols
+        ai = a + i * cols
+        yi = y + i * cols
+        di = delta + i * cols
+        row_loss = 0
+        if loss == LOSS_QUADRATIC:
+            for k in range(cols):
+                di[k] = ai[k] - yi[k]
+                row_loss += 0.5 * di[k] * di[k]
+            hadamard_derivative(kind, zi, ai, di, 1, cols)
+        elif loss == LOSS_BINARY_CE and kind == ACT_SIGMOID:
+            for k in range(cols):
+                zk = zi[k]
+                row_loss += (zk if zk > 0 else 0) - zk * yi[k] + _log1p(_exp(-_abs(zk)))
+                di[k] = ai[k] - yi[k]
+        elif loss == LOSS_BINARY_CE:
+            for k in range(cols):
+                ak = min(max(ai[k], eps), 1 - eps)
+                yk = yi[k]
+                row_loss -= yk * _log(ak) + (1 - yk) * _log(1 - ak)
+                di[k] = (ai[k] - yk) / (ak * (1 - ak))
+            hadamard_derivative(kind, zi, ai, di, 1, cols)
+        elif kind == ACT_SOFTMAX:  # categorical cross-entropy, fused
+            mx = zi[0]
+            for k in range(1, cols):
+                if zi[k] > mx:
+                    mx = zi[k]
+            lse = 0
+            for k in range(cols):
+                lse = lse + _exp(zi[k] - mx)
+            lse = _log(lse)
+            sy = 0
+            for k in range(cols):
+                sy = sy + yi[k]
+                row_loss -= yi[k] * (zi[k] - mx - lse)
+            for k in range(cols):
+                di[k] = ai[k] * sy - yi[k]
+        else:  # categorical cross-entropy after another activation
+            for k in range(cols):
+                ak = max(ai[k], eps)
+                row_loss -= yi[k] * _log(ak)
+                di[k] = -yi[k] / ak
+            hadamard_derivative(kind, zi, ai, di, 1, cols)
+        w = 1 if weight == NULL else weight[i]
+        total += w * row_loss
+        sy = <floating>(scale * w)
+        for k in range(cols):
+            di[k] = di[k] * sy
+        if cols == 1:
+            correct[0] += (ai[0] >= 0.5) == (yi[0] >= 0.5)
+        else:
+            correct[0] += _argmax(ai, cols) == _argmax(yi, cols)
+    return total
+
+
+# ---------------------------------------------------------------------------
+# In-place parameter updates over flat buffers.
+# ---------------------------------------------------------------------------
+cdef void scale_inplace(floating* x, Py_ssize_t n, floating s) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        x[i] = x[i] * s
+
+
+cdef void sgd_update(floating* p, const floating* g, Py_ssize_t n, floating lr) noexcept nogil:
+    """p -= lr * g."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        p[i] = p[i] - lr * g[i]
+
+
+cdef void momentum_update(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                          floating lr, floating mu, bint nesterov) noexcept nogil:
+    """v = mu v - lr g; p += v (or, Nesterov's form, p += mu v - lr g)."""
+    cdef Py_ssize_t i
+    cdef floating step
+    for i in range(n):
+        step = mu * v[i] - lr * g[i]
+        v[i] = step
+        if nesterov:
+            p[i] = p[i] + mu * step - lr * g[i]
+        else:
+            p[i] = p[i] + step
+
+
+cdef void adam_update(floating* p, const floating* g, floating* m, floating* v,
+                      Py_ssize_t n, floating lr_t, floating beta1, floating beta2,
+                      floating eps) noexcept nogil:
+    """Adam with the bias corrections folded into lr_t (Kingma & Ba, sec. 2)."""
+    cdef Py_ssize_t i
+    cdef floating gi
+    for i in range(n):
+        gi = g[i]
+        m[i] = beta1 * m[i] + (1 - beta1) * gi
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
+        if floating is float:
+            p[i] = p[i] - lr_t * m[i] / (sqrtf(v[i]) + eps)
+        else:
+            p[i] = p[i] - lr_t * m[i] / (sqrt(v[i]) + eps)
+
+
+cdef void rmsprop_update(floating* p, const floating* g, floating* s, Py_ssize_t n,
+                         floating lr, floating rho, floating eps) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi
+    for i in range(n):
+        gi = g[i]
+        s[i] = rho * s[i] + (1 - rho) * gi * gi
+        if floating is float:
+            p[i] = p[i] - lr * gi / (sqrtf(s[i]) + eps)
+        else:
+            p[i] = p[i] - lr * gi / (sqrt(s[i]) + eps)
+
+
+# ===========================================================================
+# Python wrappers (public as nnc.kernels).  Weight matrices follow the math:
+# W has shape (n_out, n_in).  Shapes are checked here because the cores run
+# without bounds checks.
+# ===========================================================================
+def _check(cond, msg):
+    if not cond:
+        raise ValueError(msg)
+
+
+cpdef void batch_forward(const floating[:, ::1] x, const floating[:, ::1] w,
+                         const floating[::1] b, floating[:, ::1] out):
+    """Mini-batch product ``out = x @ w.T + b`` (z = W a + b for every row).
+
+    Parameters
+    ----------
+    x : ndarray of shape (m, n_in), C-contiguous
+    w : ndarray of shape (n_out, n_in), C-contiguous
+    b : ndarray of shape (n_out,)
+    out : ndarray of shape (m, n_out), written in place
+    """
+    _check(w.shape[1] == x.shape[1], "w must have shape (n_out, x.shape[1])")
+    _check(b.shape[0] == w.shape[0], "b must have shape (w.shape[0],)")
+    _check(out.shape[0] == x.shape[0] and out.shape[1] == w.shape[0],
+           "out must have shape (x.shape[0], w.shape[0])")
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        fill_rows(&out[0, 0], &b[0], x.shape[0], w.shape[0])
+        gemm(False, True, <int>x.shape[0], <int>w.shape[0], <int>x.shape[1],
+             <floating>1, &x[0, 0], <int>x.shape[1], &w[0, 0], <int>w.shape[1],
+             <floating>1, &out[0, 0], <int>w.shape[0])
+
+
+cpdef void matvec(const floating[:, ::1] w, const floating[::1] x,
+                  const floating[::1] b, floating[::1] out):
+    """Matrix-vector product ``out = w @ x + b`` (one sample's z = W a + b)."""
+    _check(w.shape[1] == x.shape[0], "x must have shape (w.shape[1],)")
+    _check(b.shape[0] == w.shape[0] and out.shape[0] == w.shape[0],
+           "b and out must have shape (w.shape[0],)")
+    if w.shape[0] == 0:
+        return
+    with nogil:
+        memcpy(&out[0], &b[0], w.shape[0] * sizeof(floating))
+        gemv(False, <int>w.shape[0], <int>w.shape[1], <floating>1, &w[0, 0],
+             <int>w.shape[1], &x[0], <floating>1, &out[0])
+
+
+cpdef void backprop_delta(const floating[:, ::1] delta, const floating[:, ::1] w,
+                          floating[:, ::1] out):
+    """Propagate errors one layer back: ``out = delta @ w`` (W^T delta per row).
+
+    ``delta`` has shape (m, n_out), ``w`` (n_out, n_in), ``out`` (m, n_in).
+    """
+    _check(delta.shape[1] == w.shape[0], "delta must have shape (m, w.shape[0])")
+    _check(out.shape[0] == delta.shape[0] and out.shape[1] == w.shape[1],
+           "out must have shape (delta.shape[0], w.shape[1])")
+    if delta.shape[0] == 0:
+        return
+    with nogil:
+        gemm(False, False, <int>delta.shape[0], <int>w.shape[1], <int>w.shape[0],
+             <floating>1, &delta[0, 0], <int>delta.shape[1], &w[0, 0], <int>w.shape[1],
+             <floating>0, &out[0, 0], <int>w.shape[1])
+
+
+cpdef void weight_gradient(const floating[:, ::1] delta, const floating[:, ::1] a_prev,
+                           floating[:, ::1] out, floating beta=0):
+    """Accumulate the weight gradient ``out = delta.T @ a_prev + beta * out`` (BP4).
+
+    ``delta`` has shape (m, n_out), ``a_prev`` (m, n_in), ``out`` (n_out, n_in).
+    """
+    _check(delta.shape[0] == a_prev.shape[0], "delta and a_prev need the same rows")
+    _check(out.shape[0] == delta.shape[1] and out.shape[1] == a_prev.shape[1],
+           "out must have shape (delta.shape[1], a_prev.shape[1])")
+    with nogil:
+        gemm(True, False, <int>delta.shape[1], <int>a_prev.shape[1], <int>delta.shape[0],
+             <floating>1, &delta[0, 0], <int>delta.shape[1], &a_prev[0, 0],
+             <int>a_prev.shape[1], beta, &out[0, 0], <int>a_prev.shape[1])
+
+
+cpdef void activation(int kind, const floating[:, ::1] z, floating[:, ::1] out):
+    """``out = f(z)`` for the activation code ``kind`` (see nnc.activations)."""
+    _check(z.shape[0] == out.shape[0] and z.shape[1] == out.shape[1],
+           "out must have the shape of z")
+    _check(0 <= kind <= ACT_STEP, "unknown activation code")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    with nogil:
+        activate(kind, &z[0, 0], &out[0, 0], z.shape[0], z.shape[1])
+
+
+cpdef void activation_derivative(int kind, const floating[:, ::1] z,
+                                 const floating[:, ::1] a, floating[:, ::1] delta):
+    """Hadamard product in place: ``delta *= f'(z)`` given ``a = f(z)``."""
+    _check(z.shape[0] == a.shape[0] == delta.shape[0]
+           and z.shape[1] == a.shape[1] == delta.shape[1],
+           "z, a and delta must have the same shape")
+    _check(0 <= kind < ACT_STEP, "activation has no derivative")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    with nogil:
+        hadamard_derivative(kind, &z[0, 0], &a[0, 0], &delta[0, 0], z.shape[0], z.shape[1])
+
+
+cpdef double loss_and_delta(int loss, int kind, const floating[:, ::1] z,
+                            const floating[:, ::1] a, const floating[:, ::1] y,
+                            floating[:, ::1] delta):
+    """Mean loss over the rows, and the output error ``delta = dC/dz`` (BP1).
+
+    ``delta`` receives the gradient of the *mean* cost, i.e. each row is
+    divided by the number of rows.
+    """
+    cdef double correct = 0, total
+    cdef Py_ssize_t m = z.shape[0]
+    _check(z.shape[0] == a.shape[0] == y.shape[0] == delta.shape[0]
+           and z.shape[1] == a.shape[1] == y.shape[1] == delta.shape[1],
+           "z, a, y and delta must have the same shape")
+    _check(0 <= loss <= LOSS_CATEGORICAL_CE, "unknown loss code")
+    if m == 0 or z.shape[1] == 0:
+        raise ValueError("z must not be empty")
+    with nogil:
+        total = output_delta(loss, kind, &z[0, 0], &a[0, 0], &y[0, 0], NULL,
+                             <floating>(1.0 / m), &delta[0, 0], m, z.shape[1], &correct)
+    return total / m
+
+
+cpdef void sgd_step(floating[::1] param, const floating[::1] grad, double lr):
+    """In-place gradient descent step ``param -= lr * grad``."""
+    _check(param.shape[0] == grad.shape[0], "param and grad must have the same length")
+    if param.shape[0] == 0:
+        return
+    with nogil:
+        sgd_update(&param[0], &grad[0], param.shape[0], <floating>lr)

@@ -1,0 +1,49 @@
+"""Cost functions: names, engine codes and NumPy reference versions.
+
+Every loss is the *mean over samples* of a per-sample cost C_x; the engine
+computes the per-sample costs and the output error delta^L in C.
+"""
+import numpy as np
+
+#: name -> engine code (see the LOSS_* enum in _kernels.pxd).  Sparse
+#: categorical cross-entropy is categorical cross-entropy on one-hot rows,
+#: which the engine builds from integer labels as it gathers each batch.
+CODES = {
+    "quadratic": 0,
+    "binary_crossentropy": 1,
+    "categorical_crossentropy": 2,
+    "sparse_categorical_crossentropy": 2,
+}
+
+ALIASES = {
+    "mse": "quadratic",
+    "squared_error": "quadratic",
+    "binary_cross_entropy": "binary_crossentropy",
+    "cross_entropy": "categorical_crossentropy",
+    "categorical_cross_entropy": "categorical_crossentropy",
+    "log_loss": "categorical_crossentropy",
+}
+
+
+def canonical(name):
+    """Return the canonical loss name, or raise ValueError."""
+    if not isinstance(name, str):
+        raise TypeError(f"loss must be a string, got {type(name).__name__}")
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in CODES:
+        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(CODES)}")
+    return key
+
+
+def _xlogy(y, a):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y == 0, 0.0, y * np.log(a))
+
+
+#: name -> per-sample cost C(a, y) in NumPy, summed over the output units
+FUNCTIONS = {
+    "quadratic": lambda a, y: 0.5 * np.sum((a - y) ** 2, axis=-1),
+    "binary_crossentropy": lambda a, y: -np.sum(_xlogy(y, a) + _xlogy(1 - y, 1 - a), axis=-1),
+    "categorical_crossentropy": lambda a, y: -np.sum(_xlogy(y, a), axis=-1),
+    "sparse_categorical_crossentropy": lambda a, y: -np.sum(_xlogy(y, a), axis=-1),
+}

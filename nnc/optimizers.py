@@ -1,0 +1,93 @@
+"""Optimizers and learning-rate schedules.
+
+The update rules themselves run inside the engine (``nnc/_kernels.pyx``);
+this module resolves the names and hyper-parameters users pass to ``fit``
+into the engine's codes, and computes the learning rate of each epoch.
+"""
+import math
+
+#: name -> engine code (see the OPT_* enum in _engine.pyx)
+CODES = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4}
+
+#: default learning rate of each optimizer when fit(lr=None)
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adam": 0.001, "rmsprop": 0.001}
+
+#: how many state buffers (of the size of the parameters) each one keeps
+N_STATES = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "rmsprop": 1}
+
+
+def resolve(optimizer, momentum=0.0, nesterov=False):
+    """Map ``fit``'s optimizer arguments to a canonical name.
+
+    ``optimizer="sgd"`` with a non-zero ``momentum`` becomes classical
+    momentum, or Nesterov's when ``nesterov=True``.
+    """
+    if not isinstance(optimizer, str):
+        raise TypeError(f"optimizer must be a string, got {type(optimizer).__name__}")
+    name = optimizer.lower()
+    if name not in CODES:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {sorted(CODES)}")
+    _check_number("momentum", momentum, 0.0, 1.0, upper_open=True)
+    if name == "sgd" and momentum > 0:
+        name = "nesterov" if nesterov else "momentum"
+    return name
+
+
+def _check_number(argname, value, low=None, high=None, upper_open=False, lower_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{argname} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{argname} must be finite, got {value}")
+    if low is not None and (value < low or (lower_open and value == low)):
+        raise ValueError(f"{argname} must be {'>' if lower_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (upper_open and value == high)):
+        raise ValueError(f"{argname} must be {'<' if upper_open else '<='} {high}, got {value}")
+    return value
+
+
+class Schedule:
+    """Learning rate as a function of the epoch (0-based).
+
+    Parameters
+    ----------
+    kind : {"constant", "step", "exponential", "invscaling"}
+        ``step``: ``lr * gamma ** (epoch // step_size)``;
+        ``exponential``: ``lr * gamma ** epoch``;
+        ``invscaling``: ``lr / (epoch + 1) ** power_t`` (scikit-learn's name).
+    """
+
+    KINDS = ("constant", "step", "exponential", "invscaling")
+
+    def __init__(self, kind="constant", gamma=0.1, step_size=10, power_t=0.5):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown schedule {kind!r}; expected one of {self.KINDS}")
+        self.kind = kind
+        self.gamma = _check_number("gamma", gamma, 0.0, lower_open=True)
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"step_size must be an integer >= 1, got {step_size!r}")
+        self.step_size = step_size
+        self.power_t = _check_number("power_t", power_t, 0.0)
+
+    def __call__(self, lr, epoch):
+        if self.kind == "step":
+            return lr * self.gamma ** (epoch // self.step_size)
+        if self.kind == "exponential":
+            return lr * self.gamma ** epoch
+        if self.kind == "invscaling":
+            return lr / (epoch + 1) ** self.power_t
+        return lr
+
+    def __repr__(self):
+        return (f"Schedule({self.kind!r}, gamma={self.gamma}, step_size={self.step_size}, "
+                f"power_t={self.power_t})")
+
+
+def as_schedule(schedule):
+    """None, a name, a Schedule or a callable ``f(lr, epoch) -> lr``."""
+    if schedule is None:
+        return Schedule("constant")
+    if isinstance(schedule, str):
+        return Schedule(schedule)
+    if callable(schedule):
+        return schedule
+    raise TypeError("schedule must be None, a name, a Schedule or a callable f(lr, epoch)")
