@@ -45,10 +45,43 @@ def check_float(name, value, low=None, high=None, low_open=False, high_open=Fals
     return value
 
 
+def check_bool(name, value):
+    """A flag: ``True``/``False`` (or NumPy's bools).  Strings such as "no" are refused."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+
+
+def check_path(name, value, must_exist=False, parent_must_exist=False):
+    """A filesystem path (str or os.PathLike), returned as a str."""
+    import os
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    value = os.fspath(value)
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if not value:
+        raise ValueError(f"{name} must not be an empty path")
+    if must_exist and not os.path.exists(value):
+        raise FileNotFoundError(f"{name}: no such file {value!r}")
+    if parent_must_exist:
+        parent = os.path.dirname(os.path.abspath(value))
+        if not os.path.isdir(parent):
+            raise FileNotFoundError(f"{name}: the directory {parent!r} does not exist")
+        if os.path.isdir(value):
+            raise IsADirectoryError(f"{name}: {value!r} is a directory, not a file path")
+    return value
+
+
 def check_dtype(dtype):
+    """The network dtype: float32 or float64 (anything else is refused)."""
+    if isinstance(dtype, (bool, np.bool_)):
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
     if dt not in (np.float32, np.float64):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
@@ -63,14 +96,65 @@ def _numeric_kind(arr, name):
 
 
 def as_array(x, name):
-    """np.asarray with a clear error for ragged or non-numeric input."""
-    if isinstance(x, np.ndarray):
+    """np.asarray with a clear error for ragged or non-numeric input.
+
+    Subclasses (np.matrix, masked arrays) become plain ndarrays.
+    """
+    if type(x) is np.ndarray:
         return x
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
     return arr
+
+
+def _convert(arr, dtype, name):
+    """One C-contiguous, aligned, native-endian copy in ``dtype`` (or ``arr`` itself).
+
+    Values too large for ``dtype`` become a ValueError, not an overflow warning.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.require(arr, dtype=dtype, requirements=("C", "A"))
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        if arr.dtype.kind == "f" and np.isfinite(arr).all():
+            raise ValueError(f"{name} has values too large for {np.dtype(dtype).name} "
+                             f"(largest magnitude {np.abs(arr).max():.3g})")
+        raise ValueError(f"{name} contains NaN or infinity")
+    return out
+
+
+def _check_csr(X, n_features, dtype, name):
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D of shape (n_samples, {n_features}), "
+                         f"got shape {X.shape}")
+    X = X.tocsr() if X.format != "csr" else X
+    if X.shape[1] != n_features:
+        raise ValueError(f"{name} must have {n_features} features (columns), got {X.shape[1]}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least one sample")
+    _numeric_kind(X.data, name)
+    if not X.has_sorted_indices or not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+        X.sort_indices()
+    n_rows = X.shape[0]
+    raw_indices, raw_indptr = np.asarray(X.indices), np.asarray(X.indptr)
+    # The engine copies each row into a buffer of n_features slots, so the
+    # structure is checked here even if scipy's cached flags say it is fine.
+    if (raw_indptr.ndim != 1 or raw_indptr.shape[0] != n_rows + 1 or raw_indptr[0] != 0
+            or raw_indptr[-1] != raw_indices.shape[0] or raw_indices.shape[0] != X.data.shape[0]):
+        raise ValueError(f"{name} is a malformed CSR matrix (indptr, indices and data disagree)")
+    counts = np.diff(raw_indptr)
+    if counts.size and (counts.min() < 0 or counts.max() > n_features):
+        raise ValueError(f"{name} is a malformed CSR matrix (a row has a negative count or "
+                         f"more than {n_features} entries)")
+    if raw_indices.size and (raw_indices.min() < 0 or raw_indices.max() >= n_features):
+        raise ValueError(f"{name} has column indices outside [0, {n_features})")
+    data = _convert(np.asarray(X.data), dtype, name)
+    indices = np.require(raw_indices, dtype=np.int32, requirements=("C", "A"))
+    indptr = np.require(raw_indptr, dtype=np.int64, requirements=("C", "A"))
+    return "csr", (data, indices, indptr, n_features)
 
 
 def check_X(X, n_features, dtype, name="X"):
@@ -80,24 +164,7 @@ def check_X(X, n_features, dtype, name="X"):
     array itself when it already is, otherwise one converted copy.
     """
     if is_sparse(X):
-        X = X.tocsr() if X.format != "csr" else X
-        if X.ndim != 2 or X.shape[1] != n_features:
-            raise ValueError(f"{name} must have {n_features} features (columns), got shape {X.shape}")
-        if X.shape[0] == 0:
-            raise ValueError(f"{name} is empty: it needs at least one sample")
-        _numeric_kind(X.data, name)
-        if not X.has_sorted_indices or not X.has_canonical_format:
-            X = X.copy()
-            X.sum_duplicates()
-            X.sort_indices()
-        data = np.ascontiguousarray(X.data, dtype=dtype)
-        if not np.isfinite(data).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        indices = np.ascontiguousarray(X.indices, dtype=np.int32)
-        indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-        if indices.size and (indices.min() < 0 or indices.max() >= n_features):
-            raise ValueError(f"{name} has column indices outside [0, {n_features})")
-        return "csr", (data, indices, indptr, n_features)
+        return _check_csr(X, n_features, dtype, name)
     arr = as_array(X, name)
     _numeric_kind(arr, name)
     if arr.ndim != 2:
@@ -107,10 +174,7 @@ def check_X(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} must have {n_features} features (columns), got {arr.shape[1]}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it needs at least one sample")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return "dense", arr
+    return "dense", _convert(arr, dtype, name)
 
 
 def check_y(y, n_samples, n_out, dtype, name="y"):
@@ -120,6 +184,9 @@ def check_y(y, n_samples, n_out, dtype, name="y"):
     network has more than one output; a 1-D ``y`` for a one-output network is
     a column of targets.
     """
+    if is_sparse(y):
+        raise TypeError(f"{name} must be a dense array of labels or targets, "
+                        "not a sparse matrix")
     arr = as_array(y, name)
     _numeric_kind(arr, name)
     if arr.ndim == 0:
@@ -134,27 +201,51 @@ def check_y(y, n_samples, n_out, dtype, name="y"):
                 raise ValueError(f"{name} contains NaN or infinity")
             if not np.all(arr == np.round(arr)):
                 raise ValueError(f"{name} holds labels, which must be integers")
-        labels = np.ascontiguousarray(arr, dtype=np.int64)
-        if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+        # Range first, in y's own dtype, so nothing wraps or overflows in the cast.
+        if arr.size and (arr.min() < 0 or arr.max() >= n_out):
             raise ValueError(f"{name} labels must lie in [0, {n_out}), "
-                             f"got values in [{labels.min()}, {labels.max()}]")
-        return labels, None
+                             f"got values in [{arr.min()}, {arr.max()}]")
+        return np.require(arr, dtype=np.int64, requirements=("C", "A")), None
     if arr.ndim != 2 or arr.shape[1] != n_out:
         raise ValueError(f"{name} targets must have shape (n_samples, {n_out}), got {arr.shape}")
-    targets = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(targets).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return None, targets
+    return None, _convert(arr, dtype, name)
 
 
 def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
+    """None, or a C-contiguous array of ``n_samples`` finite non-negative weights."""
     if sample_weight is None:
         return None
+    if is_sparse(sample_weight):
+        raise TypeError(f"{name} must be a dense 1-D array, not a sparse matrix")
     arr = as_array(sample_weight, name)
     _numeric_kind(arr, name)
     if arr.ndim != 1 or arr.shape[0] != n_samples:
         raise ValueError(f"{name} must have shape ({n_samples},), got {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all() or (arr < 0).any():
-        raise ValueError(f"{name} must be finite and non-negative")
+    arr = _convert(arr, dtype, name)
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be non-negative, got a minimum of {arr.min()}")
     return arr
+
+
+def check_state(net):
+    """Refuse to run the engine on a network whose public attributes were replaced
+    by ones that no longer match its parameter layout (the engine trusts them)."""
+    sizes = net.sizes
+    if not isinstance(sizes, (list, tuple)) or len(sizes) != len(net._w_off) + 1:
+        raise ValueError("network.sizes no longer matches the parameter layout; "
+                         "build a new Network instead of changing sizes")
+    offset = 0
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if (isinstance(n_in, (bool, np.bool_)) or not isinstance(n_in, numbers.Integral)
+                or not isinstance(n_out, numbers.Integral) or n_in < 1 or n_out < 1
+                or net._w_off[l] != offset or net._b_off[l] != offset + n_in * n_out):
+            raise ValueError("network.sizes no longer matches the parameter layout; "
+                             "build a new Network instead of changing sizes")
+        offset += n_in * n_out + n_out
+    p = net.params
+    if (type(p) is not np.ndarray or p.dtype != net.dtype or p.ndim != 1 or p.shape[0] != offset
+            or not p.flags.c_contiguous or not p.flags.aligned or not p.flags.writeable):
+        raise ValueError(f"network.params must be a writeable, C-contiguous 1-D {net.dtype} "
+                         f"array of {offset} values (assign into it with params[...] = ...)")
+    if not isinstance(net.activations, (list, tuple)) or len(net.activations) != len(sizes) - 1:
+        raise ValueError("network.activations must hold one name per layer of weights")

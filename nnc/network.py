@@ -148,6 +148,7 @@ class Network:
         return [_acts.CODES[a] for a in self.activations]
 
     def _engine(self, cap, input_mode, threads, dropout=None):
+        V.check_state(self)  # the engine trusts params/sizes: reassigned ones must still fit
         return Engine(self.params, self.sizes, self._act_codes(), _losses.CODES[self.loss],
                       self._w_off, self._b_off, cap, input_mode, dropout, threads)
 
@@ -350,6 +351,14 @@ class Network:
         # ---- hyper-parameters
         epochs = V.check_int("epochs", epochs, 0)
         batch_size = V.check_int("batch_size", batch_size, 1)
+        momentum = V.check_float("momentum", momentum, 0.0, 1.0, high_open=True)
+        nesterov = V.check_bool("nesterov", nesterov)
+        shuffle = V.check_bool("shuffle", shuffle)
+        early_stopping = V.check_bool("early_stopping", early_stopping)
+        restore_best_weights = V.check_bool("restore_best_weights", restore_best_weights)
+        reset_optimizer = V.check_bool("reset_optimizer", reset_optimizer)
+        if checkpoint is not None:
+            checkpoint = V.check_path("checkpoint", checkpoint, parent_must_exist=True)
         opt = _opts.resolve(optimizer, momentum, nesterov)
         lr = _opts.DEFAULT_LR[opt] if lr is None else V.check_float("lr", lr, 0.0)
         beta1 = V.check_float("beta1", beta1, 0.0, 1.0, high_open=True)
@@ -365,7 +374,8 @@ class Network:
         sync_every = V.check_int("sync_every", sync_every, 1)
         verbose = V.check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose, 0)
         schedule = _opts.as_schedule(schedule)
-        if callbacks is not None and not all(callable(cb) for cb in callbacks):
+        if callbacks is not None and (not isinstance(callbacks, (list, tuple))
+                                      or not all(callable(cb) for cb in callbacks)):
             raise TypeError("callbacks must be a list of callables f(network, epoch, history)")
         threads = _threads(threads)
 
@@ -403,6 +413,13 @@ class Network:
         states = self._opt[1]
         grads = np.zeros_like(self.params) if (opt != "sgd" or comm is not None) else None
 
+        # ---- with a communicator each rank shuffles and drops out with its own
+        # stream, derived from rank 0's generator (see nnc.distributed.rank_rng)
+        rng = self._rng
+        if comm is not None:
+            from nnc.distributed import rank_rng
+            rng = rank_rng(comm, self._rng)
+
         # ---- the engine and its workspace: allocated once for the whole fit
         bs = min(batch_size, n)
         engine = self._engine(bs, mode, threads,
@@ -412,11 +429,12 @@ class Network:
                              states[0] if n_states > 0 else None,
                              states[1] if n_states > 1 else None,
                              lr, momentum, beta1, beta2, epsilon, rho, l2, self._opt[2],
-                             int(self._rng.integers(0, 2**63)))
+                             int(rng.integers(0, 2**63)))
         dist = None
         if comm is not None:
             from nnc.distributed import DataParallel
-            dist = DataParallel(comm, self, engine, grads, states, sync_every)
+            dist = DataParallel(comm, self, engine, grads, states, sync_every,
+                                n_samples=n, batch_size=bs)
             verbose = verbose if dist.rank == 0 else 0
 
         history = _new_history()
@@ -433,7 +451,7 @@ class Network:
                 epoch_lr = float(schedule(lr, len(self.history["loss"])))
                 engine.lr = epoch_lr
                 if shuffle:
-                    self._rng.shuffle(order)
+                    rng.shuffle(order)
                 engine.set_order(order, bs)
                 engine.reset_stats()
                 snapshot = (self.params.copy(), [s.copy() for s in states], engine.t)
@@ -446,10 +464,11 @@ class Network:
                 finally:
                     self._opt = (opt, states, engine.t)
                 loss_sum, correct, seen = engine.stats()
-                if dist is not None:
-                    loss_sum, correct, seen = dist.sum_stats(loss_sum, correct, seen)
-                    dist.finish_epoch()
                 weight = seen if sw is None else _seen_weight(sw, order, seen)
+                if dist is not None:
+                    loss_sum, correct, seen, weight = dist.sum_stats(loss_sum, correct,
+                                                                     seen, weight)
+                    dist.finish_epoch()
                 record = {"loss": loss_sum / max(weight, 1e-300),
                           "accuracy": correct / max(seen, 1), "lr": epoch_lr}
                 if validation_data is not None:
@@ -586,7 +605,8 @@ def _check_sizes(sizes):
         raise ValueError(f"sizes needs at least an input and an output layer, got {sizes}")
     if len(sizes) > 65:
         raise ValueError("sizes allows at most 64 layers of weights")
-    return [V.check_int(f"sizes[{i}]", s, 1) for i, s in enumerate(sizes)]
+    # The engine and BLAS index layers with C ints.
+    return [V.check_int(f"sizes[{i}]", s, 1, 2**31 - 1) for i, s in enumerate(sizes)]
 
 
 def _check_activations(activation, output_activation, n_layers):
@@ -607,10 +627,13 @@ def _check_activations(activation, output_activation, n_layers):
 
 
 def _check_dropout(dropout, n_layers):
-    if isinstance(dropout, (int, float)) and not isinstance(dropout, bool):
+    if isinstance(dropout, (int, float, np.integer, np.floating)) and not isinstance(dropout, bool):
         rates = [float(dropout)] * (n_layers - 1)
     else:
-        rates = [float(r) for r in dropout]
+        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__"):
+            raise TypeError("dropout must be a rate in [0, 1) or a sequence of rates, "
+                            f"got {type(dropout).__name__}")
+        rates = [V.check_float(f"dropout[{i}]", r) for i, r in enumerate(dropout)]
         if len(rates) != n_layers - 1:
             raise ValueError(f"dropout needs one rate per hidden layer ({n_layers - 1})")
     for i, r in enumerate(rates):
@@ -624,7 +647,8 @@ def _threads(threads):
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not on Linux
             return os.cpu_count() or 1
-    return V.check_int("threads", threads, 1)
+    # An absurd count would make OpenMP abort while creating threads.
+    return V.check_int("threads", threads, 1, max(256, 4 * (os.cpu_count() or 1)))
 
 
 class _blas_threads:
