@@ -1,0 +1,780 @@
+"""The ``nnc`` command line: train, evaluate, predict, info and download.
+
+``nnc train`` with no arguments trains the tutorials' network (784-30-10,
+sigmoid neurons, quadratic cost, mini-batches of 10, learning rate 3.0,
+30 epochs) on the bundled MNIST digits, printing the test accuracy after
+each epoch, and saves it to ``model.npz``.
+
+Errors a user can cause (a missing file, a bad model, a wrong option value)
+end with a one-line message on stderr and exit status 2; set ``NNC_DEBUG=1``
+to see the traceback instead.
+"""
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+
+import numpy as np
+
+EXIT_ERROR = 2
+
+_SCHEDULE_PARAMS = {"gamma": float, "step_size": int, "power_t": float}
+
+
+class CLIError(Exception):
+    """A user error with a message that is shown as is."""
+
+
+# ---------------------------------------------------------------------------
+# argument types
+# ---------------------------------------------------------------------------
+def _int_list(text, what="a comma-separated list of integers"):
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected {what} (each >= 1), got {text!r}")
+    return values
+
+
+def _sizes(text):
+    values = _int_list(text, "layer sizes such as 784,30,10")
+    if len(values) < 2:
+        raise argparse.ArgumentTypeError("--sizes needs at least an input and an output "
+                                         f"layer, got {text!r}")
+    return values
+
+
+def _hidden(text):
+    return _int_list(text, "hidden layer sizes such as 30 or 100,50")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _nonneg_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _nonneg_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def _dropout(text):
+    try:
+        rates = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a rate such as 0.2 or one per hidden layer (0.2,0.5), got {text!r}"
+        ) from None
+    if any(not (0 <= r < 1) for r in rates):
+        raise argparse.ArgumentTypeError(f"dropout rates must be in [0, 1), got {text!r}")
+    return rates[0] if len(rates) == 1 else rates
+
+
+def _train_size(text):
+    if text.lower() == "all":
+        return "all"
+    return _positive_int(text)
+
+
+def _metadata_item(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)  # numbers, booleans, lists...
+    except json.JSONDecodeError:
+        parsed = value
+    return key, parsed
+
+
+def parse_schedule(text):
+    """``KIND`` or ``KIND:key=value,...`` -> :class:`nnc.optimizers.Schedule`.
+
+    Examples: ``step``, ``step:gamma=0.5,step_size=10``, ``exponential:gamma=0.95``,
+    ``invscaling:power_t=0.5``.
+    """
+    from nnc.optimizers import Schedule
+    kind, _, rest = text.partition(":")
+    params = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in _SCHEDULE_PARAMS:
+            raise argparse.ArgumentTypeError(
+                f"bad schedule parameter {item!r}: expected one of "
+                f"{', '.join(k + '=VALUE' for k in _SCHEDULE_PARAMS)}")
+        try:
+            params[key] = _SCHEDULE_PARAMS[key](value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad value in schedule parameter {item!r}") from None
+    try:
+        return Schedule(kind.strip().lower(), **params)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------
+# the parser
+# ---------------------------------------------------------------------------
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples in epilogs as written and shows meaningful defaults
+    (not None, False or empty, and not when the help text explains them)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, [], argparse.SUPPRESS)
+                or action.option_strings == [] or isinstance(default, bool)):
+            return text
+        return f"{text} (default: {default})" if text else f"default: {default}"
+
+
+TRAIN_EXAMPLES = """\
+examples:
+  nnc train
+      the tutorials' network: 784-30-10, sigmoid, quadratic cost, batch 10,
+      lr 3.0, 30 epochs on MNIST's first 50,000 training images (~95%)
+  nnc train --hidden 100 --loss categorical_crossentropy --output-activation softmax \\
+            --init scaled --lr 0.5 --lmbda 5.0 --out network2.npz
+      the tutorials' improved network (~98%)
+  nnc train --dataset fashion-mnist --activation relu --output-activation softmax \\
+            --loss categorical_crossentropy --optimizer adam --hidden 256,128 \\
+            --dropout 0.2 --epochs 20 --train-size all --plot curves.png
+  nnc train --dataset ./my_idx_dir --validation-split 0.1 --early-stopping
+  mpiexec -n 4 nnc train --distributed --epochs 10
+"""
+
+EVALUATE_EXAMPLES = """\
+examples:
+  nnc evaluate model.npz
+  nnc evaluate fashion.npz --dataset fashion-mnist
+  nnc evaluate model.npz --split train
+"""
+
+PREDICT_EXAMPLES = """\
+examples:
+  nnc predict model.npz digit.png
+  nnc predict model.npz scans/*.jpg --json
+
+Images are converted the way MNIST's digits were made: greyscale, inverted
+when the background is light, cropped to the digit, scaled to fit 20x20
+keeping the aspect ratio and centred by centre of mass in a 28x28 field.
+--plain only converts and resizes to 28x28 (for Fashion-MNIST-like images).
+With a softmax output layer the probabilities are the network's outputs;
+otherwise they are its outputs normalised to sum to one.
+Needs Pillow: pip install 'nnc[image]'.
+"""
+
+INFO_EXAMPLES = """\
+examples:
+  nnc info model.npz
+  nnc info model.npz --json
+"""
+
+DOWNLOAD_EXAMPLES = """\
+examples:
+  nnc download fashion-mnist kmnist
+  NNC_DATA=/data/nnc nnc download kmnist
+  nnc download fashion-mnist --base-url http://mirror.example/fashion/
+
+Files go to $NNC_DATA, else $XDG_CACHE_HOME/nnc, else ~/.cache/nnc; offline,
+put the four .gz files into <cache>/<dataset>/ by hand.
+"""
+
+
+def build_parser():
+    """The ``nnc`` argument parser (subcommands train, evaluate, predict, info, download)."""
+    from nnc._version import __version__
+    parser = argparse.ArgumentParser(
+        prog="nnc", formatter_class=_Formatter,
+        description="Train, evaluate and use fully connected neural networks "
+                    "(nnc: a fused Cython engine).",
+        epilog="examples:\n  nnc train\n  nnc evaluate model.npz\n"
+               "  nnc predict model.npz digit.png\n  nnc info model.npz\n"
+               "  nnc download fashion-mnist\n\n"
+               "Run 'nnc COMMAND --help' for each command's options.")
+    parser.add_argument("--version", action="version", version=f"nnc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # -- train -------------------------------------------------------------
+    p = sub.add_parser("train", help="train a network and save it",
+                       description="Train a network by mini-batch gradient descent and save it. "
+                                   "With no options: the tutorials' 784-30-10 network on MNIST.",
+                       epilog=TRAIN_EXAMPLES, formatter_class=_Formatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="mnist",
+                   help="mnist (bundled), fashion-mnist, kmnist (downloaded once), a "
+                        "directory of the four IDX files, or an .npz with "
+                        "X_train/y_train/X_test/y_test")
+    g.add_argument("--train-size", type=_train_size, default=None, metavar="N|all",
+                   help="train on the first N training images (default: 50,000 for the "
+                        "60,000-image MNIST-style sets, as in the tutorials; else all)")
+    g.add_argument("--validation-split", type=_fraction, default=0.0, metavar="F",
+                   help="hold out this fraction (from the end of the training images) for "
+                        "validation; otherwise the test set is scored after each epoch")
+    g.add_argument("--cache-dir", default=None, help="where downloaded datasets are kept")
+
+    g = p.add_argument_group("network")
+    arch = g.add_mutually_exclusive_group()
+    arch.add_argument("--sizes", type=_sizes, default=None, metavar="784,30,10",
+                      help="every layer's size, input first (default: inputs,30,classes)")
+    arch.add_argument("--hidden", type=_hidden, default=None, metavar="30",
+                      help="hidden layer sizes only, e.g. 100 or 256,128; the input and "
+                           "output sizes come from the data")
+    g.add_argument("--activation", default="sigmoid",
+                   help="hidden activation: sigmoid, tanh, relu, leaky_relu, elu, gelu, "
+                        "softplus, swish, identity; or one per layer, comma-separated")
+    g.add_argument("--output-activation", default=None,
+                   help="output activation (softmax with categorical_crossentropy); "
+                        "default: the same as --activation")
+    g.add_argument("--loss", default="quadratic",
+                   help="quadratic, binary_crossentropy, categorical_crossentropy")
+    g.add_argument("--init", default="gaussian",
+                   choices=["gaussian", "scaled", "xavier", "glorot", "he"],
+                   help="weight initialisation (gaussian: N(0,1) as in the tutorials; "
+                        "scaled: N(0, 1/n_in))")
+    g.add_argument("--dropout", type=_dropout, default=0.0, metavar="P",
+                   help="dropout rate of the hidden layers, or one per hidden layer (0.2,0.5)")
+    g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    g.add_argument("--seed", type=int, default=None,
+                   help="seed of initialisation, shuffling and dropout (reproducible runs)")
+
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=_positive_int, default=30)
+    g.add_argument("--batch-size", type=_positive_int, default=10)
+    g.add_argument("--lr", type=_nonneg_float, default=None,
+                   help="learning rate (default: 3.0 for SGD with the quadratic cost, 0.5 "
+                        "for SGD with a cross-entropy, else the optimizer's own default)")
+    g.add_argument("--optimizer", default="sgd",
+                   choices=["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+    g.add_argument("--momentum", type=_fraction, default=None,
+                   help="momentum coefficient (default 0.9 with momentum/nesterov; with sgd "
+                        "a value > 0 means classical momentum)")
+    reg = g.add_mutually_exclusive_group()
+    reg.add_argument("--l2", type=_nonneg_float, default=0.0,
+                     help="L2 penalty added to each weight gradient as l2*W")
+    reg.add_argument("--lmbda", type=_nonneg_float, default=None,
+                     help="L2 strength as in the tutorials' network2: l2 = lmbda / n_train")
+    g.add_argument("--schedule", type=parse_schedule, default=None,
+                   metavar="KIND[:k=v,...]",
+                   help="learning-rate schedule: constant, step, exponential, invscaling, "
+                        "e.g. step:gamma=0.5,step_size=10 or exponential:gamma=0.95")
+    g.add_argument("--early-stopping", action="store_true",
+                   help="stop when the validation loss stops improving and keep the best "
+                        "weights (validation = the test set unless --validation-split)")
+    g.add_argument("--patience", type=_positive_int, default=5,
+                   help="epochs without improvement before early stopping")
+    g.add_argument("--min-delta", type=_nonneg_float, default=0.0,
+                   help="smallest loss decrease that counts as an improvement")
+    g.add_argument("--threads", type=_positive_int, default=None,
+                   help="threads for BLAS and the engine (default: all cores)")
+    g.add_argument("--distributed", action="store_true",
+                   help="data-parallel training under mpiexec (needs mpi4py): each rank "
+                        "trains on its own block of the training images")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default="model.npz", help="where to save the trained model")
+    g.add_argument("--plot", default=None, metavar="PNG",
+                   help="save learning curves to this image (needs matplotlib)")
+    g.add_argument("--metadata", type=_metadata_item, action="append", default=[],
+                   metavar="KEY=VALUE", help="store KEY=VALUE in the model file (repeatable)")
+    g.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar or per-epoch lines; only the final result")
+    p.set_defaults(func=cmd_train)
+
+    # -- evaluate ----------------------------------------------------------
+    p = sub.add_parser("evaluate", help="print a model's test loss and accuracy",
+                       description="Score a saved model on a dataset's test (or training) set.",
+                       epilog=EVALUATE_EXAMPLES, formatter_class=_Formatter)
+    p.add_argument("model", help="a model file saved by nnc")
+    p.add_argument("--dataset", default=None,
+                   help="dataset name or path (default: the one the model was trained on, "
+                        "as recorded in its metadata, else mnist)")
+    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--cache-dir", default=None, help="where downloaded datasets are kept")
+    p.add_argument("--threads", type=_positive_int, default=None)
+    p.set_defaults(func=cmd_evaluate)
+
+    # -- predict -----------------------------------------------------------
+    p = sub.add_parser("predict", help="classify PNG/JPEG images",
+                       description="Classify images with a saved 784-input model and print "
+                                   "each label and its probabilities.",
+                       epilog=PREDICT_EXAMPLES, formatter_class=_Formatter)
+    p.add_argument("model", help="a model file saved by nnc")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    p.add_argument("--plain", action="store_true",
+                   help="only convert to greyscale (inverting a light background) and resize "
+                        "to 28x28; no cropping or centring")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    p.set_defaults(func=cmd_predict)
+
+    # -- info --------------------------------------------------------------
+    p = sub.add_parser("info", help="describe a saved model without loading its weights",
+                       description="Print a model file's nnc version, architecture, loss, "
+                                   "dtype, training history and metadata.",
+                       epilog=INFO_EXAMPLES, formatter_class=_Formatter)
+    p.add_argument("model", help="a model file saved by nnc")
+    p.add_argument("--json", action="store_true", help="print the stored configuration as JSON")
+    p.set_defaults(func=cmd_info)
+
+    # -- download ----------------------------------------------------------
+    p = sub.add_parser("download", help="download datasets into the cache",
+                       description="Download datasets (verified by SHA-256) into the cache "
+                                   "so that later runs work offline.",
+                       epilog=DOWNLOAD_EXAMPLES, formatter_class=_Formatter)
+    p.add_argument("names", nargs="+", metavar="DATASET", help="fashion-mnist or kmnist")
+    p.add_argument("--cache-dir", default=None, help="cache root (default: see below)")
+    p.add_argument("--base-url", default=None, help="download from this mirror instead")
+    p.add_argument("--force", action="store_true", help="download even if already cached")
+    p.set_defaults(func=cmd_download)
+    return parser
+
+
+# ---------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------
+def main(argv=None):
+    """Run the ``nnc`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``nnc`` (default: ``sys.argv[1:]``).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    from nnc.network import DivergenceError
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print(f"nnc {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, OSError, ValueError, TypeError, ImportError, DivergenceError) as exc:
+        if os.environ.get("NNC_DEBUG"):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"nnc {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+# ---------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------
+def _mpi_comm():
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise ImportError(f"--distributed needs mpi4py ({exc}): pip install 'nnc[mpi]' "
+                          "and run under mpiexec") from None
+    return MPI.COMM_WORLD
+
+
+def _default_lr(optimizer, loss):
+    if optimizer != "sgd":
+        return None  # the optimizer's own default (fit chooses)
+    return 3.0 if loss == "quadratic" else 0.5
+
+
+def _block(n, rank, size):
+    """The contiguous block [start, stop) of n items that ``rank`` of ``size`` takes."""
+    return n * rank // size, n * (rank + 1) // size
+
+
+def _dataset_label(text):
+    from nnc.downloads import ALIASES, NAMES
+    key = ALIASES.get(text.strip().lower(), text.strip().lower())
+    return key if key in NAMES and not os.path.exists(text) else os.path.abspath(text)
+
+
+def cmd_train(args):
+    """``nnc train``: see ``nnc train --help``."""
+    import nnc
+    from nnc import losses as _losses
+    from nnc.downloads import REGISTRY, load_dataset
+
+    comm, rank, size = None, 0, 1
+    if args.distributed:
+        comm = _mpi_comm()
+        rank, size = comm.Get_rank(), comm.Get_size()
+    talk = rank == 0 and not args.quiet
+    say = print if talk else (lambda *a, **k: None)
+
+    # Rank 0 downloads first so that ranks never race on the cache.
+    dataset = _dataset_label(args.dataset)
+    if rank == 0:
+        (X, y), (Xt, yt) = load_dataset(args.dataset, args.cache_dir, progress=talk)
+    if comm is not None:
+        comm.Barrier()
+    if rank != 0:
+        (X, y), (Xt, yt) = load_dataset(args.dataset, args.cache_dir)
+
+    n_total = X.shape[0]
+    if args.train_size is None:
+        n_train = 50000 if n_total == 60000 else n_total
+    else:
+        n_train = n_total if args.train_size == "all" else args.train_size
+        if n_train > n_total:
+            raise CLIError(f"--train-size {n_train} exceeds the {n_total:,} training images "
+                           f"of {args.dataset}")
+    X, y = X[:n_train], y[:n_train]
+
+    n_in = X.shape[1]
+    n_out = int(y.shape[1]) if y.ndim == 2 else int(max(y.max(), yt.max())) + 1
+    if args.sizes is not None:
+        sizes = args.sizes
+        if sizes[0] != n_in:
+            raise CLIError(f"--sizes starts with {sizes[0]} inputs but {args.dataset} has "
+                           f"{n_in} features per sample")
+        if sizes[-1] != n_out:
+            raise CLIError(f"--sizes ends with {sizes[-1]} outputs but {args.dataset} has "
+                           f"{n_out} classes")
+    else:
+        sizes = [n_in] + (args.hidden if args.hidden is not None else [30]) + [n_out]
+
+    activation = args.activation.split(",") if "," in args.activation else args.activation
+    seed = args.seed
+    if comm is not None and seed is None:
+        # every rank must start from the same weights
+        seed = comm.bcast(int(np.random.SeedSequence().entropy % (2**31)), root=0)
+    net = nnc.Network(sizes, activation=activation, output_activation=args.output_activation,
+                      loss=args.loss, dtype=args.dtype, seed=seed, init=args.init,
+                      dropout=args.dropout)
+
+    loss = _losses.canonical(args.loss)
+    lr = args.lr if args.lr is not None else _default_lr(args.optimizer, loss)
+    momentum = args.momentum
+    if momentum is None:
+        momentum = 0.9 if args.optimizer in ("momentum", "nesterov") else 0.0
+    l2 = args.l2 if args.lmbda is None else args.lmbda / n_train
+
+    # Data-parallel: each rank trains (and scores) on its contiguous block.
+    Xv, yv = Xt, yt
+    if comm is not None:
+        a, b = _block(n_train, rank, size)
+        X, y = X[a:b], y[a:b]
+        a, b = _block(Xt.shape[0], rank, size)
+        Xv, yv = Xt[a:b], yt[a:b]
+    validation_data = None if args.validation_split > 0 else (Xv, yv)
+
+    arch = "-".join(str(s) for s in sizes)
+    say(f"Training {arch} ({', '.join(net.activations)}; {net.loss}; {net.dtype.name}) on "
+        f"{n_train:,} {args.dataset} images for {args.epochs} epochs: batch {args.batch_size}, "
+        f"{args.optimizer}" + (f", lr {lr:g}" if lr is not None else "")
+        + (f", l2 {l2:.3g}" if l2 else "") + (f", {size} MPI ranks" if size > 1 else ""))
+    if validation_data is not None:
+        say(f"val_* below is the {Xt.shape[0]:,}-image test set.")
+    else:
+        say(f"val_* below is the last {args.validation_split:.0%} of the training images.")
+
+    fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, lr=lr,
+                      validation_data=validation_data, verbose=1 if talk else 0,
+                      optimizer=args.optimizer, momentum=momentum, l2=l2,
+                      schedule=args.schedule, validation_split=args.validation_split,
+                      early_stopping=args.early_stopping, patience=args.patience,
+                      min_delta=args.min_delta, threads=args.threads)
+    if comm is not None:
+        fit_kwargs["comm"] = comm
+    started = time.perf_counter()
+    history = net.fit(X, y, **fit_kwargs)
+    seconds = time.perf_counter() - started
+    if rank != 0:
+        return 0
+
+    score = net.evaluate(Xt, yt, threads=args.threads)
+    epochs_run = len(history["loss"])
+    correct = int(round(score["accuracy"] * Xt.shape[0]))
+    metadata = {"dataset": dataset, "train_size": int(n_train),
+                "test_accuracy": score["accuracy"], "test_loss": score["loss"],
+                "training_seconds": seconds,
+                "command": " ".join(["nnc"] + [shlex.quote(a) for a in args.argv])}
+    if dataset in REGISTRY:
+        metadata["classes"] = list(REGISTRY[dataset].classes)
+    metadata.update(dict(args.metadata))
+    net.save(args.out, metadata=metadata)
+
+    if history["val_accuracy"] and validation_data is not None:
+        best = int(np.argmax(history["val_accuracy"]))
+        say(f"Best test accuracy {history['val_accuracy'][best]:.2%} after epoch {best + 1}.")
+    print(f"Test accuracy: {score['accuracy']:.2%} ({correct:,} / {Xt.shape[0]:,}), "
+          f"test loss {score['loss']:.4f}; {epochs_run} epochs in {seconds:.1f} s; "
+          f"saved {args.out}")
+    if args.plot:
+        _plot(net.history, args.plot)
+    return 0
+
+
+def _plot(history, path):
+    try:
+        from nnc.plot import learning_curves
+    except ImportError as exc:
+        print(f"nnc train: cannot plot ({exc}); install matplotlib with "
+              "pip install 'nnc[plot]'. The model was saved.", file=sys.stderr)
+        return
+    learning_curves(history, path)
+    print(f"Learning curves saved to {path}")
+
+
+# ---------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------
+def _load_model(path):
+    import nnc
+    if not os.path.exists(path):
+        raise CLIError(f"no model file at {path!r}")
+    return nnc.load(path)
+
+
+def cmd_evaluate(args):
+    """``nnc evaluate``: print a model's loss and accuracy on a dataset split."""
+    from nnc.downloads import load_dataset
+    net = _load_model(args.model)
+    metadata = getattr(net, "metadata", None) or {}
+    dataset = args.dataset or metadata.get("dataset") or "mnist"
+    train, test = load_dataset(dataset, args.cache_dir)
+    X, y = test if args.split == "test" else train
+    if X.shape[1] != net.sizes[0]:
+        raise CLIError(f"{args.model} expects {net.sizes[0]} inputs but {dataset} has "
+                       f"{X.shape[1]} features per sample")
+    if y.ndim == 1 and net.sizes[-1] > 1 and y.max() >= net.sizes[-1]:
+        raise CLIError(f"{dataset} has labels up to {int(y.max())} but {args.model} has only "
+                       f"{net.sizes[-1]} outputs")
+    score = net.evaluate(X, y, threads=args.threads)
+    correct = int(round(score["accuracy"] * X.shape[0]))
+    print(f"{args.model} on the {dataset} {args.split} set ({X.shape[0]:,} samples): "
+          f"loss {score['loss']:.4f}, accuracy {score['accuracy']:.2%} "
+          f"({correct:,} / {X.shape[0]:,})")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# predict
+# ---------------------------------------------------------------------------
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("reading images needs Pillow: pip install 'nnc[image]'") from None
+    return Image
+
+
+def _greyscale(image):
+    """The image as a float array of grey levels in [0, 255]; transparent
+    areas count as white paper."""
+    Image = _pillow()
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float64)
+
+
+def prepare_image(image, plain=False):
+    """Convert an image to a 784-vector in [0, 1] the way MNIST's digits were made.
+
+    Greyscale; inverted when the background (the median of the border
+    pixels) is light, so the digit is bright on black; background level
+    subtracted and contrast stretched; cropped to the digit's bounding box;
+    scaled so its longer side is 20 pixels, keeping the aspect ratio; pasted
+    into a 28x28 field with its centre of mass at the centre.
+
+    Parameters
+    ----------
+    image : str, os.PathLike or PIL.Image.Image
+        A PNG, JPEG or any format Pillow reads.
+    plain : bool
+        Only greyscale, invert if needed and resize to 28x28 (for images that
+        already fill the frame, such as Fashion-MNIST's).
+
+    Returns
+    -------
+    ndarray of shape (784,), float32 in [0, 1]
+
+    Raises
+    ------
+    ValueError
+        When the image is blank (no contrast) or cannot be read.
+    """
+    Image = _pillow()
+    if isinstance(image, (str, os.PathLike)):
+        path = os.fspath(image)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no image file at {path!r}")
+        try:
+            with Image.open(path) as im:
+                im.load()
+                grey = _greyscale(im)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise ValueError(f"{path!r} is not a readable image: {exc}") from None
+        name = path
+    else:
+        grey, name = _greyscale(image), "image"
+
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 127.5:
+        grey = 255.0 - grey
+        border = 255.0 - border
+    background = float(np.median(border))
+    ink = grey - background
+    peak = ink.max()
+    if peak <= 8.0:  # no digit: at most faint noise above the background
+        raise ValueError(f"{name}: no digit found (the image has no contrast)")
+    ink = np.clip(ink / peak, 0.0, 1.0)
+
+    if plain:
+        small = Image.fromarray(np.uint8(np.round(ink * 255))).resize((28, 28), Image.LANCZOS)
+        return (np.asarray(small, dtype=np.float32) / 255.0).reshape(784)
+
+    # Crop to the digit: rows and columns with any pixel above a tenth of the
+    # peak, so that paper texture and JPEG noise do not widen the box.
+    mask = ink > 0.1
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    crop = np.where(crop > 0.1, crop, 0.0)
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    patch = Image.fromarray(np.uint8(np.round(crop * 255))).resize((new_w, new_h), Image.LANCZOS)
+    patch = np.asarray(patch, dtype=np.float64) / 255.0
+
+    # MNIST's digits have their centre of mass at index (14, 14) of the field.
+    total = patch.sum()
+    cy = (patch.sum(axis=1) * np.arange(new_h)).sum() / total
+    cx = (patch.sum(axis=0) * np.arange(new_w)).sum() / total
+    top, left = int(round(14.0 - cy)), int(round(14.0 - cx))
+    top = min(max(top, 0), 28 - new_h)   # keep the whole digit inside the field
+    left = min(max(left, 0), 28 - new_w)
+    field = np.zeros((28, 28), dtype=np.float32)
+    field[top:top + new_h, left:left + new_w] = patch
+    return field.reshape(784)
+
+
+def cmd_predict(args):
+    """``nnc predict``: classify image files with a saved model."""
+    net = _load_model(args.model)
+    if net.sizes[0] != 784:
+        raise CLIError(f"{args.model} has {net.sizes[0]} inputs; predict needs a model of "
+                       "28x28 = 784 inputs")
+    _pillow()  # fail early, before reading any image, when Pillow is missing
+    X = np.stack([prepare_image(path, plain=args.plain) for path in args.images])
+    outputs = np.asarray(net.forward(X), dtype=np.float64)
+    names = (getattr(net, "metadata", None) or {}).get("classes")
+    softmax = net.activations[-1] == "softmax"
+    for path, a in zip(args.images, outputs):
+        if a.size == 1:
+            p = np.array([1.0 - a[0], a[0]])
+        elif softmax:
+            p = a
+        else:  # sigmoid (or other) outputs: normalised so they sum to one
+            a = np.clip(a, 0.0, None)
+            p = a / a.sum() if a.sum() > 0 else np.full(a.size, 1.0 / a.size)
+        label = int(np.argmax(p))
+        label_name = names[label] if isinstance(names, list) and len(names) == p.size else None
+        if args.json:
+            print(json.dumps({"image": path, "label": label, "class": label_name,
+                              "probabilities": [round(float(v), 6) for v in p]}))
+            continue
+        shown = f"{label} ({label_name})" if label_name else str(label)
+        print(f"{path}: {shown}  p={p[label]:.3f}")
+        order = range(p.size) if p.size <= 10 else np.argsort(p)[::-1][:5]
+        print("  " + "  ".join(f"{k}:{p[k]:.3f}" for k in order))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# info
+# ---------------------------------------------------------------------------
+def _history_summary(history):
+    losses = history.get("loss") or []
+    if not losses:
+        return "not trained"
+    parts = [f"{len(losses)} epochs", f"final loss {losses[-1]:.4f}"]
+    acc = history.get("accuracy") or []
+    if acc:
+        parts.append(f"accuracy {acc[-1]:.2%}")
+    val = history.get("val_accuracy") or []
+    if val:
+        best = int(np.argmax(val))
+        parts.append(f"val_accuracy {val[-1]:.2%} (best {val[best]:.2%} at epoch {best + 1})")
+    seconds = history.get("seconds") or []
+    if seconds:
+        parts.append(f"{sum(seconds):.1f} s of training")
+    return ", ".join(parts)
+
+
+def cmd_info(args):
+    """``nnc info``: describe a model file from its configuration alone."""
+    from nnc.io import read_config
+    config = read_config(args.model)
+    if args.json:
+        print(json.dumps(config, indent=2, sort_keys=True))
+        return 0
+    net = config.get("network") or {}
+    sizes = net.get("sizes") or []
+    dropout = [r for r in (net.get("dropout") or []) if r]
+    rows = [
+        ("file", f"{args.model} ({config.get('kind', 'network')}, format "
+                 f"{config.get('format_version')})"),
+        ("saved by", f"nnc {config.get('nnc_version', '?')}"),
+        ("sizes", "-".join(str(s) for s in sizes)
+         + (f" ({config['n_params']:,} parameters)" if "n_params" in config else "")),
+        ("activations", ", ".join(net.get("activation") or [])),
+        ("loss", net.get("loss", "?")),
+        ("dtype", net.get("dtype", "?")),
+        ("init", f"{net.get('init', '?')}, seed {net.get('seed')}"),
+        ("dropout", ", ".join(f"{r:g}" for r in net.get("dropout", [])[:-1]) if dropout
+         else "none"),
+        ("history", _history_summary(config.get("history") or {})),
+    ]
+    metadata = config.get("metadata") or {}
+    for key, value in metadata.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        if len(text) > 100:
+            text = text[:97] + "..."
+        rows.append((f"metadata.{key}", text))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key + ':':<{width + 2}}{value}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# download
+# ---------------------------------------------------------------------------
+def cmd_download(args):
+    """``nnc download``: fetch datasets into the cache."""
+    from nnc import downloads
+    for name in args.names:
+        directory = downloads.download(name, args.cache_dir, base_url=args.base_url,
+                                       force=args.force, progress=True)
+        print(f"{downloads.REGISTRY[downloads.canonical_name(name)].title}: {directory}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
