@@ -25,7 +25,8 @@ from libc.stdint cimport uint64_t
 from libc.math cimport sqrt, pow
 
 from nnc._kernels cimport (
-    gemm, axpy, dense_forward, sparse_forward, sparse_weight_grad, compact_rows,
+    gemm, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
+    compact_rows, prefetch_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     sgd_update, momentum_update, adam_update, rmsprop_update,
 )
@@ -89,6 +90,9 @@ cdef struct Ctx:
     int* sp_cols
     void* sp_vals
     int* sp_cnt
+    int* col_ptr                # the batch's non-zeros by column (for BP4)
+    int* csc_rows
+    void* csc_vals
     # optimizer
     int optimizer
     double lr, mu, beta1, beta2, eps, rho, l2
@@ -137,6 +141,10 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
             memcpy(<floating*>c.sp_vals + i * nf, <floating*>c.csr_data + p0,
                    cnt * sizeof(floating))
             c.sp_cnt[i] = <int>cnt
+    if c.x != NULL and start + m < c.n_order:
+        # The next batch's rows are random: ask for (some of) them now.
+        prefetch_rows(c.x, nf * sizeof(floating), c.order + start + m,
+                      <int>min(<Py_ssize_t>min(c.batch_size, 32), c.n_order - start - m))
     if c.labels != NULL:
         memset(yb, 0, <Py_ssize_t>m * n_out * sizeof(floating))
         for i in range(m):
@@ -249,8 +257,11 @@ cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
         if l == 0 and c.input_mode != INPUT_DENSE:
             if not c.fused:
                 memset(gw, 0, <Py_ssize_t>n_in * n_out * sizeof(floating))
-            sparse_weight_grad(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
-                               <int>c.n_features, d, alpha, gw, m, n_out, c.threads)
+            rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
+                            m, <int>c.n_features, c.col_ptr, c.csc_rows,
+                            <floating*>c.csc_vals)
+            sparse_weight_grad(c.col_ptr, c.csc_rows, <floating*>c.csc_vals,
+                               <int>c.n_features, d, alpha, gw, n_out, c.threads)
         else:
             gemm(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
                  beta, gw, n_out)
@@ -384,6 +395,9 @@ cdef class Engine:
             self.c.sp_cols = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
             self.c.sp_vals = self._buffer(cap * sizes[0])
             self.c.sp_cnt = <int*>_ptr(self._alloc(cap, np.int32))
+            self.c.col_ptr = <int*>_ptr(self._alloc(sizes[0] + 1, np.int32))
+            self.c.csc_rows = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
+            self.c.csc_vals = self._buffer(cap * sizes[0])
         for l in range(L):
             self.c.z[l] = self._buffer(cap * sizes[l + 1])
             self.c.f[l] = self._buffer(cap * sizes[l + 1])

@@ -41,12 +41,17 @@ cdef void dense_forward(const floating* a_prev, const floating* wt, const floati
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
                          floating* z, int rows, int n_out, int threads) noexcept nogil
-cdef void sparse_weight_grad(const int* cols_idx, const floating* vals, const int* counts,
-                             int stride, const floating* delta, floating alpha,
-                             floating* gwt, int rows, int n_out, int threads) noexcept nogil
+cdef void rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
+                          int stride, int rows, int n_features, int* col_ptr,
+                          int* csc_rows, floating* csc_vals) noexcept nogil
+cdef void sparse_weight_grad(const int* col_ptr, const int* csc_rows, const floating* csc_vals,
+                             int n_features, const floating* delta, floating alpha,
+                             floating* gwt, int n_out, int threads) noexcept nogil
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
                        Py_ssize_t start, int rows, int* cols_idx, floating* vals,
                        int* counts, int threads) noexcept nogil
+cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* rows,
+                        int n_rows) noexcept nogil
 cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
                     floating* gb) noexcept nogil
 

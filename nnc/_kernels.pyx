@@ -11,10 +11,40 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, expm1, expm1f
 from libc.math cimport tanh, tanhf, erf, erff, sqrt, sqrtf, fabs, fabsf
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
 
 import numpy as np
+
+cdef extern from "_simd.h" nogil:
+    void nnc_sparse_forward_f(const int* cols, const float* vals, const int* counts,
+                           Py_ssize_t stride, int r0, int r1, const float* wt, const float* b,
+                           float* z, int n_out)
+    void nnc_sparse_forward_d(const int* cols, const double* vals, const int* counts,
+                           Py_ssize_t stride, int r0, int r1, const double* wt,
+                           const double* b, double* z, int n_out)
+    void nnc_sparse_grad_f(const int* col_ptr, const int* rows, const float* vals, int j0,
+                            int j1, const float* delta, int n_out, float alpha, float* g)
+    void nnc_sparse_grad_d(const int* col_ptr, const int* rows, const double* vals, int j0,
+                            int j1, const double* delta, int n_out, double alpha, double* g)
+    void nnc_prefetch_rows(const char* x, Py_ssize_t row_bytes, const long long* rows,
+                           int n_rows)
+    int nnc_compact_f(const float* row, int n, int* cols, float* vals)
+    int nnc_compact_d(const double* row, int n, int* cols, double* vals)
+    void nnc_sgd_f(float* p, const float* g, Py_ssize_t n, float lr)
+    void nnc_sgd_d(double* p, const double* g, Py_ssize_t n, double lr)
+    void nnc_momentum_f(float* p, const float* g, float* v, Py_ssize_t n, float lr, float mu,
+                        int nesterov)
+    void nnc_momentum_d(double* p, const double* g, double* v, Py_ssize_t n, double lr,
+                        double mu, int nesterov)
+    void nnc_adam_f(float* p, const float* g, float* m, float* v, Py_ssize_t n, float lr_t,
+                    float beta1, float beta2, float eps)
+    void nnc_adam_d(double* p, const double* g, double* m, double* v, Py_ssize_t n,
+                    double lr_t, double beta1, double beta2, double eps)
+    void nnc_rmsprop_f(float* p, const float* g, float* s, Py_ssize_t n, float lr, float rho,
+                       float eps)
+    void nnc_rmsprop_d(double* p, const double* g, double* s, Py_ssize_t n, double lr,
+                       double rho, double eps)
 
 
 # ---------------------------------------------------------------------------
@@ -120,100 +150,94 @@ cdef void dense_forward(const floating* a_prev, const floating* wt, const floati
          <floating>1, z, n_out)
 
 
-cdef inline void _sparse_row(const int* cols_idx, const floating* vals, int count,
-                             const floating* wt, const floating* b, floating* zi,
-                             int n_out) noexcept nogil:
-    # z_i = b + sum over the non-zero inputs j of x_ij * (row j of W^T).
-    # Four inputs per pass over z_i: a quarter of the loads and stores of z_i.
-    cdef int p = 0, o
-    cdef floating v0, v1, v2, v3
-    cdef const floating* w0
-    cdef const floating* w1
-    cdef const floating* w2
-    cdef const floating* w3
-    memcpy(zi, b, n_out * sizeof(floating))
-    while p + 4 <= count:
-        v0 = vals[p]; v1 = vals[p + 1]; v2 = vals[p + 2]; v3 = vals[p + 3]
-        w0 = wt + <Py_ssize_t>cols_idx[p] * n_out
-        w1 = wt + <Py_ssize_t>cols_idx[p + 1] * n_out
-        w2 = wt + <Py_ssize_t>cols_idx[p + 2] * n_out
-        w3 = wt + <Py_ssize_t>cols_idx[p + 3] * n_out
-        for o in range(n_out):
-            zi[o] = zi[o] + (v0 * w0[o] + v1 * w1[o]) + (v2 * w2[o] + v3 * w3[o])
-        p += 4
-    while p < count:
-        v0 = vals[p]
-        w0 = wt + <Py_ssize_t>cols_idx[p] * n_out
-        for o in range(n_out):
-            zi[o] = zi[o] + v0 * w0[o]
-        p += 1
+cdef inline void _sparse_rows(const int* cols_idx, const floating* vals, const int* counts,
+                              int stride, int r0, int r1, const floating* wt,
+                              const floating* b, floating* z, int n_out) noexcept nogil:
+    if floating is float:
+        nnc_sparse_forward_f(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out)
+    else:
+        nnc_sparse_forward_d(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out)
 
 
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
                          floating* z, int rows, int n_out, int threads) noexcept nogil:
     """z = x W^T + b where row i of x is given by its non-zeros only."""
-    cdef int i
-    if threads > 1 and rows >= 2 * threads:
-        for i in prange(rows, nogil=True, num_threads=threads, schedule='static'):
-            _sparse_row(cols_idx + <Py_ssize_t>i * stride, vals + <Py_ssize_t>i * stride,
-                        counts[i], wt, b, z + <Py_ssize_t>i * n_out, n_out)
+    cdef int t, chunk
+    if threads > 1 and rows >= 2 * threads and rows * n_out >= 4096:
+        chunk = (rows + threads - 1) // threads
+        for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
+            _sparse_rows(cols_idx, vals, counts, stride, t * chunk,
+                         min(rows, (t + 1) * chunk), wt, b, z, n_out)
     else:
-        for i in range(rows):
-            _sparse_row(cols_idx + <Py_ssize_t>i * stride, vals + <Py_ssize_t>i * stride,
-                        counts[i], wt, b, z + <Py_ssize_t>i * n_out, n_out)
+        _sparse_rows(cols_idx, vals, counts, stride, 0, rows, wt, b, z, n_out)
 
 
-cdef inline void _sparse_grad_cols(const int* cols_idx, const floating* vals,
-                                   const int* counts, int stride, const floating* delta,
-                                   floating alpha, floating* gwt, int rows, int n_out,
-                                   int o0, int o1) noexcept nogil:
-    cdef int i, p, o
-    cdef floating v
-    cdef floating* g
-    cdef const floating* d
+cdef void rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
+                          int stride, int rows, int n_features, int* col_ptr,
+                          int* csc_rows, floating* csc_vals) noexcept nogil:
+    """Transpose the batch's non-zeros from rows to columns (a counting sort).
+
+    Column j's entries end up in csc_rows/csc_vals[col_ptr[j]:col_ptr[j+1]],
+    in increasing row order, so sums over them are always taken in one order.
+    """
+    cdef int i, p, j, total = 0, c
+    cdef Py_ssize_t base
+    memset(col_ptr, 0, (n_features + 1) * sizeof(int))
     for i in range(rows):
-        d = delta + <Py_ssize_t>i * n_out
+        base = <Py_ssize_t>i * stride
         for p in range(counts[i]):
-            v = alpha * vals[<Py_ssize_t>i * stride + p]
-            g = gwt + <Py_ssize_t>cols_idx[<Py_ssize_t>i * stride + p] * n_out
-            for o in range(o0, o1):
-                g[o] = g[o] + v * d[o]
+            col_ptr[cols_idx[base + p] + 1] += 1
+    for j in range(n_features):
+        col_ptr[j + 1] += col_ptr[j]
+    for i in range(rows):
+        base = <Py_ssize_t>i * stride
+        for p in range(counts[i]):
+            j = cols_idx[base + p]
+            c = col_ptr[j]
+            csc_rows[c] = i
+            csc_vals[c] = vals[base + p]
+            col_ptr[j] = c + 1
+    # col_ptr[j] now holds the end of column j: shift back to starts.
+    for j in range(n_features, 0, -1):
+        col_ptr[j] = col_ptr[j - 1]
+    col_ptr[0] = 0
 
 
-cdef void sparse_weight_grad(const int* cols_idx, const floating* vals, const int* counts,
-                             int stride, const floating* delta, floating alpha,
-                             floating* gwt, int rows, int n_out, int threads) noexcept nogil:
+cdef inline void _column_grads(const int* col_ptr, const int* rows, const floating* vals,
+                               int j0, int j1, const floating* delta, int n_out,
+                               floating alpha, floating* g) noexcept nogil:
+    if floating is float:
+        nnc_sparse_grad_f(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g)
+    else:
+        nnc_sparse_grad_d(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g)
+
+
+cdef void sparse_weight_grad(const int* col_ptr, const int* csc_rows, const floating* csc_vals,
+                             int n_features, const floating* delta, floating alpha,
+                             floating* gwt, int n_out, int threads) noexcept nogil:
     """gwt += alpha * x^T delta, touching only the rows of gwt of non-zero inputs.
 
-    Threads split the output columns, so every entry is summed in the same
-    order whatever the number of threads: results do not depend on it.
+    Row j of gwt (the weights leaving input j) gets the sum over the samples
+    in which input j is non-zero.  Each row is summed by one thread in a fixed
+    order, so the result does not depend on the number of threads.
     """
-    cdef int t, nchunks, chunk
-    if threads > 1 and n_out >= 16 * threads:
-        chunk = (n_out + threads - 1) // threads
-        chunk = ((chunk + 15) // 16) * 16  # whole cache lines per thread
-        nchunks = (n_out + chunk - 1) // chunk
-        for t in prange(nchunks, nogil=True, num_threads=threads, schedule='static'):
-            _sparse_grad_cols(cols_idx, vals, counts, stride, delta, alpha, gwt, rows,
-                              n_out, t * chunk, min(n_out, (t + 1) * chunk))
+    cdef int t, nchunks, chunk = 32
+    if threads > 1 and <Py_ssize_t>col_ptr[n_features] * n_out >= 65536:
+        nchunks = (n_features + chunk - 1) // chunk
+        for t in prange(nchunks, nogil=True, num_threads=threads, schedule='dynamic'):
+            _column_grads(col_ptr, csc_rows, csc_vals, t * chunk,
+                          min(n_features, (t + 1) * chunk), delta, n_out, alpha, gwt)
     else:
-        _sparse_grad_cols(cols_idx, vals, counts, stride, delta, alpha, gwt, rows,
-                          n_out, 0, n_out)
+        _column_grads(col_ptr, csc_rows, csc_vals, 0, n_features, delta, n_out, alpha, gwt)
 
 
 cdef inline int _compact_row(const floating* row, Py_ssize_t n, int* cols_idx,
                              floating* vals) noexcept nogil:
-    # Branch-free: always store, advance only past non-zeros.
-    cdef Py_ssize_t j
-    cdef int count = 0
-    cdef floating v
-    for j in range(n):
-        v = row[j]
-        cols_idx[count] = <int>j
-        vals[count] = v
-        count += (v != 0)
-    return count
+    if floating is float:
+        return nnc_compact_f(row, <int>n, cols_idx, vals)
+    else:
+        return nnc_compact_d(row, <int>n, cols_idx, vals)
 
 
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
@@ -235,6 +259,12 @@ cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long
             counts[i] = _compact_row(x + order[start + i] * n_features, n_features,
                                      cols_idx + <Py_ssize_t>i * n_features,
                                      vals + <Py_ssize_t>i * n_features)
+
+
+cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* rows,
+                        int n_rows) noexcept nogil:
+    """Hint the CPU to fetch these rows of x now (for the next mini-batch)."""
+    nnc_prefetch_rows(<const char*>x, row_bytes, rows, n_rows)
 
 
 cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
@@ -479,52 +509,37 @@ cdef void scale_inplace(floating* x, Py_ssize_t n, floating s) noexcept nogil:
 
 cdef void sgd_update(floating* p, const floating* g, Py_ssize_t n, floating lr) noexcept nogil:
     """p -= lr * g."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        p[i] = p[i] - lr * g[i]
+    if floating is float:
+        nnc_sgd_f(p, g, n, lr)
+    else:
+        nnc_sgd_d(p, g, n, lr)
 
 
 cdef void momentum_update(floating* p, const floating* g, floating* v, Py_ssize_t n,
                           floating lr, floating mu, bint nesterov) noexcept nogil:
     """v = mu v - lr g; p += v (or, Nesterov's form, p += mu v - lr g)."""
-    cdef Py_ssize_t i
-    cdef floating step
-    for i in range(n):
-        step = mu * v[i] - lr * g[i]
-        v[i] = step
-        if nesterov:
-            p[i] = p[i] + mu * step - lr * g[i]
-        else:
-            p[i] = p[i] + step
+    if floating is float:
+        nnc_momentum_f(p, g, v, n, lr, mu, nesterov)
+    else:
+        nnc_momentum_d(p, g, v, n, lr, mu, nesterov)
 
 
 cdef void adam_update(floating* p, const floating* g, floating* m, floating* v,
                       Py_ssize_t n, floating lr_t, floating beta1, floating beta2,
                       floating eps) noexcept nogil:
     """Adam with the bias corrections folded into lr_t (Kingma & Ba, sec. 2)."""
-    cdef Py_ssize_t i
-    cdef floating gi
-    for i in range(n):
-        gi = g[i]
-        m[i] = beta1 * m[i] + (1 - beta1) * gi
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
-        if floating is float:
-            p[i] = p[i] - lr_t * m[i] / (sqrtf(v[i]) + eps)
-        else:
-            p[i] = p[i] - lr_t * m[i] / (sqrt(v[i]) + eps)
+    if floating is float:
+        nnc_adam_f(p, g, m, v, n, lr_t, beta1, beta2, eps)
+    else:
+        nnc_adam_d(p, g, m, v, n, lr_t, beta1, beta2, eps)
 
 
 cdef void rmsprop_update(floating* p, const floating* g, floating* s, Py_ssize_t n,
                          floating lr, floating rho, floating eps) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating gi
-    for i in range(n):
-        gi = g[i]
-        s[i] = rho * s[i] + (1 - rho) * gi * gi
-        if floating is float:
-            p[i] = p[i] - lr * gi / (sqrtf(s[i]) + eps)
-        else:
-            p[i] = p[i] - lr * gi / (sqrt(s[i]) + eps)
+    if floating is float:
+        nnc_rmsprop_f(p, g, s, n, lr, rho, eps)
+    else:
+        nnc_rmsprop_d(p, g, s, n, lr, rho, eps)
 
 
 # ===========================================================================

@@ -1,0 +1,401 @@
+/* Inner loops of nnc's sparse first layer and optimizers, in plain C.
+ *
+ * They are written so that the compiler vectorises them, and, with GCC on
+ * x86-64 Linux, compiled three times (AVX-512, AVX2+FMA, baseline SSE2) with
+ * the best chosen at load time (target_clones): a wheel built for any
+ * x86-64 CPU still runs at the width of the CPU it lands on.  Elsewhere
+ * (clang, MSVC, musl, ARM) they compile once, for the baseline.
+ *
+ * T is float or double; every function exists in an _f and a _d version.
+ */
+#ifndef NNC_SIMD_H
+#define NNC_SIMD_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__) && defined(__GLIBC__) && (__GNUC__ >= 12) && !defined(NNC_NO_CLONES)
+#define NNC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define NNC_AVX512_COMPACT 1
+#include <immintrin.h>
+#else
+#define NNC_CLONES
+#endif
+
+#if defined(_MSC_VER)
+#define NNC_INLINE static __forceinline
+#else
+#define NNC_INLINE static inline __attribute__((always_inline))
+#endif
+
+#if defined(_MSC_VER)
+#define NNC_RESTRICT __restrict
+#else
+#define NNC_RESTRICT __restrict__
+#endif
+
+/* ---- z = b + sum_p vals[p] * wt[cols[p], :]  (one row of the sparse layer)
+ * Four inputs per pass over z: a quarter of the loads and stores of z. */
+#define NNC_SPARSE_ROW(SUF, T)                                                  \
+NNC_INLINE void nnc_sparse_row_##SUF(                                   \
+    const int *cols, const T *vals, int count, const T *wt, const T *b,        \
+    T *NNC_RESTRICT z, int n_out)                                              \
+{                                                                              \
+    int p = 0, o;                                                              \
+    memcpy(z, b, (size_t)n_out * sizeof(T));                                   \
+    for (; p + 4 <= count; p += 4) {                                           \
+        const T v0 = vals[p], v1 = vals[p + 1], v2 = vals[p + 2], v3 = vals[p + 3]; \
+        const T *NNC_RESTRICT w0 = wt + (ptrdiff_t)cols[p] * n_out;            \
+        const T *NNC_RESTRICT w1 = wt + (ptrdiff_t)cols[p + 1] * n_out;        \
+        const T *NNC_RESTRICT w2 = wt + (ptrdiff_t)cols[p + 2] * n_out;        \
+        const T *NNC_RESTRICT w3 = wt + (ptrdiff_t)cols[p + 3] * n_out;        \
+        for (o = 0; o < n_out; o++)                                            \
+            z[o] += (v0 * w0[o] + v1 * w1[o]) + (v2 * w2[o] + v3 * w3[o]);     \
+    }                                                                          \
+    for (; p < count; p++) {                                                   \
+        const T v0 = vals[p];                                                  \
+        const T *NNC_RESTRICT w0 = wt + (ptrdiff_t)cols[p] * n_out;            \
+        for (o = 0; o < n_out; o++)                                            \
+            z[o] += v0 * w0[o];                                                \
+    }                                                                          \
+}
+NNC_SPARSE_ROW(f, float)
+NNC_SPARSE_ROW(d, double)
+
+/* ---- g += alpha * sum_t vals[t] * delta[rows[t], :]  (one input's weight
+ * gradient: the entries of one column of the batch, in row order) */
+#define NNC_COLUMN_GRAD(SUF, T)                                                 \
+NNC_INLINE void nnc_column_grad_##SUF(                                  \
+    const int *rows, const T *vals, int count, const T *delta, int n_out,      \
+    T alpha, T *NNC_RESTRICT g)                                                \
+{                                                                              \
+    int t = 0, o;                                                              \
+    for (; t + 4 <= count; t += 4) {                                           \
+        const T v0 = alpha * vals[t], v1 = alpha * vals[t + 1];                \
+        const T v2 = alpha * vals[t + 2], v3 = alpha * vals[t + 3];            \
+        const T *NNC_RESTRICT d0 = delta + (ptrdiff_t)rows[t] * n_out;         \
+        const T *NNC_RESTRICT d1 = delta + (ptrdiff_t)rows[t + 1] * n_out;     \
+        const T *NNC_RESTRICT d2 = delta + (ptrdiff_t)rows[t + 2] * n_out;     \
+        const T *NNC_RESTRICT d3 = delta + (ptrdiff_t)rows[t + 3] * n_out;     \
+        for (o = 0; o < n_out; o++)                                            \
+            g[o] += (v0 * d0[o] + v1 * d1[o]) + (v2 * d2[o] + v3 * d3[o]);     \
+    }                                                                          \
+    for (; t < count; t++) {                                                   \
+        const T v0 = alpha * vals[t];                                          \
+        const T *NNC_RESTRICT d0 = delta + (ptrdiff_t)rows[t] * n_out;         \
+        for (o = 0; o < n_out; o++)                                            \
+            g[o] += v0 * d0[o];                                                \
+    }                                                                          \
+}
+NNC_COLUMN_GRAD(f, float)
+NNC_COLUMN_GRAD(d, double)
+
+/* ---- whole-batch loops: one call per batch, so no call per row or column */
+#define NNC_SPARSE_BATCH(SUF, T)                                                \
+NNC_CLONES static void nnc_sparse_rows_##SUF(                                  \
+    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
+    int r0, int r1, const T *wt, const T *b, T *z, int n_out)                  \
+{                                                                              \
+    for (int i = r0; i < r1; i++)                                              \
+        nnc_sparse_row_##SUF(cols + i * stride, vals + i * stride, counts[i],   \
+                             wt, b, z + (ptrdiff_t)i * n_out, n_out);          \
+}                                                                              \
+NNC_CLONES static void nnc_column_grads_##SUF(                                 \
+    const int *col_ptr, const int *rows, const T *vals, int j0, int j1,        \
+    const T *delta, int n_out, T alpha, T *g)                                  \
+{                                                                              \
+    for (int j = j0; j < j1; j++)                                              \
+        if (col_ptr[j + 1] > col_ptr[j])                                       \
+            nnc_column_grad_##SUF(rows + col_ptr[j], vals + col_ptr[j],         \
+                                  col_ptr[j + 1] - col_ptr[j], delta, n_out,   \
+                                  alpha, g + (ptrdiff_t)j * n_out);            \
+}
+NNC_SPARSE_BATCH(f, float)
+NNC_SPARSE_BATCH(d, double)
+
+/* Ask for the rows of the next batch early, so that they arrive from memory
+ * while this batch computes (the order is shuffled: no prefetcher guesses it). */
+static void nnc_prefetch_rows(const char *x, ptrdiff_t row_bytes, const long long *rows,
+                              int n_rows)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    for (int i = 0; i < n_rows; i++) {
+        const char *r = x + rows[i] * row_bytes;
+        for (ptrdiff_t o = 0; o < row_bytes; o += 64)
+            __builtin_prefetch(r + o, 0, 0);
+    }
+#else
+    (void)x; (void)row_bytes; (void)rows; (void)n_rows;
+#endif
+}
+
+/* ---- optimizers over the flat parameter buffer */
+#define NNC_UPDATES(SUF, T, SQRT)                                               \
+NNC_CLONES static void nnc_sgd_##SUF(T *NNC_RESTRICT p, const T *NNC_RESTRICT g, \
+                                     ptrdiff_t n, T lr)                        \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < n; i++) p[i] -= lr * g[i];                       \
+}                                                                              \
+NNC_CLONES static void nnc_momentum_##SUF(T *NNC_RESTRICT p, const T *NNC_RESTRICT g, \
+    T *NNC_RESTRICT v, ptrdiff_t n, T lr, T mu, int nesterov)                  \
+{                                                                              \
+    if (nesterov) {                                                            \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            const T step = mu * v[i] - lr * g[i];                              \
+            v[i] = step;                                                       \
+            p[i] += mu * step - lr * g[i];                                     \
+        }                                                                      \
+    } else {                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            const T step = mu * v[i] - lr * g[i];                              \
+            v[i] = step;                                                       \
+            p[i] += step;                                                      \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+NNC_CLONES static void nnc_adam_##SUF(T *NNC_RESTRICT p, const T *NNC_RESTRICT g, \
+    T *NNC_RESTRICT m, T *NNC_RESTRICT v, ptrdiff_t n, T lr_t, T beta1,        \
+    T beta2, T eps)                                                            \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                        \
+        const T gi = g[i];                                                     \
+        const T mi = beta1 * m[i] + (1 - beta1) * gi;                          \
+        const T vi = beta2 * v[i] + (1 - beta2) * gi * gi;                     \
+        m[i] = mi;                                                             \
+        v[i] = vi;                                                             \
+        p[i] -= lr_t * mi / (SQRT(vi) + eps);                                  \
+    }                                                                          \
+}                                                                              \
+NNC_CLONES static void nnc_rmsprop_##SUF(T *NNC_RESTRICT p, const T *NNC_RESTRICT g, \
+    T *NNC_RESTRICT s, ptrdiff_t n, T lr, T rho, T eps)                        \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                        \
+        const T gi = g[i];                                                     \
+        const T si = rho * s[i] + (1 - rho) * gi * gi;                         \
+        s[i] = si;                                                             \
+        p[i] -= lr * gi / (SQRT(si) + eps);                                    \
+    }                                                                          \
+}
+NNC_UPDATES(f, float, sqrtf)
+NNC_UPDATES(d, double, sqrt)
+
+/* ---- compaction of a dense row to its non-zeros.  Branch-free scalar code
+ * everywhere; with AVX-512 (checked at run time), 16 (or 8) entries per
+ * compress-store instruction. */
+static int nnc_compact_scalar_f(const float *row, int n, int *cols, float *vals)
+{
+    int count = 0;
+    for (int j = 0; j < n; j++) {
+        const float v = row[j];
+        cols[count] = j;
+        vals[count] = v;
+        count += (v != 0.0f);
+    }
+    return count;
+}
+
+static int nnc_compact_scalar_d(const double *row, int n, int *cols, double *vals)
+{
+    int count = 0;
+    for (int j = 0; j < n; j++) {
+        const double v = row[j];
+        cols[count] = j;
+        vals[count] = v;
+        count += (v != 0.0);
+    }
+    return count;
+}
+
+#ifdef NNC_AVX512_COMPACT
+__attribute__((target("avx512f")))
+static int nnc_compact_avx512_f(const float *row, int n, int *cols, float *vals)
+{
+    int count = 0, j = 0;
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    const __m512 zero = _mm512_setzero_ps();
+    for (; j + 16 <= n; j += 16) {
+        const __m512 x = _mm512_loadu_ps(row + j);
+        const __mmask16 k = _mm512_cmp_ps_mask(x, zero, _CMP_NEQ_UQ);
+        _mm512_mask_compressstoreu_ps(vals + count, k, x);
+        _mm512_mask_compressstoreu_epi32(cols + count, k, idx);
+        count += __builtin_popcount((unsigned)k);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    for (; j < n; j++) {
+        const float v = row[j];
+        cols[count] = j;
+        vals[count] = v;
+        count += (v != 0.0f);
+    }
+    return count;
+}
+
+__attribute__((target("avx512f")))
+static int nnc_compact_avx512_d(const double *row, int n, int *cols, double *vals)
+{
+    int count = 0, j = 0;
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i step = _mm512_set1_epi32(8);
+    const __m512d zero = _mm512_setzero_pd();
+    for (; j + 8 <= n; j += 8) {
+        const __m512d x = _mm512_loadu_pd(row + j);
+        const __mmask8 k = _mm512_cmp_pd_mask(x, zero, _CMP_NEQ_UQ);
+        _mm512_mask_compressstoreu_pd(vals + count, k, x);
+        _mm512_mask_compressstoreu_epi32(cols + count, (__mmask16)k, idx);
+        count += __builtin_popcount((unsigned)k);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    for (; j < n; j++) {
+        const double v = row[j];
+        cols[count] = j;
+        vals[count] = v;
+        count += (v != 0.0);
+    }
+    return count;
+}
+
+static int nnc_has_avx512 = -1;
+
+static inline int nnc_avx512(void)
+{
+    if (nnc_has_avx512 < 0) nnc_has_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return nnc_has_avx512;
+}
+
+/* Register-blocked sparse kernels: a block of up to NV vectors of the output
+ * row stays in registers while every non-zero input adds its weight row to
+ * it, so the output is loaded and stored once per block, not once per input.
+ * Tails use masked loads and stores (masked-off lanes touch no memory). */
+#define NNC_BLOCK_LOOP(NV, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1,          \
+                       INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR)             \
+    do {                                                                       \
+        MT m0 = nnc_mask_##T(rem), m1 = nnc_mask_##T(rem - LANES);             \
+        MT m2 = nnc_mask_##T(rem - 2 * LANES), m3 = nnc_mask_##T(rem - 3 * LANES); \
+        VEC a0 = LOADZ(m0, (INIT_PTR));                                        \
+        VEC a1 = NV > 1 ? LOADZ(m1, (INIT_PTR) + LANES) : a0;                  \
+        VEC a2 = NV > 2 ? LOADZ(m2, (INIT_PTR) + 2 * LANES) : a0;              \
+        VEC a3 = NV > 3 ? LOADZ(m3, (INIT_PTR) + 3 * LANES) : a0;              \
+        for (int p = 0; p < (N_ENTRIES); p++) {                                \
+            const T *src = (SRC_PTR);                                          \
+            const VEC v = SET1(SCALE);                                         \
+            a0 = FMA(v, LOADZ(m0, src), a0);                                   \
+            if (NV > 1) a1 = FMA(v, LOADZ(m1, src + LANES), a1);               \
+            if (NV > 2) a2 = FMA(v, LOADZ(m2, src + 2 * LANES), a2);           \
+            if (NV > 3) a3 = FMA(v, LOADZ(m3, src + 3 * LANES), a3);           \
+        }                                                                      \
+        STOREM((OUT_PTR), m0, a0);                                             \
+        if (NV > 1) STOREM((OUT_PTR) + LANES, m1, a1);                         \
+        if (NV > 2) STOREM((OUT_PTR) + 2 * LANES, m2, a2);                     \
+        if (NV > 3) STOREM((OUT_PTR) + 3 * LANES, m3, a3);                     \
+    } while (0)
+
+#define NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, INIT_PTR,   \
+                        N_ENTRIES, SCALE, SRC_PTR, OUT_PTR)                      \
+    do {                                                                       \
+        const int nv = (rem + LANES - 1) / LANES;                              \
+        if (nv == 1) NNC_BLOCK_LOOP(1, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
+                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR); \
+        else if (nv == 2) NNC_BLOCK_LOOP(2, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
+                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR); \
+        else if (nv == 3) NNC_BLOCK_LOOP(3, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
+                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR); \
+        else NNC_BLOCK_LOOP(4, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1,      \
+                            INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR);       \
+    } while (0)
+
+__attribute__((target("avx512f"))) static inline __mmask16 nnc_mask_float(int r)
+{
+    return r <= 0 ? (__mmask16)0 : r >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << r) - 1);
+}
+__attribute__((target("avx512f"))) static inline __mmask8 nnc_mask_double(int r)
+{
+    return r <= 0 ? (__mmask8)0 : r >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << r) - 1);
+}
+
+#define NNC_AVX512_SPARSE(SUF, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1)      \
+__attribute__((target("avx512f")))                                             \
+static void nnc_sparse_rows_avx512_##SUF(                                      \
+    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
+    int r0, int r1, const T *wt, const T *b, T *z, int n_out)                  \
+{                                                                              \
+    for (int i = r0; i < r1; i++) {                                            \
+        const int *ci = cols + i * stride;                                     \
+        const T *vi = vals + i * stride;                                       \
+        T *zi = z + (ptrdiff_t)i * n_out;                                      \
+        for (int o = 0; o < n_out; o += 4 * LANES) {                           \
+            const int rem = n_out - o;                                         \
+            NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, b + o,  \
+                            counts[i], vi[p], wt + (ptrdiff_t)ci[p] * n_out + o, \
+                            zi + o);                                           \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+__attribute__((target("avx512f")))                                             \
+static void nnc_column_grads_avx512_##SUF(                                     \
+    const int *col_ptr, const int *rows, const T *vals, int j0, int j1,        \
+    const T *delta, int n_out, T alpha, T *g)                                  \
+{                                                                              \
+    for (int j = j0; j < j1; j++) {                                            \
+        const int c0 = col_ptr[j], cnt = col_ptr[j + 1] - c0;                  \
+        if (cnt == 0) continue;                                                \
+        T *gj = g + (ptrdiff_t)j * n_out;                                      \
+        for (int o = 0; o < n_out; o += 4 * LANES) {                           \
+            const int rem = n_out - o;                                         \
+            NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, gj + o, \
+                            cnt, alpha * vals[c0 + p],                         \
+                            delta + (ptrdiff_t)rows[c0 + p] * n_out + o, gj + o); \
+        }                                                                      \
+    }                                                                          \
+}
+NNC_AVX512_SPARSE(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
+                  _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
+NNC_AVX512_SPARSE(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
+                  _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
+
+#define NNC_SPARSE_ENTRY(SUF, T)                                                \
+static void nnc_sparse_forward_##SUF(                                          \
+    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
+    int r0, int r1, const T *wt, const T *b, T *z, int n_out)                  \
+{                                                                              \
+    if (nnc_avx512())                                                          \
+        nnc_sparse_rows_avx512_##SUF(cols, vals, counts, stride, r0, r1, wt, b, z, n_out); \
+    else                                                                       \
+        nnc_sparse_rows_##SUF(cols, vals, counts, stride, r0, r1, wt, b, z, n_out); \
+}                                                                              \
+static void nnc_sparse_grad_##SUF(                                             \
+    const int *col_ptr, const int *rows, const T *vals, int j0, int j1,        \
+    const T *delta, int n_out, T alpha, T *g)                                  \
+{                                                                              \
+    if (nnc_avx512())                                                          \
+        nnc_column_grads_avx512_##SUF(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g); \
+    else                                                                       \
+        nnc_column_grads_##SUF(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g); \
+}
+NNC_SPARSE_ENTRY(f, float)
+NNC_SPARSE_ENTRY(d, double)
+
+static int nnc_compact_f(const float *row, int n, int *cols, float *vals)
+{
+    return nnc_avx512() ? nnc_compact_avx512_f(row, n, cols, vals)
+                          : nnc_compact_scalar_f(row, n, cols, vals);
+}
+
+static int nnc_compact_d(const double *row, int n, int *cols, double *vals)
+{
+    return nnc_avx512() ? nnc_compact_avx512_d(row, n, cols, vals)
+                          : nnc_compact_scalar_d(row, n, cols, vals);
+}
+#else
+#define nnc_compact_f nnc_compact_scalar_f
+#define nnc_compact_d nnc_compact_scalar_d
+#define nnc_sparse_forward_f nnc_sparse_rows_f
+#define nnc_sparse_forward_d nnc_sparse_rows_d
+#define nnc_sparse_grad_f nnc_column_grads_f
+#define nnc_sparse_grad_d nnc_column_grads_d
+#endif
+
+#endif /* NNC_SIMD_H */
