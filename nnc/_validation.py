@@ -46,8 +46,14 @@ def check_float(name, value, low=None, high=None, low_open=False, high_open=Fals
 
 
 def check_bool(name, value):
-    """A flag: ``True``/``False`` (or NumPy's bools).  Strings such as "no" are refused."""
+    """A flag: ``True``/``False``, NumPy's bools, or the integers 0 and 1.
+
+    Anything else (a string such as ``"no"``, None, 2) is refused rather than
+    read by its truthiness.
+    """
     if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
         return bool(value)
     raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
 
