@@ -26,7 +26,7 @@ from libc.math cimport sqrt, pow
 
 from nnc._kernels cimport (
     gemm, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
-    compact_rows, prefetch_rows,
+    compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     sgd_update, momentum_update, adam_update, rmsprop_update,
 )
@@ -35,6 +35,7 @@ import numpy as np
 
 cdef enum:
     MAX_LAYERS = 64
+    ROW_GRAD_MAX_BATCH = 16   # below this, the sparse weight gradient goes row by row
 
 # Optimizer codes (keep in sync with nnc/optimizers.py).
 cdef enum:
@@ -257,11 +258,16 @@ cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
         if l == 0 and c.input_mode != INPUT_DENSE:
             if not c.fused:
                 memset(gw, 0, <Py_ssize_t>n_in * n_out * sizeof(floating))
-            rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
-                            m, <int>c.n_features, c.col_ptr, c.csc_rows,
-                            <floating*>c.csc_vals)
-            sparse_weight_grad(c.col_ptr, c.csc_rows, <floating*>c.csc_vals,
-                               <int>c.n_features, d, alpha, gw, n_out, c.threads)
+            if m <= ROW_GRAD_MAX_BATCH:
+                # Small batch: few samples share an input; go sample by sample.
+                sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
+                                        <int>c.n_features, m, d, alpha, gw, n_out)
+            else:
+                rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
+                                m, <int>c.n_features, c.col_ptr, c.csc_rows,
+                                <floating*>c.csc_vals)
+                sparse_weight_grad(c.col_ptr, c.csc_rows, <floating*>c.csc_vals,
+                                   <int>c.n_features, d, alpha, gw, n_out, c.threads)
         else:
             gemm(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
                  beta, gw, n_out)

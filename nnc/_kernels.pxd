@@ -47,6 +47,10 @@ cdef void rows_to_columns(const int* cols_idx, const floating* vals, const int* 
 cdef void sparse_weight_grad(const int* col_ptr, const int* csc_rows, const floating* csc_vals,
                              int n_features, const floating* delta, floating alpha,
                              floating* gwt, int n_out, int threads) noexcept nogil
+cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
+                                  const int* counts, int stride, int rows,
+                                  const floating* delta, floating alpha, floating* gwt,
+                                  int n_out) noexcept nogil
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
                        Py_ssize_t start, int rows, int* cols_idx, floating* vals,
                        int* counts, int threads) noexcept nogil

@@ -29,6 +29,13 @@ cdef extern from "_simd.h" nogil:
                             int j1, const double* delta, int n_out, double alpha, double* g)
     void nnc_prefetch_rows(const char* x, Py_ssize_t row_bytes, const long long* rows,
                            int n_rows)
+    void nnc_sparse_row_grad_f(const int* cols, const float* vals, const int* counts,
+                               Py_ssize_t stride, int rows, const float* delta, int n_out,
+                               float alpha, float* g)
+    void nnc_sparse_row_grad_d(const int* cols, const double* vals, const int* counts,
+                               Py_ssize_t stride, int rows, const double* delta, int n_out,
+                               double alpha, double* g)
+    void nnc_sigmoid_f(const float* z, float* a, Py_ssize_t n)
     int nnc_compact_f(const float* row, int n, int* cols, float* vals)
     int nnc_compact_d(const double* row, int n, int* cols, double* vals)
     void nnc_sgd_f(float* p, const float* g, Py_ssize_t n, float lr)
@@ -232,6 +239,17 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* csc_rows, const floa
         _column_grads(col_ptr, csc_rows, csc_vals, 0, n_features, delta, n_out, alpha, gwt)
 
 
+cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
+                                  const int* counts, int stride, int rows,
+                                  const floating* delta, floating alpha, floating* gwt,
+                                  int n_out) noexcept nogil:
+    """gwt += alpha * x^T delta, sample by sample (for small batches, one thread)."""
+    if floating is float:
+        nnc_sparse_row_grad_f(cols_idx, vals, counts, stride, rows, delta, n_out, alpha, gwt)
+    else:
+        nnc_sparse_row_grad_d(cols_idx, vals, counts, stride, rows, delta, n_out, alpha, gwt)
+
+
 cdef inline int _compact_row(const floating* row, Py_ssize_t n, int* cols_idx,
                              floating* vals) noexcept nogil:
     if floating is float:
@@ -308,8 +326,11 @@ cdef void activate(int kind, const floating* z, floating* a, Py_ssize_t rows,
     cdef Py_ssize_t i, n = rows * cols
     cdef floating x
     if kind == ACT_SIGMOID:
-        for i in range(n):
-            a[i] = _sigmoid(z[i])
+        if floating is float:
+            nnc_sigmoid_f(z, a, n)
+        else:
+            for i in range(n):
+                a[i] = _sigmoid(z[i])
     elif kind == ACT_RELU:
         for i in range(n):
             x = z[i]

@@ -116,6 +116,55 @@ NNC_CLONES static void nnc_column_grads_##SUF(                                 \
 NNC_SPARSE_BATCH(f, float)
 NNC_SPARSE_BATCH(d, double)
 
+/* ---- row form of the sparse weight gradient, for small batches: for each
+ * sample and each of its non-zero inputs j, g[j, :] += alpha * x_ij * delta_i.
+ * Few samples share an input, so the column form's register blocking gains
+ * nothing there and its transposition costs more than it saves. */
+#define NNC_ROW_GRAD(SUF, T)                                                    \
+NNC_CLONES static void nnc_row_grads_##SUF(                                    \
+    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
+    int rows, const T *delta, int n_out, T alpha, T *g)                        \
+{                                                                              \
+    for (int i = 0; i < rows; i++) {                                           \
+        const T *NNC_RESTRICT d = delta + (ptrdiff_t)i * n_out;                \
+        for (int p = 0; p < counts[i]; p++) {                                  \
+            const T v = alpha * vals[i * stride + p];                          \
+            T *NNC_RESTRICT gj = g + (ptrdiff_t)cols[i * stride + p] * n_out;  \
+            for (int o = 0; o < n_out; o++)                                    \
+                gj[o] += v * d[o];                                             \
+        }                                                                      \
+    }                                                                          \
+}
+NNC_ROW_GRAD(f, float)
+NNC_ROW_GRAD(d, double)
+
+/* ---- the logistic function, vectorisable: exp through 2^k * P(r) with a
+ * degree-6 polynomial (relative error below 2e-7, under float's own
+ * rounding), computed for -|z| only, so it never overflows. */
+NNC_CLONES static void nnc_sigmoid_f(const float *z, float *a, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float x = -fabsf(z[i]);
+        x = x < -104.0f ? -104.0f : x;  /* e^-104 rounds to 0 in float */
+        const float kf = __builtin_roundf(x * 1.44269504088896341f);
+        const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
+        float poly = 1.0f / 720.0f;
+        poly = poly * r + 1.0f / 120.0f;
+        poly = poly * r + 1.0f / 24.0f;
+        poly = poly * r + 1.0f / 6.0f;
+        poly = poly * r + 0.5f;
+        poly = poly * r + 1.0f;
+        poly = poly * r + 1.0f;
+        union { float f; int i; } scale;
+        /* 2^k as 2^(k+60) * 2^-60: stays normal for k down to -150, so the
+         * product rounds gradually into float's subnormals, as expf does. */
+        scale.i = ((int)kf + 60 + 127) << 23;
+        const float e = (poly * scale.f) * 8.67361737988403547e-19f;
+        const float s = 1.0f / (1.0f + e);
+        a[i] = z[i] >= 0 ? s : e * s;
+    }
+}
+
 /* Ask for the rows of the next batch early, so that they arrive from memory
  * while this batch computes (the order is shuffled: no prefetcher guesses it). */
 static void nnc_prefetch_rows(const char *x, ptrdiff_t row_bytes, const long long *rows,
@@ -351,6 +400,38 @@ static void nnc_column_grads_avx512_##SUF(                                     \
         }                                                                      \
     }                                                                          \
 }
+#define NNC_AVX512_ROW_GRAD(SUF, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1)    \
+__attribute__((target("avx512f")))                                             \
+static void nnc_row_grads_avx512_##SUF(                                        \
+    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
+    int rows, const T *delta, int n_out, T alpha, T *g)                        \
+{                                                                              \
+    for (int i = 0; i < rows; i++) {                                           \
+        const T *d = delta + (ptrdiff_t)i * n_out;                             \
+        const int *ci = cols + i * stride;                                     \
+        const T *vi = vals + i * stride;                                       \
+        for (int o = 0; o < n_out; o += 4 * LANES) {                           \
+            const int rem = n_out - o;                                         \
+            const MT m0 = nnc_mask_##T(rem), m1 = nnc_mask_##T(rem - LANES);   \
+            const MT m2 = nnc_mask_##T(rem - 2 * LANES), m3 = nnc_mask_##T(rem - 3 * LANES); \
+            const VEC d0 = LOADZ(m0, d + o), d1 = LOADZ(m1, d + o + LANES);    \
+            const VEC d2 = LOADZ(m2, d + o + 2 * LANES), d3 = LOADZ(m3, d + o + 3 * LANES); \
+            for (int p = 0; p < counts[i]; p++) {                              \
+                T *gj = g + (ptrdiff_t)ci[p] * n_out + o;                      \
+                const VEC v = SET1(alpha * vi[p]);                             \
+                STOREM(gj, m0, FMA(v, d0, LOADZ(m0, gj)));                     \
+                if (rem > LANES) STOREM(gj + LANES, m1, FMA(v, d1, LOADZ(m1, gj + LANES))); \
+                if (rem > 2 * LANES) STOREM(gj + 2 * LANES, m2, FMA(v, d2, LOADZ(m2, gj + 2 * LANES))); \
+                if (rem > 3 * LANES) STOREM(gj + 3 * LANES, m3, FMA(v, d3, LOADZ(m3, gj + 3 * LANES))); \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+}
+NNC_AVX512_ROW_GRAD(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
+                    _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
+NNC_AVX512_ROW_GRAD(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
+                    _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
+
 NNC_AVX512_SPARSE(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
                   _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
 NNC_AVX512_SPARSE(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
@@ -378,6 +459,19 @@ static void nnc_sparse_grad_##SUF(                                             \
 NNC_SPARSE_ENTRY(f, float)
 NNC_SPARSE_ENTRY(d, double)
 
+#define NNC_ROW_ENTRY(SUF, T)                                                   \
+static void nnc_sparse_row_grad_##SUF(                                         \
+    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
+    int rows, const T *delta, int n_out, T alpha, T *g)                        \
+{                                                                              \
+    if (nnc_avx512())                                                          \
+        nnc_row_grads_avx512_##SUF(cols, vals, counts, stride, rows, delta, n_out, alpha, g); \
+    else                                                                       \
+        nnc_row_grads_##SUF(cols, vals, counts, stride, rows, delta, n_out, alpha, g); \
+}
+NNC_ROW_ENTRY(f, float)
+NNC_ROW_ENTRY(d, double)
+
 static int nnc_compact_f(const float *row, int n, int *cols, float *vals)
 {
     return nnc_avx512() ? nnc_compact_avx512_f(row, n, cols, vals)
@@ -396,6 +490,8 @@ static int nnc_compact_d(const double *row, int n, int *cols, double *vals)
 #define nnc_sparse_forward_d nnc_sparse_rows_d
 #define nnc_sparse_grad_f nnc_column_grads_f
 #define nnc_sparse_grad_d nnc_column_grads_d
+#define nnc_sparse_row_grad_f nnc_row_grads_f
+#define nnc_sparse_row_grad_d nnc_row_grads_d
 #endif
 
 #endif /* NNC_SIMD_H */
