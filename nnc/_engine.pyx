@@ -23,6 +23,7 @@ from cython cimport floating
 from libc.string cimport memset, memcpy
 from libc.stdint cimport uint64_t
 from libc.math cimport sqrt, pow
+from cython.parallel cimport prange
 
 from nnc._kernels cimport (
     gemm, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
@@ -276,29 +277,46 @@ cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
         dp = tmp
 
 
+cdef void update_range(Ctx* c, floating kind, Py_ssize_t i0, Py_ssize_t i1,
+                       double lr_t) noexcept nogil:
+    """The optimizer's rule on parameters i0 .. i1-1 (elementwise: any split is exact)."""
+    cdef floating* p = <floating*>c.params + i0
+    cdef floating* g = <floating*>c.grads + i0
+    cdef Py_ssize_t n = i1 - i0
+    if c.optimizer == OPT_SGD:
+        sgd_update(p, g, n, <floating>c.lr)
+    elif c.optimizer == OPT_MOMENTUM or c.optimizer == OPT_NESTEROV:
+        momentum_update(p, g, <floating*>c.state1 + i0, n, <floating>c.lr,
+                        <floating>c.mu, c.optimizer == OPT_NESTEROV)
+    elif c.optimizer == OPT_ADAM:
+        adam_update(p, g, <floating*>c.state1 + i0, <floating*>c.state2 + i0, n,
+                    <floating>lr_t, <floating>c.beta1, <floating>c.beta2, <floating>c.eps)
+    elif c.optimizer == OPT_RMSPROP:
+        rmsprop_update(p, g, <floating*>c.state1 + i0, n, <floating>c.lr,
+                       <floating>c.rho, <floating>c.eps)
+
+
 cdef void update(Ctx* c, floating kind) noexcept nogil:
     """Apply the optimizer to all parameters at once, from the gradient buffer."""
     cdef floating* p = <floating*>c.params
     cdef floating* g = <floating*>c.grads
-    cdef int l
-    cdef double lr_t
+    cdef int l, t, nt = c.threads
+    cdef double lr_t = c.lr
+    cdef Py_ssize_t chunk
     if c.l2 > 0:  # L2 penalty on the weights only, not the biases
         for l in range(c.n_layers):
             axpy(<Py_ssize_t>c.sizes[l] * c.sizes[l + 1], <floating>c.l2,
                  p + c.w_off[l], g + c.w_off[l])
-    if c.optimizer == OPT_SGD:
-        sgd_update(p, g, c.n_params, <floating>c.lr)
-    elif c.optimizer == OPT_MOMENTUM or c.optimizer == OPT_NESTEROV:
-        momentum_update(p, g, <floating*>c.state1, c.n_params, <floating>c.lr,
-                        <floating>c.mu, c.optimizer == OPT_NESTEROV)
-    elif c.optimizer == OPT_ADAM:
+    if c.optimizer == OPT_ADAM:
         c.t += 1
         lr_t = c.lr * sqrt(1 - pow(c.beta2, <double>c.t)) / (1 - pow(c.beta1, <double>c.t))
-        adam_update(p, g, <floating*>c.state1, <floating*>c.state2, c.n_params,
-                    <floating>lr_t, <floating>c.beta1, <floating>c.beta2, <floating>c.eps)
-    elif c.optimizer == OPT_RMSPROP:
-        rmsprop_update(p, g, <floating*>c.state1, c.n_params, <floating>c.lr,
-                       <floating>c.rho, <floating>c.eps)
+    if nt > 1 and c.n_params >= 131072:
+        chunk = ((c.n_params + nt - 1) // nt + 15) // 16 * 16
+        for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
+            update_range(c, kind, min(c.n_params, t * chunk),
+                         min(c.n_params, (t + 1) * chunk), lr_t)
+    else:
+        update_range(c, kind, 0, c.n_params, lr_t)
 
 
 cdef void train_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1,

@@ -267,7 +267,7 @@ cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long
     counts[i].
     """
     cdef int i
-    if threads > 1 and rows >= 4 * threads:
+    if threads > 1 and rows >= 64:
         for i in prange(rows, nogil=True, num_threads=threads, schedule='static'):
             counts[i] = _compact_row(x + order[start + i] * n_features, n_features,
                                      cols_idx + <Py_ssize_t>i * n_features,
