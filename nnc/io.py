@@ -158,7 +158,9 @@ def _read_array(zf, path, name, check_header):
                     shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
                 else:
                     raise ValueError(f"unsupported .npy format version {version}")
-            except ValueError as exc:
+            except Exception as exc:  # noqa: BLE001 - the header is untrusted text parsed by numpy
+                if isinstance(exc, _ARCHIVE_ERRORS):
+                    raise
                 raise ValueError(f"{path!r}: the {name!r} array has a malformed header: "
                                  f"{exc}") from None
             if dtype.hasobject:

@@ -512,11 +512,15 @@ class Network:
                 dist.train(done, stop)
             elapsed = time.perf_counter() - t0
             loss_sum = engine.stats()[0]
-            if not math.isfinite(loss_sum):
+            # min/max propagate NaN and need no temporary: cheap enough per span
+            finite_params = math.isfinite(self.params.min()) and math.isfinite(self.params.max())
+            if not math.isfinite(loss_sum) or not finite_params:
                 self._restore(snapshot, engine)
+                what = f"loss is {loss_sum}" if not math.isfinite(loss_sum) else \
+                    "parameters became non-finite"
                 raise DivergenceError(
                     f"training diverged in epoch {epoch + 1}, within batches {done + 1}-{stop}"
-                    f" (loss is {loss_sum}); parameters were restored to the start of the"
+                    f" ({what}); parameters were restored to the start of the"
                     " epoch: try a smaller learning rate")
             progress.advance(stop - done)
             done = stop
