@@ -266,6 +266,21 @@ def test_divergence_on_one_rank_stops_every_rank(ranks, k):
         assert info["after_divergence_allreduce"] == C.N_RANKS
 
 
+@needs_mpi
+def test_cli_train_distributed_trains_rank_blocks_and_rank0_saves(tmp_path):
+    model, reference = tmp_path / "model.npz", tmp_path / "reference.npz"
+    n, epochs, seed = 1000, 1, 0   # 1000 images: the same blocks for any split rule
+    proc = run_mpi(C.N_RANKS, [SCRIPTS / "cli_reference.py", n, epochs, seed, model,
+                               reference])
+    assert proc.stdout.count("Test accuracy") == 1, proc.stdout  # rank 0 only
+    net = nnc.load(model)
+    with np.load(reference) as z:
+        np.testing.assert_array_equal(net.params, z["params"])
+    (_, _), (X_test, y_test) = nnc.datasets.load_mnist()
+    untrained = nnc.Network([784, 30, 10], seed=seed)
+    assert net.evaluate(X_test, y_test)["loss"] < untrained.evaluate(X_test, y_test)["loss"]
+
+
 # ---------------------------------------------------------------------------
 # no MPI needed
 # ---------------------------------------------------------------------------
