@@ -693,10 +693,10 @@ def test_path_like_checkpoint(tmp_path):
 # ---------------------------------------------------------------------------
 # scikit-learn estimators: validation flows through scikit-learn and nnc
 # ---------------------------------------------------------------------------
-sk = pytest.importorskip("nnc.sklearn", reason="scikit-learn is an optional dependency")
-
-
 def _estimators():
+    # Only these tests need scikit-learn, an optional dependency.
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    import nnc.sklearn as sk
     return [sk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0),
             sk.MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0)]
 
