@@ -324,3 +324,36 @@ def test_mixed_dtypes_are_rejected():
                  np.zeros(3, np.float32), np.zeros(3, np.float32))
     with pytest.raises((TypeError, ValueError)):
         K.sgd_step(np.zeros(3, np.float64), np.zeros(3, np.float32), 0.1)
+
+
+def test_names_are_accepted_for_codes(rng):
+    z = rand(rng, (3, 4), np.float64)
+    by_code, by_name = np.empty_like(z), np.empty_like(z)
+    K.activation(acts.CODES["gelu"], z, by_code)
+    K.activation("gelu", z, by_name)
+    np.testing.assert_array_equal(by_code, by_name)
+    a = np.empty_like(z)
+    K.activation("softmax", z, a)
+    y = np.eye(4)[[0, 3, 1]]
+    d1, d2 = np.empty_like(z), np.empty_like(z)
+    l1 = K.loss_and_delta(losses.CODES["categorical_crossentropy"], acts.CODES["softmax"],
+                          z, a, y, d1)
+    l2 = K.loss_and_delta("categorical_crossentropy", "softmax", z, a, y, d2)
+    assert l1 == l2
+    np.testing.assert_array_equal(d1, d2)
+    with pytest.raises(ValueError):
+        K.activation("nope", z, a)
+    with pytest.raises(ValueError):
+        K.loss_and_delta("nope", "softmax", z, a, y, d1)
+
+
+def test_read_only_output_is_rejected(rng):
+    z = rand(rng, (3, 4), np.float64)
+    out = np.empty_like(z)
+    out.flags.writeable = False
+    with pytest.raises(ValueError):
+        K.activation("tanh", z, out)
+    p = np.zeros(3)
+    p.flags.writeable = False
+    with pytest.raises(ValueError):
+        K.sgd_step(p, np.ones(3), 0.1)
