@@ -6,6 +6,7 @@ the Creative Commons Attribution-Share Alike 3.0 licence.
 """
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def _read_bytes(path):
         if head == b"\x1f\x8b":
             try:
                 return gzip.decompress(fh.read())
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, zlib.error) as exc:
                 raise ValueError(f"{path}: corrupt gzip stream: {exc}") from None
         return fh.read()
 

@@ -230,8 +230,8 @@ class Network:
         with _blas_threads(threads):
             engine.score()
         loss_sum, correct, seen = engine.stats()
-        total_weight = n if sw is None else float(sw.sum())
-        return {"loss": loss_sum / max(total_weight, 1e-300), "accuracy": correct / seen}
+        # Weighted costs are averaged over samples, as the gradient is.
+        return {"loss": loss_sum / n, "accuracy": correct / seen}
 
     def gradients(self, X, y, sample_weight=None):
         """Exact gradient of the mean cost over (X, y); nothing is updated.
@@ -256,7 +256,7 @@ class Network:
 
     # -- training ------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, lr=None, shuffle=True,
-            validation_data=None, verbose=1, *, optimizer="sgd", momentum=0.0,
+            validation_data=None, verbose=1, *, optimizer="sgd", momentum=None,
             nesterov=False, beta1=0.9, beta2=0.999, epsilon=1e-8, rho=0.9, l2=0.0,
             schedule=None, validation_split=0.0, early_stopping=False, patience=5,
             min_delta=0.0, restore_best_weights=True, callbacks=None,
@@ -287,6 +287,9 @@ class Network:
             ``"sgd"`` with ``momentum > 0`` means classical momentum (or
             Nesterov's with ``nesterov=True``).  The optimizer's state is kept
             across calls to ``fit`` (as in Keras) unless ``reset_optimizer``.
+        momentum : float, optional
+            Momentum coefficient mu; by default 0.9 for ``"momentum"`` and
+            ``"nesterov"``, 0 (plain SGD) for ``"sgd"``.
         l2 : float
             L2 penalty: ``l2 * W`` is added to each step's weight gradient
             (the tutorials' lambda/n).  Biases are not penalised.
@@ -351,6 +354,8 @@ class Network:
         # ---- hyper-parameters
         epochs = V.check_int("epochs", epochs, 0)
         batch_size = V.check_int("batch_size", batch_size, 1)
+        if momentum is None:  # 0.9 when the optimizer is named for momentum
+            momentum = 0.9 if str(optimizer).lower() in ("momentum", "nesterov") else 0.0
         momentum = V.check_float("momentum", momentum, 0.0, 1.0, high_open=True)
         nesterov = V.check_bool("nesterov", nesterov)
         shuffle = V.check_bool("shuffle", shuffle)
@@ -464,7 +469,7 @@ class Network:
                 finally:
                     self._opt = (opt, states, engine.t)
                 loss_sum, correct, seen = engine.stats()
-                weight = seen if sw is None else _seen_weight(sw, order, seen)
+                weight = seen  # weighted costs are averaged over samples, as the gradient is
                 if dist is not None:
                     loss_sum, correct, seen, weight = dist.sum_stats(loss_sum, correct,
                                                                      seen, weight)
@@ -558,6 +563,14 @@ class Network:
         from nnc.io import save
         save(self, path, metadata=metadata)
 
+    def to_onnx(self, path):
+        """Export to an ONNX model file (needs the optional extra ``nnc[onnx]``).
+
+        See :func:`nnc.onnx.export`.
+        """
+        from nnc.onnx import export
+        return export(self, path)
+
     def get_config(self):
         """The constructor arguments that rebuild this architecture."""
         return {"sizes": list(self.sizes), "activation": list(self.activations),
@@ -588,10 +601,6 @@ class Network:
 def _new_history():
     return {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": [],
             "seconds": []}
-
-
-def _seen_weight(sw, order, seen):
-    return float(sw[order[:seen]].sum())
 
 
 def _density(x, max_rows=2000):

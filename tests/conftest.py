@@ -165,7 +165,9 @@ def reference_epoch(ref, opt, X, Y, batch_size, sample_weight=None):
 
     Each step uses the mean gradient of its batch; the last batch may be
     smaller.  Returns (mean loss, accuracy) of the epoch, each sample scored
-    by the parameters before its batch's step, as nnc reports them.
+    by the parameters before its batch's step, as nnc reports them.  With
+    sample weights the loss is sum(w * C) / n, the objective whose gradient
+    each step follows.
     """
     n = X.shape[0]
     loss_sum = weight_sum = correct = 0.0
@@ -175,7 +177,7 @@ def reference_epoch(ref, opt, X, Y, batch_size, sample_weight=None):
         a = ref.forward(xb)[1][-1]
         c = losses.FUNCTIONS[ref.loss](a, yb)
         loss_sum += float(np.sum(c if wb is None else c * wb))
-        weight_sum += len(xb) if wb is None else float(np.sum(wb))
+        weight_sum += len(xb)
         correct += float(np.sum(np.argmax(a, axis=1) == np.argmax(yb, axis=1)))
         gW, gb = ref.gradients(xb, yb, wb)
         params = ref.W + ref.b
