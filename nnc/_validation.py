@@ -118,9 +118,11 @@ def as_array(x, name):
 def _convert(arr, dtype, name):
     """One C-contiguous, aligned, native-endian copy in ``dtype`` (or ``arr`` itself).
 
-    Values too large for ``dtype`` become a ValueError, not an overflow warning.
+    Values too large for ``dtype`` become a ValueError, not an overflow warning;
+    values too small for it round to zero (or subnormals) silently, whatever
+    the caller's ``np.seterr`` says.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         out = np.require(arr, dtype=dtype, requirements=("C", "A"))
     if out.dtype.kind == "f" and not np.isfinite(out).all():
         if arr.dtype.kind == "f" and np.isfinite(arr).all():
