@@ -33,7 +33,7 @@ def _run(script, *args):
 @pytest.mark.parametrize("script", sorted(RESULT))
 def test_example_runs_and_reports(script):
     # best_mnist (Adam) learns fast; the tutorials' plain SGD needs more steps
-    size = "3000" if script == "best_mnist.py" else "10000"
+    size = "3000" if script == "best_mnist.py" else "20000"
     lines = _run(script, "--epochs", "1", "--train-size", size, "--threads", "1")
     match = re.match(RESULT[script], lines[-1])
     assert match, lines[-1]
