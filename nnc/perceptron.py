@@ -1,0 +1,209 @@
+"""Rosenblatt's perceptron: the step activation and the perceptron learning rule.
+
+The tutorials start here, before sigmoid neurons: a perceptron outputs 1
+when ``w . x + b > 0`` and 0 otherwise.  It learns one sample at a time:
+when it gets a sample wrong it moves its weights towards (or away from) that
+sample,
+
+    w <- w + lr (y - y_hat) x,        b <- b + lr (y - y_hat),
+
+and leaves them alone when it is right.  On linearly separable data this
+stops after finitely many mistakes (the perceptron convergence theorem); on
+data that no line separates, such as XOR, it never settles -- the reason
+for hidden layers and smooth activations.
+
+Each output unit is an independent perceptron reading the same inputs.  The
+parameters live in one flat buffer laid out like :class:`nnc.Network`'s, so
+:func:`nnc.load` and :func:`nnc.io.save` handle perceptrons too.
+"""
+import numpy as np
+
+from nnc import _validation as V
+
+__all__ = ["Perceptron"]
+
+
+class Perceptron:
+    """A single layer of threshold units trained by the perceptron rule.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of inputs.
+    n_outputs : int, default 1
+        Number of independent threshold units.
+    lr : float, default 1.0
+        Learning rate of the update rule.  With the zero initial weights its
+        value only scales w and b, never changes the predictions.
+    dtype : {"float64", "float32"}, default "float64"
+    seed : int, optional
+        Seed of the sample order when ``fit(shuffle=True)``.
+
+    Attributes
+    ----------
+    weights : list with one ndarray of shape (n_outputs, n_inputs)
+        A live view of the parameters, like :attr:`nnc.Network.weights`.
+    biases : list with one ndarray of shape (n_outputs,)
+    params : ndarray
+        All parameters in one flat buffer (W stored transposed, then b).
+    history : dict of lists
+        Per epoch: ``errors`` (updates made, i.e. misclassified samples) and
+        ``accuracy`` (measured during the epoch, before each update).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnc import Perceptron
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    >>> p = Perceptron(2)
+    >>> _ = p.fit(X, [0, 0, 0, 1], epochs=20)     # AND
+    >>> p.predict(X).tolist()
+    [0, 0, 0, 1]
+    """
+
+    activations = ["step"]
+
+    def __init__(self, n_inputs, n_outputs=1, lr=1.0, dtype="float64", seed=None):
+        self.n_inputs = V.check_int("n_inputs", n_inputs, 1)
+        self.n_outputs = V.check_int("n_outputs", n_outputs, 1)
+        self.lr = V.check_float("lr", lr, 0.0, low_open=True)
+        self.dtype = V.check_dtype(dtype)
+        self.seed = None if seed is None else V.check_int("seed", seed, 0)
+        self._rng = np.random.default_rng(self.seed)
+        n_w = self.n_inputs * self.n_outputs
+        self.params = np.zeros(n_w + self.n_outputs, dtype=self.dtype)
+        self._views()
+        self.history = {"errors": [], "accuracy": []}
+
+    def _views(self):
+        n_w = self.n_inputs * self.n_outputs
+        # the same layout as Network: W^T row-major (n_in, n_out), then b
+        self.weights = [self.params[:n_w].reshape(self.n_inputs, self.n_outputs).T]
+        self.biases = [self.params[n_w:]]
+
+    # -- the shape nnc's other tools expect ---------------------------------
+    @property
+    def sizes(self):
+        """``[n_inputs, n_outputs]``, as :attr:`nnc.Network.sizes`."""
+        return [self.n_inputs, self.n_outputs]
+
+    @property
+    def n_layers(self):
+        """One layer of weights."""
+        return 1
+
+    def get_config(self):
+        """The constructor arguments (and Network-style fields) that rebuild it."""
+        return {"sizes": self.sizes, "activation": ["step"], "dtype": self.dtype.name,
+                "seed": self.seed, "lr": self.lr}
+
+    def _save_extra(self):
+        return {"kind": "perceptron"}
+
+    def save(self, path, metadata=None):
+        """Save to an ``.npz`` model file; :func:`nnc.load` reads it back."""
+        from nnc.io import save
+        save(self, path, metadata=metadata)
+
+    # -- data ------------------------------------------------------------------
+    def _check_X(self, X, name="X"):
+        if V.is_sparse(X):
+            X = X.toarray()
+        return V.check_X(X, self.n_inputs, self.dtype, name)[1]
+
+    def _check_y(self, y, n):
+        arr = V.as_array(y, "y")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold 0/1 values, got dtype {arr.dtype}")
+        if arr.ndim == 1 and self.n_outputs == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape != (n, self.n_outputs):
+            expected = f"({n},) or ({n}, 1)" if self.n_outputs == 1 else f"({n}, {self.n_outputs})"
+            raise ValueError(f"y must have shape {expected}, got {np.shape(y)}")
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError("y must hold only 0 and 1 (the step activation's outputs)")
+        return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    # -- learning ------------------------------------------------------------
+    def fit(self, X, y, epochs=100, shuffle=False, stop_when_converged=True):
+        """Apply the perceptron rule, one sample at a time, for up to ``epochs`` passes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets 0 or 1.
+        epochs : int, default 100
+        shuffle : bool, default False
+            Visit the samples in a new random order each epoch (seeded by
+            ``seed``); the classic algorithm cycles through them in order.
+        stop_when_converged : bool, default True
+            Stop after an epoch without a single mistake: nothing can change
+            any more.
+
+        Returns
+        -------
+        dict of lists
+            This call's per-epoch ``errors`` and ``accuracy``.
+        """
+        X = self._check_X(X)
+        n = X.shape[0]
+        Y = self._check_y(y, n)
+        epochs = V.check_int("epochs", epochs, 0)
+        W, b = self.weights[0], self.biases[0]
+        lr = self.dtype.type(self.lr)
+        history = {"errors": [], "accuracy": []}
+        order = np.arange(n)
+        for _ in range(epochs):
+            if shuffle:
+                self._rng.shuffle(order)
+            mistakes = 0
+            for i in order:
+                x = X[i]
+                y_hat = (W @ x + b > 0).astype(self.dtype)
+                err = Y[i] - y_hat
+                if err.any():
+                    mistakes += 1
+                    W += lr * np.outer(err, x)
+                    b += lr * err
+            for key, value in (("errors", mistakes), ("accuracy", 1 - mistakes / n)):
+                history[key].append(value)
+                self.history[key].append(value)
+            if stop_when_converged and mistakes == 0:
+                break
+        return history
+
+    # -- inference -----------------------------------------------------------
+    def forward(self, X, layer=None):
+        """Step outputs (0.0 or 1.0) of shape (n_samples, n_outputs)."""
+        if layer not in (None, 1):
+            raise ValueError(f"layer must be 1 (a perceptron has one layer), got {layer!r}")
+        X = self._check_X(X)
+        return (X @ self.weights[0].T + self.biases[0] > 0).astype(self.dtype)
+
+    def predict(self, X):
+        """Predicted 0/1 labels: shape (n_samples,) for one output, else
+        (n_samples, n_outputs)."""
+        out = self.forward(X).astype(np.int64)
+        return out[:, 0] if self.n_outputs == 1 else out
+
+    def score(self, X, y):
+        """Fraction of samples whose every output is right."""
+        X = self._check_X(X)
+        Y = self._check_y(y, X.shape[0])
+        return float(np.mean(np.all(self.forward(X) == Y, axis=1)))
+
+    def __repr__(self):
+        return (f"Perceptron(n_inputs={self.n_inputs}, n_outputs={self.n_outputs}, "
+                f"lr={self.lr}, dtype={self.dtype.name!r})")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("weights", None)
+        state.pop("biases", None)
+        state["params"] = np.array(self.params)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._views()
