@@ -453,7 +453,9 @@ class Network:
         with _blas_threads(threads):
             for epoch in range(epochs):
                 started = time.perf_counter()
-                epoch_lr = float(schedule(lr, len(self.history["loss"])))
+                epoch_lr = V.check_float(f"the learning rate that schedule returned for epoch "
+                                         f"{epoch + 1}", schedule(lr, len(self.history["loss"])),
+                                         0.0)
                 engine.lr = epoch_lr
                 if shuffle:
                     rng.shuffle(order)

@@ -794,3 +794,20 @@ def test_estimator_unusual_layouts_match(fitted, which):
             np.testing.assert_array_equal(got, ref)
         else:
             np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("value,exc,match", [
+    (float("nan"), ValueError, r"must be finite"),
+    (float("inf"), ValueError, r"must be finite"),
+    (-0.1, ValueError, r"must be >= 0"),
+    ("0.1", TypeError, r"must be a real number"),
+    (None, TypeError, r"must be a real number"),
+])
+def test_schedule_returning_a_bad_learning_rate(value, exc, match):
+    net = make_net()
+    X, y = make_data()
+    before = snapshot(net)
+    schedule = lambda lr, epoch: value  # noqa: E731
+    with pytest.raises(exc, match=r"learning rate that schedule returned for epoch 1 " + match):
+        net.fit(X, y, epochs=2, verbose=0, schedule=schedule)
+    assert unchanged(net, before)
