@@ -401,11 +401,6 @@ def _default_lr(optimizer, loss):
     return 3.0 if loss == "quadratic" else 0.5
 
 
-def _block(n, rank, size):
-    """The contiguous block [start, stop) of n items that ``rank`` of ``size`` takes."""
-    return n * rank // size, n * (rank + 1) // size
-
-
 def _dataset_label(text):
     from nnc.downloads import ALIASES, NAMES
     key = ALIASES.get(text.strip().lower(), text.strip().lower())
@@ -473,13 +468,13 @@ def cmd_train(args):
         momentum = 0.9 if args.optimizer in ("momentum", "nesterov") else 0.0
     l2 = args.l2 if args.lmbda is None else args.lmbda / n_train
 
-    # Data-parallel: each rank trains (and scores) on its contiguous block.
+    # Data-parallel: each rank trains (and scores) on its contiguous block,
+    # split as nnc.distributed.shard splits.
     Xv, yv = Xt, yt
     if comm is not None:
-        a, b = _block(n_train, rank, size)
-        X, y = X[a:b], y[a:b]
-        a, b = _block(Xt.shape[0], rank, size)
-        Xv, yv = Xt[a:b], yt[a:b]
+        from nnc.distributed import shard
+        X, y = shard(X, y, rank=rank, size=size)
+        Xv, yv = shard(Xt, yt, rank=rank, size=size)
     validation_data = None if args.validation_split > 0 else (Xv, yv)
 
     arch = "-".join(str(s) for s in sizes)

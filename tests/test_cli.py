@@ -108,7 +108,6 @@ def test_parse_schedule():
 def test_distributed_flag_parses():
     args = cli.build_parser().parse_args(["train", "--distributed", "--epochs", "2"])
     assert args.distributed and args.epochs == 2
-    assert [cli._block(10, r, 3) for r in range(3)] == [(0, 3), (3, 6), (6, 10)]
 
 
 # ---------------------------------------------------------------------------
@@ -245,6 +244,15 @@ def test_plot_uses_nnc_plot(capsys, tmp_path, monkeypatch, blobs):
     assert path == str(png) and len(history["val_accuracy"]) == 2
 
 
+def test_plot_writes_a_png(capsys, tmp_path, blobs):
+    png = tmp_path / "curves.png"
+    code, out, err = _run(capsys, "train", "--dataset", blobs, "--epochs", "2", "--threads",
+                          "1", "--out", tmp_path / "m.npz", "--plot", png, "--quiet")
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Learning curves saved to {png}" in out
+
+
 def test_plot_degrades_when_unavailable(capsys, tmp_path, monkeypatch, blobs):
     monkeypatch.setitem(sys.modules, "nnc.plot", None)           # import raises ImportError
     code, out, err = _run(capsys, "train", "--dataset", blobs, "--epochs", "1",
@@ -292,7 +300,7 @@ def test_distributed_shards_data_and_only_rank0_saves(capsys, tmp_path, monkeypa
     assert code == 0 and seen["comm"] is comm
     (X, _), (Xt, _) = nnc.datasets.load_mnist()
     np.testing.assert_array_equal(seen["X"], X[1000 * rank:1000 * (rank + 1)])
-    lo, hi = cli._block(10000, rank, 3)
+    lo, hi = (0, 3334) if rank == 0 else (3334, 6667)        # 10,000 test images in 3 blocks
     np.testing.assert_array_equal(seen["validation_data"][0], Xt[lo:hi])
     assert out_path.exists() == (rank == 0)
     assert (out != "") == (rank == 0)
