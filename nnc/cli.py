@@ -559,10 +559,17 @@ def cmd_evaluate(args):
     if y.ndim == 1 and net.sizes[-1] > 1 and y.max() >= net.sizes[-1]:
         raise CLIError(f"{dataset} has labels up to {int(y.max())} but {args.model} has only "
                        f"{net.sizes[-1]} outputs")
+    where = f"{args.model} on the {dataset} {args.split} set ({X.shape[0]:,} samples)"
+    if not hasattr(net, "evaluate"):
+        # A perceptron has no loss: report the fraction with every output right.
+        if y.ndim == 1 and net.sizes[-1] > 1:
+            y = np.eye(net.sizes[-1], dtype=np.float64)[y]
+        accuracy = net.score(X, y)
+        print(f"{where}: accuracy {accuracy:.2%} (every output right)")
+        return 0
     score = net.evaluate(X, y, threads=args.threads)
     correct = int(round(score["accuracy"] * X.shape[0]))
-    print(f"{args.model} on the {dataset} {args.split} set ({X.shape[0]:,} samples): "
-          f"loss {score['loss']:.4f}, accuracy {score['accuracy']:.2%} "
+    print(f"{where}: loss {score['loss']:.4f}, accuracy {score['accuracy']:.2%} "
           f"({correct:,} / {X.shape[0]:,})")
     return 0
 
@@ -706,9 +713,13 @@ def cmd_predict(args):
 # ---------------------------------------------------------------------------
 def _history_summary(history):
     losses = history.get("loss") or []
-    if not losses:
+    errors = history.get("errors") or []  # a perceptron's misclassifications per epoch
+    if losses:
+        parts = [f"{len(losses)} epochs", f"final loss {losses[-1]:.4f}"]
+    elif errors:
+        parts = [f"{len(errors)} epochs", f"{errors[-1]} errors in the last"]
+    else:
         return "not trained"
-    parts = [f"{len(losses)} epochs", f"final loss {losses[-1]:.4f}"]
     acc = history.get("accuracy") or []
     if acc:
         parts.append(f"accuracy {acc[-1]:.2%}")
@@ -739,13 +750,14 @@ def cmd_info(args):
         ("sizes", "-".join(str(s) for s in sizes)
          + (f" ({config['n_params']:,} parameters)" if "n_params" in config else "")),
         ("activations", ", ".join(net.get("activation") or [])),
-        ("loss", net.get("loss", "?")),
+        ("loss", net.get("loss")),
         ("dtype", net.get("dtype", "?")),
-        ("init", f"{net.get('init', '?')}, seed {net.get('seed')}"),
-        ("dropout", ", ".join(f"{r:g}" for r in net.get("dropout", [])[:-1]) if dropout
-         else "none"),
+        ("init", f"{net['init']}, seed {net.get('seed')}" if "init" in net else None),
+        ("dropout", (", ".join(f"{r:g}" for r in net["dropout"][:-1]) if dropout else "none")
+         if "dropout" in net else None),
         ("history", _history_summary(config.get("history") or {})),
     ]
+    rows = [(key, value) for key, value in rows if value is not None]  # a perceptron has less
     metadata = config.get("metadata") or {}
     for key, value in metadata.items():
         text = value if isinstance(value, str) else json.dumps(value)

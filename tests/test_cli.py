@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import nnc
+import nnc.downloads
 from nnc import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -357,6 +358,21 @@ def test_info_reads_config_without_weights(capsys, tmp_path, digit_model, monkey
     config = json.loads(out)
     assert config["network"]["sizes"] == [784, 64, 10]
     assert len(config["history"]["loss"]) == 2
+
+
+def test_info_and_evaluate_a_perceptron(capsys, tmp_path, blobs):
+    from nnc.perceptron import Perceptron
+    (X, y), (X_test, y_test) = nnc.downloads.load_dataset(blobs)
+    p = Perceptron(n_inputs=20, n_outputs=3)
+    p.fit(X, np.eye(3)[y], epochs=3)
+    p.save(tmp_path / "p.npz")
+    code, out, _ = _run(capsys, "info", tmp_path / "p.npz")
+    epochs = len(p.history["errors"])
+    assert code == 0 and "perceptron" in out and "20-3" in out and f"{epochs} epochs" in out
+    code, out, _ = _run(capsys, "evaluate", tmp_path / "p.npz", "--dataset", blobs)
+    assert code == 0
+    expected = p.score(X_test, np.eye(3)[y_test])
+    assert f"accuracy {expected:.2%} (every output right)" in out
 
 
 # ---------------------------------------------------------------------------
