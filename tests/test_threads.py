@@ -2,6 +2,7 @@
 of different networks side by side, and a clear error (never a race) when two
 threads try to train the same network."""
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -158,8 +159,9 @@ def test_many_threads_racing_to_fit_one_network(net_and_data):
     with ThreadPoolExecutor(N_THREADS) as pool:
         futures = [pool.submit(attempt, i) for i in range(N_THREADS)]
         # wait until every thread but the winner has been refused
-        while sum(f.done() for f in futures) < N_THREADS - 1:
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 60
+        while sum(f.done() for f in futures) < N_THREADS - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         gate.set()
         results = [f.result(timeout=60) for f in futures]
     assert results.count("trained") == 1 and results.count("refused") == N_THREADS - 1
