@@ -11,7 +11,7 @@ scikit-learn's MLP lacks:
 - ``sample_weight`` in ``fit`` and ``class_weight`` (including
   ``"balanced"``) in the classifier;
 - ``transform(X)``: the activations of the last hidden layer;
-- ``dropout``, ``dtype`` (float32 by default) and ``threads``.
+- ``dropout``, ``dtype`` (float32 training for float32 data or on request) and ``threads``.
 
 scikit-learn is an optional dependency: ``pip install nnc[sklearn]``.
 
