@@ -105,6 +105,11 @@ class Perceptron:
         from nnc.io import save
         save(self, path, metadata=metadata)
 
+    def to_onnx(self, path=None, **kwargs):
+        """Export to ONNX (see :func:`nnc.onnx.export`): ``Gemm`` then ``z > 0``."""
+        from nnc.onnx import export
+        return export(self, path, **kwargs)
+
     # -- data ------------------------------------------------------------------
     def _check_X(self, X, name="X"):
         if V.is_sparse(X):

@@ -95,6 +95,7 @@ def test_perceptron_exports_the_step():
     p.fit(X, np.array([[0, 0], [0, 1], [0, 1], [1, 1]]), epochs=50)
     model = nnc_onnx.export(p)
     np.testing.assert_array_equal(run(model, X), p.forward(X))
+    assert p.to_onnx().graph.node[-1].op_type == "Cast"
 
 
 def test_sklearn_estimator_exports_its_network():
