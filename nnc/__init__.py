@@ -7,9 +7,9 @@
 >>> net.evaluate(X_test, y_test)["accuracy"]      # about 0.95
 """
 from nnc._version import __version__
-from nnc import activations, datasets, kernels, losses, optimizers
+from nnc import activations, datasets, downloads, kernels, losses, optimizers
 from nnc.io import load
 from nnc.network import DivergenceError, Network
 
-__all__ = ["Network", "DivergenceError", "load", "datasets", "kernels", "activations",
+__all__ = ["Network", "DivergenceError", "load", "datasets", "downloads", "kernels", "activations",
            "losses", "optimizers", "__version__"]

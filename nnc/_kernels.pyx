@@ -107,7 +107,13 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                floating beta, floating* c, int ldc) noexcept nogil:
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
+    cdef Py_ssize_t i, j
     if m == 0 or n == 0:
+        return
+    if k == 0:  # an empty product: C = beta C (BLAS rejects a leading dimension of 0)
+        for i in range(m):
+            for j in range(n):
+                c[i * ldc + j] = beta * c[i * ldc + j] if beta != 0 else 0
         return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>b, &ldb, <float*>a, &lda,
@@ -122,6 +128,11 @@ cdef void gemv(bint trans, int m, int n, floating alpha, const floating* a,
     # y = alpha * op(A) x + beta * y for a row-major (m, n) matrix A.
     cdef char t = b'N' if trans else b'T'
     cdef int one = 1
+    cdef int i
+    if m == 0 or n == 0:  # an empty product: y = beta y
+        for i in range(n if trans else m):
+            y[i] = beta * y[i] if beta != 0 else 0
+        return
     if floating is float:
         sgemv(&t, &n, &m, &alpha, <float*>a, &lda, <float*>x, &one, &beta, y, &one)
     else:
@@ -484,7 +495,7 @@ cdef double output_delta(int loss, int kind, const floating* z, const floating* 
                 ak = min(max(ai[k], eps), 1 - eps)
                 yk = yi[k]
                 row_loss -= yk * _log(ak) + (1 - yk) * _log(1 - ak)
-                di[k] = (ai[k] - yk) / (ak * (1 - ak))
+                di[k] = (ak - yk) / (ak * (1 - ak))
             hadamard_derivative(kind, zi, ai, di, 1, cols)
         elif kind == ACT_SOFTMAX:  # categorical cross-entropy, fused
             mx = zi[0]

@@ -92,3 +92,15 @@ def load_mnist(directory=None):
     test = load_images_labels(os.path.join(d, "t10k-images-idx3-ubyte.gz"),
                               os.path.join(d, "t10k-labels-idx1-ubyte.gz"))
     return train, test
+
+
+def load_dataset(name_or_path, cache_dir=None, **kwargs):
+    """A dataset by name or path: ``((X_train, y_train), (X_test, y_test))``.
+
+    ``"mnist"`` (bundled), ``"fashion-mnist"`` and ``"kmnist"`` (downloaded
+    once into a cache directory, verified by SHA-256), a directory of the four
+    IDX files, or an ``.npz`` with X_train/y_train/X_test/y_test.  See
+    :func:`nnc.downloads.load_dataset`.
+    """
+    from nnc.downloads import load_dataset as _load
+    return _load(name_or_path, cache_dir, **kwargs)

@@ -53,6 +53,9 @@ def _code(table, value, argname):
             table.CODES[table.canonical(value, argname)]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{argname} must be a name or an integer code")
+    top = max(table.CODES.values())
+    if not 0 <= value <= top:
+        raise ValueError(f"{argname} must be a code in [0, {top}], got {value}")
     return int(value)
 
 
