@@ -219,10 +219,11 @@ def run_all(args):
                             "global_batch": GLOBAL_BATCH},
                "overhead": [], "scaling": {}, "sync_every": []}
     say = print if not args.quiet else (lambda *a, **k: None)
+    want = lambda section: args.only is None or section in args.only  # noqa: E731
 
     # -- overhead of the per-step reduction
     for config, batch in (("tutorial", 10), ("784-256-10", 128)):
-        for r in sorted({1, 2} & set(args.ranks)):
+        for r in sorted({1, 2} & set(args.ranks)) if want("overhead") else ():
             res = launch(r, ["--worker", "overhead", "--config", config, "--batch", batch,
                              "--steps", args.overhead_steps, "--repeats", args.repeats,
                              "--n-train", args.n_train])
@@ -233,7 +234,7 @@ def run_all(args):
                 f"{res['apply']*1e6:.0f}), bare allreduce {res['bare_allreduce']*1e6:.1f} us")
 
     # -- scaling with a fixed global batch
-    for config in SCALING:
+    for config in SCALING if want("scaling") else ():
         rows = results["scaling"].setdefault(config, {})
         for r in args.ranks:
             runs = []
@@ -258,7 +259,7 @@ def run_all(args):
             row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - base_acc)
 
     # -- local SGD trade-off on the tutorial network
-    if 2 in args.ranks:
+    if 2 in args.ranks and want("sync"):
         for k in SYNC_EVERY:
             runs = [launch(2, ["--worker", "sync", "--sync-every", k, "--epochs", 1,
                                "--seed", rep, "--n-train", args.n_train])
@@ -281,8 +282,30 @@ def run_all(args):
             "test_accuracy": statistics.median(x["test_accuracy"] for x in single)}
         for row in results["sync_every"]:
             row["speedup_vs_sync1"] = one / row["seconds_per_epoch"]
+    # -- the Dask sweep example: sequential vs Dask LocalCluster vs threads
+    if args.sweep and want("sweep"):
+        results["sweep"] = sweep(args.repeats, args.sweep_train_size)
+        say("sweep: " + ", ".join(f"{k} {v:.2f} s" for k, v in
+                                  results["sweep"]["seconds"].items()))
     results["machine"]["load_average_at_end"] = _load()
     return results
+
+
+def sweep(repeats, train_size):
+    """Wall times of examples/sweep_dask.py (2 Dask worker processes, 2 threads)."""
+    import contextlib
+    import importlib.util
+    import io
+    path = os.path.join(REPO_DIR, "examples", "sweep_dask.py")
+    spec = importlib.util.spec_from_file_location("sweep_dask", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runs = []
+    for _ in range(repeats):
+        with contextlib.redirect_stdout(io.StringIO()):
+            runs.append(module.main(["--train-size", str(train_size), "--workers", "2"]))
+    return {"train_size": train_size, "fits": 27, "epochs": 5, "runs": runs,
+            "seconds": {k: statistics.median(r[k] for r in runs) for k in runs[0]}}
 
 
 def to_markdown(res):
@@ -316,6 +339,18 @@ def to_markdown(res):
             lines.append(f"| {config} | {r} | {row['seconds_per_epoch']:.2f} | "
                          f"{row['speedup']:.2f}x | {100*row['efficiency']:.0f}% | "
                          f"{row['test_accuracy']:.4f} | {row['accuracy_delta_points']:+.2f} |")
+    if res.get("sweep"):
+        sw = res["sweep"]
+        t = sw["seconds"]
+        lines += ["", "## Dask sweep (examples/sweep_dask.py)", "",
+                  f"GridSearchCV, {sw['fits']} fits (3 x 3 grid, 3-fold CV) of MLPClassifier "
+                  f"(threads=1, {sw['epochs']} epochs) on {sw['train_size']:,} MNIST images; "
+                  "median wall seconds of the search (workers started and warmed first).", "",
+                  "| sequential | Dask LocalCluster, 2 worker processes | threads backend, "
+                  "n_jobs=2 |", "|---|---|---|",
+                  f"| {t['sequential']:.2f} s | {t['dask']:.2f} s "
+                  f"({t['sequential'] / t['dask']:.2f}x) | {t['threads']:.2f} s "
+                  f"({t['sequential'] / t['threads']:.2f}x) |"]
     if res["sync_every"]:
         single = res["sync_single_process"]
         lines += ["", "## Local SGD: sync_every on the tutorial network", "",
@@ -344,6 +379,11 @@ def main(argv=None):
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--overhead-steps", type=int, default=2000)
+    p.add_argument("--no-sweep", dest="sweep", action="store_false",
+                   help="skip the Dask sweep example")
+    p.add_argument("--sweep-train-size", type=int, default=10000)
+    p.add_argument("--only", choices=["overhead", "scaling", "sync", "sweep"], nargs="+",
+                   help="run only these sections (default: all)")
     p.add_argument("--quick", action="store_true", help="a smoke run on 5,000 images")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--results", default=RESULTS)
@@ -352,6 +392,7 @@ def main(argv=None):
         return _worker(args)
     if args.quick:
         args.n_train, args.epochs, args.repeats, args.overhead_steps = 5000, 1, 1, 200
+        args.sweep_train_size = 2000
     res = run_all(args)
     os.makedirs(args.results, exist_ok=True)
     with open(os.path.join(args.results, "distributed.json"), "w") as fh:

@@ -42,14 +42,16 @@ def scaling(spec):
         for dtype in spec["dtypes"]:
             X = X32.astype(dtype)
             times = {t: [] for t in spec["threads"]}
+            cpu = {t: [] for t in spec["threads"]}
             digests = {t: set() for t in spec["threads"]}
             final = {}
             for rep in range(spec["repeats"]):
                 for t in spec["threads"]:
                     net = _new_net(nnc, cfg, dtype)
-                    t0 = time.perf_counter()
+                    c0, t0 = time.process_time(), time.perf_counter()
                     _fit(net, cfg, X, y, t)
                     times[t].append(time.perf_counter() - t0)
+                    cpu[t].append((time.process_time() - c0) / times[t][-1])
                     digests[t].add(hashlib.sha256(net.params.tobytes()).hexdigest())
                     final[t] = net.params.copy()
             base = spec["threads"][0]
@@ -57,11 +59,13 @@ def scaling(spec):
             for t in spec["threads"]:
                 rows.append({
                     "threads": t, "times": times[t], "median": float(np.median(times[t])),
+                    "cpu_per_wall": float(np.median(cpu[t])),
                     "identical_across_repeats": len(digests[t]) == 1 if spec["repeats"] > 1 else None,
                     "max_abs_diff_vs_first": float(np.max(np.abs(final[t].astype(np.float64)
                                                                  - final[base]))),
                 })
-            out.append({"config": name, "dtype": dtype, "rows": rows})
+            out.append({"config": name, "dtype": dtype, "rows": rows,
+                        "load_average": os.getloadavg()})
             print(f"  scaling {name} {dtype}: " + ", ".join(
                 f"{r['threads']} thr {r['median']:.3f} s" for r in rows), file=sys.stderr,
                 flush=True)

@@ -61,6 +61,10 @@ class _Runner:
     def __init__(self, n_samples):
         self.n_samples = n_samples
 
+    def inner_seconds(self):
+        """The epoch's time as the library itself measured it, if it reports one."""
+        return None
+
 
 # ---------------------------------------------------------------------------
 # nnc
@@ -85,6 +89,10 @@ def make_nnc(cfg, dtype, data, threads, n_samples=None, sparse="auto"):
 
         def accuracy(self):
             return float(np.mean(self.net.predict(Xt, threads=threads) == yt))
+
+        def inner_seconds(self):
+            # fit's own per-epoch clock: excludes validating X and setting up the engine
+            return self.net.history["seconds"][-1]
 
     return NNC(X.shape[0])
 
@@ -333,6 +341,33 @@ def make_jax(cfg, dtype, data, threads, n_samples=None):
             return float((np.asarray(predict(self.state[0], Xt_d)) == yt).mean())
 
     return JAX(n)
+
+
+def peer_gemm_rates(dtype, threads, names, n=1024):
+    """GFLOP/s of an n x n x n product in the peers' own libraries (PyTorch's
+    MKL, XLA), for context: they need not use the OpenBLAS that NumPy, scipy
+    and nnc use, and may run different kernels (e.g. AVX-512 where OpenBLAS is
+    held to Haswell's AVX2 by OPENBLAS_CORETYPE)."""
+    from common import _best_rate
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    flops = 2.0 * n ** 3
+    rates = {}
+    for name in names:
+        try:
+            if name == "torch":
+                torch = _import("torch")
+                torch.set_num_threads(threads)
+                ta = torch.from_numpy(a)
+                rates["torch"] = _best_rate(lambda: torch.mm(ta, ta), flops)
+            elif name == "jax":
+                jax = _jax()
+                ja = jax.device_put(a)
+                mm = jax.jit(lambda x: x @ x)
+                rates["jax"] = _best_rate(lambda: mm(ja).block_until_ready(), flops)
+        except Unavailable:
+            pass
+    return rates
 
 
 #: name -> (factory, one-line description); the order is the table's order

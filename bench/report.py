@@ -80,7 +80,7 @@ def _sections(results, markdown):
     """(title, text) pairs shared by the console and Markdown outputs."""
     h = "### " if markdown else "== "
     out = []
-    notes, compiles = {}, {}
+    notes, compiles, overheads = {}, {}, {}
     for (config, dtype), rows in _blocks(results).items():
         text = _config_line(results, config, dtype) + "\n\n" + _table(rows, TRAIN_COLUMNS,
                                                                        markdown)
@@ -93,9 +93,16 @@ def _sections(results, markdown):
                 notes.setdefault(r["impl"], set()).add(
                     f"* {config}: timed on {r['n_samples']:,} samples and scaled to 50,000; "
                     "its accuracy is after that subset only")
+            if r.get("inner_median") is not None:
+                overheads.setdefault(r["impl"], []).append(
+                    f"{config}/{dtype} {(r['median'] - r['inner_median']) * 1e3:.0f} ms")
             if r.get("setup_seconds"):
                 compiles.setdefault(r["impl"], []).append(
                     f"{config}/{dtype} {r['setup_seconds']:.1f} s")
+    for impl, items in overheads.items():
+        notes.setdefault(impl, set()).add(
+            "time in fit() outside its epoch loop (validating X, building the engine), "
+            "included in s/epoch: " + ", ".join(items))
     for impl, items in compiles.items():
         notes.setdefault(impl, set()).add("compile time, not timed: " + ", ".join(items))
     if notes:
@@ -119,12 +126,13 @@ def _sections(results, markdown):
             for r in block["rows"]:
                 rows.append({"config": block["config"], "dtype": block["dtype"],
                              "threads": r["threads"], "seconds": r["median"],
-                             "speedup": base / r["median"],
+                             "speedup": base / r["median"], "cpu": r.get("cpu_per_wall"),
                              "identical": r["identical_across_repeats"],
                              "diff": r["max_abs_diff_vs_first"]})
         cols = [("config", "config", "{}"), ("dtype", "dtype", "{}"),
                 ("threads", "threads", "{}"), ("s/epoch", "seconds", "{:.3f}"),
                 (f"speedup vs {rows[0]['threads']} thread", "speedup", "{:.2f}"),
+                ("cpu/wall", "cpu", "{:.2f}"),
                 ("identical across repeats", "identical", "{}"),
                 ("max |w - w(first count)|", "diff", "{:.1e}")]
         out.append((f"{h}Thread scaling (nnc)", _table(rows, cols, markdown)))
@@ -184,6 +192,11 @@ def _machine_lines(results):
     lines.append("GEMM 1024^3 (GFLOP/s): " + "; ".join(
         f"{d}: numpy {g['numpy']:.1f}, scipy {g.get('scipy', float('nan')):.1f}"
         for d, g in gemm.items()))
+    own = results["gemm"].get("peers_own") or {}
+    if any(own.values()):
+        lines.append("GEMM 1024^3 in the peers' own libraries, context only (GFLOP/s): " + "; ".join(
+            f"{d}: " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items())
+            for d, rates in own.items() if rates))
     return lines
 
 

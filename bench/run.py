@@ -98,34 +98,51 @@ def _split(text):
 # ---------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------
-def time_training(cfg, dtype, runners, repeats, nnc_repeats, log):
-    """Round-robin timed epochs; returns {name: measurement dict}."""
+def time_training(cfg, dtype, runners, repeats, nnc_repeats, log, errors):
+    """Round-robin timed epochs; returns {name: measurement dict}.
+
+    An implementation that raises is dropped (the error is appended to
+    ``errors``) so that one broken peer does not stop the benchmark.
+    """
     import gc
     import numpy as np
     times = {name: [] for name in runners}
     cpu = {name: [] for name in runners}
+    inner = {name: [] for name in runners}
+    failed = set()
     rounds = max(repeats, nnc_repeats)
     names = list(runners)
     for r in range(rounds):
         # rotate the order so that no implementation always runs right after another
         for name in names[r % len(names):] + names[:r % len(names)]:
-            if len(times[name]) >= (nnc_repeats if name == "nnc" else repeats):
+            if name in failed or len(times[name]) >= (nnc_repeats if name == "nnc" else repeats):
                 continue
             runner = runners[name]
-            runner.new()
-            gc.collect()
-            c0, t0 = time.process_time(), time.perf_counter()
-            runner.epoch()
-            wall = time.perf_counter() - t0
+            try:
+                runner.new()
+                gc.collect()
+                c0, t0 = time.process_time(), time.perf_counter()
+                runner.epoch()
+                wall = time.perf_counter() - t0
+            except Exception as exc:  # noqa: BLE001 - report it and go on with the others
+                failed.add(name)
+                errors.append(f"{name} {cfg.name}/{dtype} failed: {type(exc).__name__}: {exc}")
+                log(f"    {name:<11s} FAILED: {type(exc).__name__}: {exc}")
+                continue
             times[name].append(wall)
             cpu[name].append(time.process_time() - c0)
+            if runner.inner_seconds() is not None:
+                inner[name].append(runner.inner_seconds())
     out = {}
     for name, runner in runners.items():
+        if name in failed:
+            continue
         acc = runner.accuracy()
         median = float(np.median(times[name]))
         out[name] = {"times": times[name], "median": median, "accuracy": acc,
                      "cpu_times": cpu[name], "cpu_median": float(np.median(cpu[name])),
                      "cpu_per_wall": float(np.median(np.array(cpu[name]) / np.array(times[name]))),
+                     "inner_median": float(np.median(inner[name])) if inner[name] else None,
                      "n_samples": runner.n_samples, "note": runner.note,
                      "setup_seconds": runner.setup_seconds}
         sub = "" if runner.n_samples >= 50_000 else f" ({runner.n_samples} samples)"
@@ -275,6 +292,13 @@ def main(argv=None):
         peak[dtype] = common.gemm_peak(dtype, args.threads)
         log(f"  {dtype} 1024^3: numpy {peak[dtype]['numpy']:.1f} GFLOP/s, scipy (nnc's BLAS) "
             f"{peak[dtype].get('scipy', float('nan')):.1f} GFLOP/s")
+    other_rates = {}
+    for dtype in args.dtypes:
+        other_rates[dtype] = peers.peer_gemm_rates(dtype, args.threads,
+                                                   [p for p in ("torch", "jax") if p in peer_names])
+        if other_rates[dtype]:
+            log(f"  {dtype} 1024^3 in the peers' own libraries (context only): " + ", ".join(
+                f"{k} {v:.1f}" for k, v in other_rates[dtype].items()) + " GFLOP/s")
     shape_rates = {}
     for name in args.configs:
         cfg = common.CONFIGS[name]
@@ -285,7 +309,7 @@ def main(argv=None):
 
     results = {"mode": mode, "threads": args.threads, "repeats": repeats,
                "nnc_repeats": nnc_repeats, "machine": machine,
-               "gemm": {"peak": peak, "at_shapes": {f"{k[0]}/{k[1]}": v
+               "gemm": {"peak": peak, "peers_own": other_rates, "at_shapes": {f"{k[0]}/{k[1]}": v
                                                     for k, v in shape_rates.items()}},
                "configs": {n: dict(common.CONFIGS[n].__dict__, sizes=list(common.CONFIGS[n].sizes),
                                    flops_per_sample=common.CONFIGS[n].flops_per_sample())
@@ -312,15 +336,22 @@ def main(argv=None):
                 except peers.Unavailable as exc:
                     results["skipped"][peer] = str(exc)
                     log(f"    {peer:<11s} skipped: {exc}")
+                except Exception as exc:  # noqa: BLE001 - e.g. a JAX compile error
+                    results["errors"].append(f"{peer} {name}/{dtype} setup failed: "
+                                             f"{type(exc).__name__}: {exc}")
+                    log(f"    {peer:<11s} setup FAILED: {type(exc).__name__}: {exc}")
             if not runners:
                 continue
-            measured = time_training(cfg, dtype, runners, repeats, nnc_repeats, log)
+            measured = time_training(cfg, dtype, runners, repeats, nnc_repeats, log,
+                                     results["errors"])
+            if not measured:
+                continue
             rows, summary = describe_rows(cfg, dtype, measured, peak[dtype]["peak"],
                                           shape_rates[(name, dtype)], n_train)
             if "train" in args.sections:
                 results["training"].extend(rows)
                 results["training_summary"][f"{name}/{dtype}"] = summary
-            if ("inference" in args.sections and "nnc" in runners
+            if ("inference" in args.sections and "nnc" in measured
                     and not (args.quick and dtype == "float64")):
                 inf_peers = [p for p in ("torch", "jax", "numpy-vec") if p in peer_names
                              and not (args.quick and p == "numpy-vec")]
