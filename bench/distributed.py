@@ -39,6 +39,9 @@ import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
+# Run as a script, this file's directory comes first on sys.path, and its name
+# would shadow the dask.distributed package: look for packages elsewhere.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != BENCH_DIR]
 RESULTS = os.path.join(BENCH_DIR, "results")
 
 SCALING = {
@@ -316,33 +319,41 @@ def to_markdown(res):
              f"{m['load_average_at_start']:.1f} at the start, {m['load_average_at_end']:.1f} "
              "at the end (the machine is shared: times are noisy; medians of "
              f"{s['repeats']} repeats).", "",
-             "## Per-step overhead of the reduction", "",
-             "Microseconds per step, one thread per rank, plain SGD.  *fused*: ordinary "
-             "`fit` without a communicator (gradient accumulated straight into the "
-             "parameters); *distributed*: `fit(comm=...)`, whose step is engine "
-             "(forward + backprop into the gradient buffer), reduce (scale by the batch "
-             "share + one Allreduce) and apply (the optimizer pass).", "",
-             "| network | batch/rank | ranks | fused | distributed | engine | reduce | apply "
-             "| bare Allreduce | overhead |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for o in res["overhead"]:
-        over = o["fit_distributed"] / o["fit_fused"] - 1
-        lines.append(f"| {o['config']} | {o['batch_per_rank']} | {o['ranks']} | "
-                     f"{o['fit_fused']*1e6:.0f} | {o['fit_distributed']*1e6:.0f} | "
-                     f"{o['engine']*1e6:.0f} | {o['reduce']*1e6:.0f} | {o['apply']*1e6:.0f} | "
-                     f"{o['bare_allreduce']*1e6:.1f} | {100*over:+.0f}% |")
-    lines += ["", f"## Scaling: global batch {s['global_batch']}, Adam, MNIST "
-              f"{s['n_train']:,} images, {s['epochs']} epoch(s), 1 thread per rank", "",
-              "| network | ranks | s/epoch | speedup | efficiency | test accuracy | "
-              "vs 1 rank (points) |", "|---|---|---|---|---|---|---|"]
-    for config, rows in res["scaling"].items():
-        for r, row in rows.items():
-            lines.append(f"| {config} | {r} | {row['seconds_per_epoch']:.2f} | "
-                         f"{row['speedup']:.2f}x | {100*row['efficiency']:.0f}% | "
-                         f"{row['test_accuracy']:.4f} | {row['accuracy_delta_points']:+.2f} |")
+             ]
+    if res["overhead"]:
+        lines += ["## Per-step overhead of the reduction", "",
+                  "Microseconds per step, one thread per rank, plain SGD.  *fused*: ordinary "
+                  "`fit` without a communicator (gradient accumulated straight into the "
+                  "parameters); *distributed*: `fit(comm=...)`, whose step is engine "
+                  "(forward + backprop into the gradient buffer), reduce (scale by the batch "
+                  "share + one Allreduce, including any wait for the other rank) and apply "
+                  "(the optimizer pass).", "",
+                  "| network | batch/rank | ranks | fused | distributed | engine | reduce | "
+                  "apply | bare Allreduce | overhead |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for o in res["overhead"]:
+            over = o["fit_distributed"] / o["fit_fused"] - 1
+            lines.append(f"| {o['config']} | {o['batch_per_rank']} | {o['ranks']} | "
+                         f"{o['fit_fused']*1e6:.0f} | {o['fit_distributed']*1e6:.0f} | "
+                         f"{o['engine']*1e6:.0f} | {o['reduce']*1e6:.0f} | "
+                         f"{o['apply']*1e6:.0f} | {o['bare_allreduce']*1e6:.1f} | "
+                         f"{100*over:+.0f}% |")
+        lines.append("")
+    if res["scaling"]:
+        lines += [f"## Scaling: global batch {s['global_batch']}, Adam, MNIST "
+                  f"{s['n_train']:,} images, {s['epochs']} epoch(s), 1 thread per rank", "",
+                  "| network | ranks | s/epoch | speedup | efficiency | test accuracy | "
+                  "vs 1 rank (points) |", "|---|---|---|---|---|---|---|"]
+        for config, rows in res["scaling"].items():
+            for r, row in rows.items():
+                lines.append(f"| {config} | {r} | {row['seconds_per_epoch']:.2f} | "
+                             f"{row['speedup']:.2f}x | {100*row['efficiency']:.0f}% | "
+                             f"{row['test_accuracy']:.4f} | "
+                             f"{row['accuracy_delta_points']:+.2f} |")
+        lines.append("")
     if res.get("sweep"):
         sw = res["sweep"]
         t = sw["seconds"]
-        lines += ["", "## Dask sweep (examples/sweep_dask.py)", "",
+        lines += ["## Dask sweep (examples/sweep_dask.py)", "",
                   f"GridSearchCV, {sw['fits']} fits (3 x 3 grid, 3-fold CV) of MLPClassifier "
                   f"(threads=1, {sw['epochs']} epochs) on {sw['train_size']:,} MNIST images; "
                   "median wall seconds of the search (workers started and warmed first).", "",
@@ -350,10 +361,10 @@ def to_markdown(res):
                   "n_jobs=2 |", "|---|---|---|",
                   f"| {t['sequential']:.2f} s | {t['dask']:.2f} s "
                   f"({t['sequential'] / t['dask']:.2f}x) | {t['threads']:.2f} s "
-                  f"({t['sequential'] / t['threads']:.2f}x) |"]
+                  f"({t['sequential'] / t['threads']:.2f}x) |", ""]
     if res["sync_every"]:
         single = res["sync_single_process"]
-        lines += ["", "## Local SGD: sync_every on the tutorial network", "",
+        lines += ["## Local SGD: sync_every on the tutorial network", "",
                   "784-30-10 sigmoid, quadratic cost, SGD lr=3.0, 10 samples per rank per "
                   f"step, 2 ranks, one epoch.  Single process (batch 10): "
                   f"{single['seconds_per_epoch']:.2f} s/epoch, test accuracy "
