@@ -169,6 +169,10 @@ def _legend():
             "faster.")
 
 
+def _loads(values):
+    return "-" if not values else ", ".join(f"{v:.2f}" for v in values)
+
+
 def _machine_lines(results):
     m = results["machine"]
     blas = "; ".join(f"{b['prefix']} {b['version']} {b['architecture']} "
@@ -182,8 +186,8 @@ def _machine_lines(results):
         f"(revision {m['nnc_revision']})",
         f"BLAS: {blas}",
         f"environment: {m['env']}",
-        f"load average at start {m.get('load_average_start')}, at end "
-        f"{m.get('load_average_end')}",
+        f"load average (1, 5, 15 min) at start {_loads(m.get('load_average_start'))}, "
+        f"at end {_loads(m.get('load_average_end'))}",
     ]
     versions = results.get("versions")
     if versions:

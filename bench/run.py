@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/run.py            # full run (about 10-15 minutes on 2 cores)
+    python bench/run.py            # full run (about 7 minutes on an idle 2-core machine)
     python bench/run.py --quick    # under 3 minutes: fewer repeats, subsets for the slowest
     python bench/run.py --configs wide,deep --peers nnc,jax,torch --threads 1 --repeats 5
 
