@@ -10,6 +10,7 @@ from nnc._version import __version__
 from nnc import activations, datasets, downloads, kernels, losses, optimizers
 from nnc.io import load
 from nnc.network import DivergenceError, Network
+from nnc.perceptron import Perceptron
 
-__all__ = ["Network", "DivergenceError", "load", "datasets", "downloads", "kernels", "activations",
+__all__ = ["Network", "Perceptron", "DivergenceError", "load", "datasets", "downloads", "kernels", "activations",
            "losses", "optimizers", "__version__"]

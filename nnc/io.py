@@ -337,7 +337,7 @@ def load(path):
         if kind == "perceptron":
             from nnc.perceptron import Perceptron as cls
             kwargs = {"n_inputs": net_cfg["sizes"][0], "n_outputs": net_cfg["sizes"][-1],
-                      "dtype": dtype_name}
+                      "dtype": dtype_name, "lr": net_cfg.get("lr", 1.0)}
         else:
             kwargs = {k: net_cfg[k] for k in ("sizes", "activation", "loss", "dtype", "init",
                                               "dropout") if k in net_cfg}

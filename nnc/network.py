@@ -140,6 +140,12 @@ class Network:
                 b[...] = 0
 
     @property
+    def _layout_size(self):
+        """Number of parameters, from the layout (not from ``params``, which
+        a user may have replaced: the engine checks that)."""
+        return self._b_off[-1] + len(self.biases[-1])
+
+    @property
     def n_layers(self):
         """Number of layers of weights (``len(sizes) - 1``)."""
         return len(self.sizes) - 1
@@ -196,7 +202,8 @@ class Network:
         mode, data = self._prepare_X(X, sparse=False)
         n = self._n_rows(mode, data)
         out = np.empty((n, self.sizes[layer]), dtype=self.dtype)
-        engine = self._engine(min(batch_size, n), mode, _threads(threads))
+        threads = _threads(threads, min(batch_size, n) * self._layout_size)
+        engine = self._engine(min(batch_size, n), mode, threads)
         self._set_data(engine, mode, data)
         engine.set_order(np.arange(n, dtype=np.int64), min(batch_size, n))
         with _blas_threads(threads):
@@ -224,7 +231,8 @@ class Network:
         labels, targets = self._prepare_y(y, n)
         sw = V.check_sample_weight(sample_weight, n, self.dtype)
         bs = min(V.check_int("batch_size", batch_size, 1), n)
-        engine = self._engine(bs, mode, _threads(threads))
+        threads = _threads(threads, bs * self._layout_size)
+        engine = self._engine(bs, mode, threads)
         self._set_data(engine, mode, data, labels, targets, sw)
         engine.set_order(np.arange(n, dtype=np.int64), bs)
         with _blas_threads(threads):
@@ -307,7 +315,9 @@ class Network:
         sample_weight : array-like of shape (n_samples,), optional
             Each sample's cost is multiplied by its weight.
         threads : int, optional
-            Threads for BLAS and the engine's own kernels; default: all cores.
+            Threads for BLAS and the engine's own kernels.  By default all
+            cores, except for small steps (batch rows x parameters below
+            ``nnc.network.AUTO_THREADS_WORK``), which run on one thread.
             Results are identical for a given number of threads.
         sparse : {"auto", True, False}
             Whether the first layer skips zero inputs.  ``"auto"`` uses it
@@ -382,7 +392,7 @@ class Network:
         if callbacks is not None and (not isinstance(callbacks, (list, tuple))
                                       or not all(callable(cb) for cb in callbacks)):
             raise TypeError("callbacks must be a list of callables f(network, epoch, history)")
-        threads = _threads(threads)
+        requested_threads, threads = threads, _threads(threads)
 
         # ---- data: validated and converted once, never copied per epoch
         mode, data = self._prepare_X(X, sparse=sparse)
@@ -427,6 +437,7 @@ class Network:
 
         # ---- the engine and its workspace: allocated once for the whole fit
         bs = min(batch_size, n)
+        threads = _threads(requested_threads, bs * self._layout_size)
         engine = self._engine(bs, mode, threads,
                               self.dropout if any(self.dropout) else None)
         self._set_data(engine, mode, data, labels, targets, sw)
@@ -565,13 +576,13 @@ class Network:
         from nnc.io import save
         save(self, path, metadata=metadata)
 
-    def to_onnx(self, path):
-        """Export to an ONNX model file (needs the optional extra ``nnc[onnx]``).
+    def to_onnx(self, path=None, **kwargs):
+        """Export to an ONNX model (needs the optional extra ``nnc[onnx]``).
 
         See :func:`nnc.onnx.export`.
         """
         from nnc.onnx import export
-        return export(self, path)
+        return export(self, path, **kwargs)
 
     def get_config(self):
         """The constructor arguments that rebuild this architecture."""
@@ -593,6 +604,8 @@ class Network:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        # An owned, writeable buffer even when unpickled from a read-only memmap.
+        self.params = np.array(self.params, dtype=self.dtype)
         self.weights, self.biases = self._views(self.params)
         self._fit_lock = threading.Lock()
 
@@ -656,8 +669,18 @@ def _check_dropout(dropout, n_layers):
     return rates + [0.0]  # never on the output layer
 
 
-def _threads(threads):
+#: with threads=None, steps with fewer multiply-adds than this (batch rows x
+#: parameters) run on one thread: splitting them costs more than it saves,
+#: and far more when other programs hold the cores.
+AUTO_THREADS_WORK = 8_000_000
+
+
+def _threads(threads, work=None):
+    """The thread count to use: ``threads``, or by default every core
+    available to the process when a step's ``work`` is large enough."""
     if threads is None:
+        if work is not None and work < AUTO_THREADS_WORK:
+            return 1
         try:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not on Linux
