@@ -115,6 +115,18 @@ def as_array(x, name):
     return arr
 
 
+def all_finite(a):
+    """True when a float array holds no NaN or infinity.
+
+    min and max propagate NaN and need no temporary array, unlike
+    ``np.isfinite(a).all()``, which would allocate a boolean copy of the
+    whole training set.
+    """
+    if a.size == 0:
+        return True
+    return math.isfinite(a.min()) and math.isfinite(a.max())
+
+
 def _convert(arr, dtype, name):
     """One C-contiguous, aligned, native-endian copy in ``dtype`` (or ``arr`` itself).
 
@@ -124,8 +136,8 @@ def _convert(arr, dtype, name):
     """
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         out = np.require(arr, dtype=dtype, requirements=("C", "A"))
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
-        if arr.dtype.kind == "f" and np.isfinite(arr).all():
+    if out.dtype.kind == "f" and not all_finite(out):
+        if arr.dtype.kind == "f" and all_finite(arr):
             raise ValueError(f"{name} has values too large for {np.dtype(dtype).name} "
                              f"(largest magnitude {np.abs(arr).max():.3g})")
         raise ValueError(f"{name} contains NaN or infinity")
