@@ -39,8 +39,9 @@ def scaling(spec):
     out = []
     for name in spec["configs"]:
         cfg = CONFIGS[name]
+        n = spec.get("samples", {}).get(name) or X32.shape[0]
         for dtype in spec["dtypes"]:
-            X = X32.astype(dtype)
+            X = X32[:n].astype(dtype)
             times = {t: [] for t in spec["threads"]}
             cpu = {t: [] for t in spec["threads"]}
             digests = {t: set() for t in spec["threads"]}
@@ -49,7 +50,7 @@ def scaling(spec):
                 for t in spec["threads"]:
                     net = _new_net(nnc, cfg, dtype)
                     c0, t0 = time.process_time(), time.perf_counter()
-                    _fit(net, cfg, X, y, t)
+                    _fit(net, cfg, X, y[:n], t)
                     times[t].append(time.perf_counter() - t0)
                     cpu[t].append((time.process_time() - c0) / times[t][-1])
                     digests[t].add(hashlib.sha256(net.params.tobytes()).hexdigest())
@@ -64,7 +65,7 @@ def scaling(spec):
                     "max_abs_diff_vs_first": float(np.max(np.abs(final[t].astype(np.float64)
                                                                  - final[base]))),
                 })
-            out.append({"config": name, "dtype": dtype, "rows": rows,
+            out.append({"config": name, "dtype": dtype, "rows": rows, "n_samples": n,
                         "load_average": os.getloadavg()})
             print(f"  scaling {name} {dtype}: " + ", ".join(
                 f"{r['threads']} thr {r['median']:.3f} s" for r in rows), file=sys.stderr,

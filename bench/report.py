@@ -125,12 +125,14 @@ def _sections(results, markdown):
             base = block["rows"][0]["median"]
             for r in block["rows"]:
                 rows.append({"config": block["config"], "dtype": block["dtype"],
+                             "samples": block.get("n_samples"),
                              "threads": r["threads"], "seconds": r["median"],
                              "speedup": base / r["median"], "cpu": r.get("cpu_per_wall"),
                              "identical": r["identical_across_repeats"],
                              "diff": r["max_abs_diff_vs_first"]})
         cols = [("config", "config", "{}"), ("dtype", "dtype", "{}"),
-                ("threads", "threads", "{}"), ("s/epoch", "seconds", "{:.3f}"),
+                ("samples", "samples", "{:,}"),
+                ("threads", "threads", "{}"), ("s/fit", "seconds", "{:.3f}"),
                 (f"speedup vs {rows[0]['threads']} thread", "speedup", "{:.2f}"),
                 ("cpu/wall", "cpu", "{:.2f}"),
                 ("identical across repeats", "identical", "{}"),
