@@ -146,7 +146,8 @@ NNC_CLONES static void nnc_sigmoid_f(const float *z, float *a, ptrdiff_t n)
     for (ptrdiff_t i = 0; i < n; i++) {
         float x = -fabsf(z[i]);
         x = x < -104.0f ? -104.0f : x;  /* e^-104 rounds to 0 in float */
-        const float kf = __builtin_roundf(x * 1.44269504088896341f);
+        /* round to nearest by the 1.5 * 2^23 trick: no libm call, vectorises */
+        const float kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
         const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
         float poly = 1.0f / 720.0f;
         poly = poly * r + 1.0f / 120.0f;
@@ -155,11 +156,12 @@ NNC_CLONES static void nnc_sigmoid_f(const float *z, float *a, ptrdiff_t n)
         poly = poly * r + 0.5f;
         poly = poly * r + 1.0f;
         poly = poly * r + 1.0f;
-        union { float f; int i; } scale;
         /* 2^k as 2^(k+60) * 2^-60: stays normal for k down to -150, so the
          * product rounds gradually into float's subnormals, as expf does. */
-        scale.i = ((int)kf + 60 + 127) << 23;
-        const float e = (poly * scale.f) * 8.67361737988403547e-19f;
+        const int bits = ((int)kf + 60 + 127) << 23;
+        float scale;
+        memcpy(&scale, &bits, sizeof scale);
+        const float e = (poly * scale) * 8.67361737988403547e-19f;
         const float s = 1.0f / (1.0f + e);
         a[i] = z[i] >= 0 ? s : e * s;
     }
@@ -311,7 +313,10 @@ static int nnc_has_avx512 = -1;
 
 static inline int nnc_avx512(void)
 {
-    if (nnc_has_avx512 < 0) nnc_has_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    if (nnc_has_avx512 < 0)
+        nnc_has_avx512 = (__builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("fma")) ? 1 : 0;
     return nnc_has_avx512;
 }
 
@@ -400,37 +405,75 @@ static void nnc_column_grads_avx512_##SUF(                                     \
         }                                                                      \
     }                                                                          \
 }
-#define NNC_AVX512_ROW_GRAD(SUF, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1)    \
-__attribute__((target("avx512f")))                                             \
-static void nnc_row_grads_avx512_##SUF(                                        \
-    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
-    int rows, const T *delta, int n_out, T alpha, T *g)                        \
-{                                                                              \
-    for (int i = 0; i < rows; i++) {                                           \
-        const T *d = delta + (ptrdiff_t)i * n_out;                             \
-        const int *ci = cols + i * stride;                                     \
-        const T *vi = vals + i * stride;                                       \
-        for (int o = 0; o < n_out; o += 4 * LANES) {                           \
-            const int rem = n_out - o;                                         \
-            const MT m0 = nnc_mask_##T(rem), m1 = nnc_mask_##T(rem - LANES);   \
-            const MT m2 = nnc_mask_##T(rem - 2 * LANES), m3 = nnc_mask_##T(rem - 3 * LANES); \
-            const VEC d0 = LOADZ(m0, d + o), d1 = LOADZ(m1, d + o + LANES);    \
-            const VEC d2 = LOADZ(m2, d + o + 2 * LANES), d3 = LOADZ(m3, d + o + 3 * LANES); \
-            for (int p = 0; p < counts[i]; p++) {                              \
-                T *gj = g + (ptrdiff_t)ci[p] * n_out + o;                      \
-                const VEC v = SET1(alpha * vi[p]);                             \
-                STOREM(gj, m0, FMA(v, d0, LOADZ(m0, gj)));                     \
-                if (rem > LANES) STOREM(gj + LANES, m1, FMA(v, d1, LOADZ(m1, gj + LANES))); \
-                if (rem > 2 * LANES) STOREM(gj + 2 * LANES, m2, FMA(v, d2, LOADZ(m2, gj + 2 * LANES))); \
-                if (rem > 3 * LANES) STOREM(gj + 3 * LANES, m3, FMA(v, d3, LOADZ(m3, gj + 3 * LANES))); \
-            }                                                                  \
-        }                                                                      \
-    }                                                                          \
+/* Row form, AVX-512: every non-zero input updates one row of g, so stores
+ * happen per entry; masked stores are slow on some CPUs (AMD Zen 4/5), so the
+ * tail of a row goes through unmasked 256- and 128-bit operations and a few
+ * scalars instead. */
+__attribute__((target("avx512f,avx512vl,fma")))
+static void nnc_row_grads_avx512_f(const int *cols, const float *vals, const int *counts,
+                                   ptrdiff_t stride, int rows, const float *delta,
+                                   int n_out, float alpha, float *g)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *d = delta + (ptrdiff_t)i * n_out;
+        const int *ci = cols + i * stride;
+        const float *vi = vals + i * stride;
+        for (int p = 0; p < counts[i]; p++) {
+            float *gj = g + (ptrdiff_t)ci[p] * n_out;
+            const float vs = alpha * vi[p];
+            const __m512 v = _mm512_set1_ps(vs);
+            int o = 0;
+            for (; o + 16 <= n_out; o += 16)
+                _mm512_storeu_ps(gj + o, _mm512_fmadd_ps(v, _mm512_loadu_ps(d + o),
+                                                         _mm512_loadu_ps(gj + o)));
+            if (o + 8 <= n_out) {
+                _mm256_storeu_ps(gj + o, _mm256_fmadd_ps(_mm512_castps512_ps256(v),
+                                 _mm256_loadu_ps(d + o), _mm256_loadu_ps(gj + o)));
+                o += 8;
+            }
+            if (o + 4 <= n_out) {
+                _mm_storeu_ps(gj + o, _mm_fmadd_ps(_mm512_castps512_ps128(v),
+                              _mm_loadu_ps(d + o), _mm_loadu_ps(gj + o)));
+                o += 4;
+            }
+            for (; o < n_out; o++)
+                gj[o] = __builtin_fmaf(vs, d[o], gj[o]);
+        }
+    }
 }
-NNC_AVX512_ROW_GRAD(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
-                    _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
-NNC_AVX512_ROW_GRAD(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
-                    _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
+
+__attribute__((target("avx512f,avx512vl,fma")))
+static void nnc_row_grads_avx512_d(const int *cols, const double *vals, const int *counts,
+                                   ptrdiff_t stride, int rows, const double *delta,
+                                   int n_out, double alpha, double *g)
+{
+    for (int i = 0; i < rows; i++) {
+        const double *d = delta + (ptrdiff_t)i * n_out;
+        const int *ci = cols + i * stride;
+        const double *vi = vals + i * stride;
+        for (int p = 0; p < counts[i]; p++) {
+            double *gj = g + (ptrdiff_t)ci[p] * n_out;
+            const double vs = alpha * vi[p];
+            const __m512d v = _mm512_set1_pd(vs);
+            int o = 0;
+            for (; o + 8 <= n_out; o += 8)
+                _mm512_storeu_pd(gj + o, _mm512_fmadd_pd(v, _mm512_loadu_pd(d + o),
+                                                         _mm512_loadu_pd(gj + o)));
+            if (o + 4 <= n_out) {
+                _mm256_storeu_pd(gj + o, _mm256_fmadd_pd(_mm512_castpd512_pd256(v),
+                                 _mm256_loadu_pd(d + o), _mm256_loadu_pd(gj + o)));
+                o += 4;
+            }
+            if (o + 2 <= n_out) {
+                _mm_storeu_pd(gj + o, _mm_fmadd_pd(_mm512_castpd512_pd128(v),
+                              _mm_loadu_pd(d + o), _mm_loadu_pd(gj + o)));
+                o += 2;
+            }
+            for (; o < n_out; o++)
+                gj[o] = __builtin_fma(vs, d[o], gj[o]);
+        }
+    }
+}
 
 NNC_AVX512_SPARSE(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
                   _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
