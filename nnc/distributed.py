@@ -55,8 +55,10 @@ Semantics of ``Network.fit(..., comm=comm)``
 Everything a rank passes to ``fit`` must agree across ranks except the data:
 architecture, dtype, optimizer, ``lr``, ``batch_size``, ``epochs``,
 ``sync_every``, ``shuffle``, callbacks' stop decisions.  The architecture,
-dtype, optimizer, learning rate and ``sync_every`` are checked (a
-``ValueError`` on every rank); the rest is the caller's contract.
+dtype, optimizer, learning rate, ``sync_every``, the optimizer's step count and
+the number of epochs in ``net.history`` (which learning-rate schedules count)
+are checked (a ``ValueError`` on every rank); the rest is the caller's
+contract.
 """
 import math
 
@@ -162,6 +164,11 @@ def rank_rng(comm, rng):
     return np.random.default_rng([base, comm.Get_rank()])
 
 
+def _finite(a):
+    # min/max propagate NaN and allocate nothing: a cheap once-per-span check
+    return math.isfinite(a.min()) and math.isfinite(a.max())
+
+
 class DataParallel:
     """Synchronises one rank's training inside ``Network.fit(comm=...)``.
 
@@ -214,15 +221,18 @@ class DataParallel:
         mine = {"sizes": list(net.sizes), "activations": list(net.activations),
                 "loss": net.loss, "dtype": net.dtype.str, "optimizer": opt,
                 "n_states": len(self.states), "lr": float(engine.lr), "t": int(engine.t),
+                "epochs_trained": len(net.history.get("loss", ())),
                 "sync_every": self.sync_every, "n": int(n_samples), "bs": int(batch_size)}
         everyone = comm.allgather(mine)  # the one start-up exchange
         # Every rank sees the same list, so every rank raises the same error.
+        hints = {"t": " (pass reset_optimizer=True, or train every rank the same way before)",
+                 "epochs_trained": " (learning-rate schedules count the epochs in "
+                                   "net.history: train every rank the same way before)"}
         for key in ("sizes", "activations", "loss", "dtype", "optimizer", "n_states", "lr",
-                    "t", "sync_every"):
+                    "t", "epochs_trained", "sync_every"):
             values = [info[key] for info in everyone]
             if any(v != values[0] for v in values):
-                hint = (" (pass reset_optimizer=True, or train every rank the same way "
-                        "before)" if key == "t" else "")
+                hint = hints.get(key, "")
                 raise ValueError(f"the ranks disagree on {key}: {values}{hint}")
         self.shard_sizes = np.array([info["n"] for info in everyone], dtype=np.int64)
         self.batch_sizes = np.array([info["bs"] for info in everyone], dtype=np.int64)
@@ -268,6 +278,14 @@ class DataParallel:
                 if not self._reduce_gradient(b):
                     return
                 self.engine.apply()
+            if b1 < self.n_batches and not _finite(self.net.params):
+                # The last update of this span made the (identical) parameters
+                # non-finite with a finite loss.  fit is about to raise here,
+                # while ranks whose span goes on are entering step b1's
+                # Allreduce: meet them there with a poisoned gradient.
+                self.grads[0] = np.nan
+                self.comm.Allreduce(self._MPI.IN_PLACE, self.grads, op=self._MPI.SUM)
+                self._mark_diverged()
         else:
             self._train_local(b0, b1)
 
@@ -302,7 +320,7 @@ class DataParallel:
             self.engine.train(b, stop, apply_update=True, fused=True)
             self._since_sync += stop - b
             b = stop
-            bad = not math.isfinite(self.engine.stats()[0])
+            bad = not (math.isfinite(self.engine.stats()[0]) and _finite(self.net.params))
             if b == due or bad:
                 # A diverged rank goes straight to the next scheduled average,
                 # skipping its remaining local steps, so the collectives match.

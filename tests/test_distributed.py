@@ -155,8 +155,9 @@ def test_adam_unequal_shards_weighted_equals_single_process(ranks):
             # Adam's step count) carries over between fit calls.
             h = ref.fit(Xk, yk, epochs=1, batch_size=len(Xk), shuffle=False,
                         sample_weight=wk, verbose=0, threads=1, **cfg["fit"])
-            loss_sum += h["loss"][0] * wk.sum()
-            weight_sum += wk.sum()
+            # Weighted costs are averaged over samples (sum(w*C)/n), like the gradient.
+            loss_sum += h["loss"][0] * len(Xk)
+            weight_sum += len(Xk)
             correct += h["accuracy"][0] * len(Xk)
             seen += len(Xk)
         losses.append(loss_sum / weight_sum)
@@ -255,6 +256,7 @@ def test_disagreeing_ranks_raise_valueerror_everywhere(ranks):
     for r, (_, info) in enumerate(ranks):
         assert "disagree on sizes" in info["mismatch_sizes"], f"rank {r}"
         assert "disagree on lr" in info["mismatch_lr"], f"rank {r}"
+        assert "disagree on epochs_trained" in info["mismatch_history"], f"rank {r}"
 
 
 @needs_mpi
@@ -264,6 +266,16 @@ def test_divergence_on_one_rank_stops_every_rank(ranks, k):
         assert info[f"diverge{k}"].startswith("DivergenceError"), f"rank {r}: {info}"
         assert info[f"diverge{k}_restored"], f"rank {r}: parameters not restored"
         assert info["after_divergence_allreduce"] == C.N_RANKS
+
+
+@needs_mpi
+@pytest.mark.parametrize("k", [1, 3])
+def test_parameter_overflow_at_one_ranks_span_end_stops_every_rank(ranks, k):
+    """fit checks the parameters whenever a span returns, and the ranks' spans
+    end at different steps: the rank that stops must not strand the others."""
+    for r, (_, info) in enumerate(ranks):
+        assert info[f"overflow{k}"].startswith("DivergenceError"), f"rank {r}: {info}"
+        assert info[f"overflow{k}_restored"], f"rank {r}: parameters not restored"
 
 
 @needs_mpi

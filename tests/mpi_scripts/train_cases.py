@@ -17,6 +17,7 @@ import _cases as C  # noqa: E402
 
 import nnc  # noqa: E402
 import nnc.distributed as D  # noqa: E402
+import nnc.network  # noqa: E402
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
@@ -146,8 +147,11 @@ def case_mismatch():
     X, y = C.classification(12, 11)
     for what, net_kw, fit_kw in (
             ("sizes", {"sizes": [C.N_FEATURES, 4 + rank, 3]}, {}),
-            ("lr", {"sizes": [C.N_FEATURES, 4, 3]}, {"lr": 0.1 * (1 + rank)})):
+            ("lr", {"sizes": [C.N_FEATURES, 4, 3]}, {"lr": 0.1 * (1 + rank)}),
+            ("history", {"sizes": [C.N_FEATURES, 4, 3]}, {})):
         net = nnc.Network(seed=0, **net_kw)
+        if what == "history" and rank == 1:
+            net.fit(X, y, epochs=1, batch_size=4, verbose=0, threads=1)  # rank 1 only
         try:
             net.fit(X, y, epochs=1, batch_size=4, verbose=0, threads=1, comm=comm, **fit_kw)
             info[f"mismatch_{what}"] = "no error"
@@ -170,6 +174,29 @@ def case_divergence():
         except nnc.DivergenceError as exc:
             info[f"diverge{k}"] = f"DivergenceError: {exc}"
         info[f"diverge{k}_restored"] = bool(np.array_equal(net.params, start))
+    # Parameters that overflow with a finite loss, at the end of a span on
+    # rank 0 only: rank 0 returns to fit after every step (tiny spans), rank 1
+    # runs the whole epoch in one span.  Zero sample weights keep the first 8
+    # steps (fit's first span) from moving anything; step 9's update overflows.
+    saved = nnc.network.SPAN_SECONDS
+    X, y = C.classification(64, 14)
+    X *= 1000.0   # a linear network: weight gradients ~1e6, finite losses ~1e7
+    sw = np.r_[np.zeros(32), np.ones(32)]
+    try:
+        nnc.network.SPAN_SECONDS = 1e-12 if rank == 0 else 1e12
+        for k in (1, 3):
+            net = nnc.Network([C.N_FEATURES, 4, 3], activation="identity", dtype="float64",
+                              seed=15)
+            start = comm.bcast(net.params.copy(), root=0)
+            try:
+                net.fit(X, y, epochs=1, batch_size=4, lr=1e308, sample_weight=sw, shuffle=False,
+                        verbose=0, threads=1, comm=comm, sync_every=k)
+                info[f"overflow{k}"] = "no error"
+            except nnc.DivergenceError as exc:
+                info[f"overflow{k}"] = f"DivergenceError: {exc}"
+            info[f"overflow{k}_restored"] = bool(np.array_equal(net.params, start))
+    finally:
+        nnc.network.SPAN_SECONDS = saved
     # The communicator is still usable afterwards: nobody was left behind.
     info["after_divergence_allreduce"] = comm.allreduce(1)
 
