@@ -26,7 +26,7 @@ from libc.math cimport sqrt, pow
 from cython.parallel cimport prange
 
 from nnc._kernels cimport (
-    gemm, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
+    gemm, gemm_par, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     sgd_update, momentum_update, adam_update, rmsprop_update,
@@ -182,7 +182,7 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                            m, n_out, c.threads)
         else:
             dense_forward(prev, params + c.w_off[l], params + c.b_off[l],
-                          <floating*>c.z[l], m, n_in, n_out)
+                          <floating*>c.z[l], m, n_in, n_out, c.threads)
         fl = <floating*>c.f[l]
         activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         if train and c.keep[l] < 1:
@@ -233,8 +233,8 @@ cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
         w = params + c.w_off[l]
         if l > 0:
             # BP2: delta^{l-1} = (delta^l W^l) (*) f'(z^{l-1}), with the old W^l.
-            gemm(False, True, m, n_in, n_out, <floating>1, d, n_out, w, n_out,
-                 <floating>0, dp, n_in)
+            gemm_par(False, True, m, n_in, n_out, <floating>1, d, n_out, w, n_out,
+                     <floating>0, dp, n_in, c.threads)
             if c.keep[l - 1] < 1:
                 mk = <floating*>c.mask[l - 1]
                 for e in range(<Py_ssize_t>m * n_in):
@@ -270,8 +270,8 @@ cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
                 sparse_weight_grad(c.col_ptr, c.csc_rows, <floating*>c.csc_vals,
                                    <int>c.n_features, d, alpha, gw, n_out, c.threads)
         else:
-            gemm(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
-                 beta, gw, n_out)
+            gemm_par(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
+                     beta, gw, n_out, c.threads)
         tmp = d
         d = dp
         dp = tmp

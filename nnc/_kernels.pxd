@@ -29,6 +29,9 @@ cdef enum:
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                const floating* a, int lda, const floating* b, int ldb,
                floating beta, floating* c, int ldc) noexcept nogil
+cdef void gemm_par(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+                   const floating* a, int lda, const floating* b, int ldb,
+                   floating beta, floating* c, int ldc, int threads) noexcept nogil
 cdef void gemv(bint trans, int m, int n, floating alpha, const floating* a,
                int lda, const floating* x, floating beta, floating* y) noexcept nogil
 cdef void axpy(Py_ssize_t n, floating alpha, const floating* x, floating* y) noexcept nogil
@@ -37,7 +40,7 @@ cdef void axpy(Py_ssize_t n, floating alpha, const floating* x, floating* y) noe
 cdef void fill_rows(floating* out, const floating* b, Py_ssize_t rows,
                     Py_ssize_t cols) noexcept nogil
 cdef void dense_forward(const floating* a_prev, const floating* wt, const floating* b,
-                        floating* z, int rows, int n_in, int n_out) noexcept nogil
+                        floating* z, int rows, int n_in, int n_out, int threads) noexcept nogil
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
                          floating* z, int rows, int n_out, int threads) noexcept nogil

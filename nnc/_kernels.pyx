@@ -123,6 +123,28 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
               &beta, c, &ldc)
 
 
+cdef void gemm_par(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+                   const floating* a, int lda, const floating* b, int ldb,
+                   floating beta, floating* c, int ldc, int threads) noexcept nogil:
+    """gemm with the rows of C split across threads, each a one-thread BLAS call.
+
+    nnc does its own threading (BLAS is held to one thread while it runs):
+    one pool of threads for every kernel, rather than OpenMP's and BLAS's
+    pools taking turns and spinning against each other on the same cores.
+    """
+    cdef int t, nt, chunk
+    if threads > 1 and m >= 2 * threads and <double>m * n * k >= 1e6:
+        chunk = (m + threads - 1) // threads
+        chunk = (chunk + 7) // 8 * 8
+        nt = (m + chunk - 1) // chunk
+        for t in prange(nt, nogil=True, num_threads=threads, schedule='static'):
+            gemm(trans_a, trans_b, min(m, (t + 1) * chunk) - t * chunk, n, k, alpha,
+                 a + (t * chunk if trans_a else <Py_ssize_t>t * chunk * lda), lda, b, ldb,
+                 beta, c + <Py_ssize_t>t * chunk * ldc, ldc)
+    else:
+        gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+
 cdef void gemv(bint trans, int m, int n, floating alpha, const floating* a,
                int lda, const floating* x, floating beta, floating* y) noexcept nogil:
     # y = alpha * op(A) x + beta * y for a row-major (m, n) matrix A.
@@ -161,11 +183,11 @@ cdef void fill_rows(floating* out, const floating* b, Py_ssize_t rows,
 
 
 cdef void dense_forward(const floating* a_prev, const floating* wt, const floating* b,
-                        floating* z, int rows, int n_in, int n_out) noexcept nogil:
+                        floating* z, int rows, int n_in, int n_out, int threads) noexcept nogil:
     """z = a_prev W^T + b for a mini-batch: one GEMM."""
     fill_rows(z, b, rows, n_out)
-    gemm(False, False, rows, n_out, n_in, <floating>1, a_prev, n_in, wt, n_out,
-         <floating>1, z, n_out)
+    gemm_par(False, False, rows, n_out, n_in, <floating>1, a_prev, n_in, wt, n_out,
+             <floating>1, z, n_out, threads)
 
 
 cdef inline void _sparse_rows(const int* cols_idx, const floating* vals, const int* counts,

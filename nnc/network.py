@@ -690,10 +690,16 @@ def _threads(threads, work=None):
 
 
 class _blas_threads:
-    """Limit BLAS to the requested threads for the duration of a block."""
+    """Hold BLAS to one thread while the engine runs.
+
+    The engine splits its products across its own threads, each calling
+    one-thread BLAS: a single pool of threads, instead of OpenMP's and
+    BLAS's pools taking turns (and spin-waiting against each other) on the
+    same cores.
+    """
 
     def __init__(self, threads):
-        self.threads = _threads(threads)
+        self.threads = 1
         self._limiter = None
 
     def __enter__(self):
