@@ -103,6 +103,10 @@ cdef struct Ctx:
     int threads
     uint64_t seed
     long long step
+    # inputs are checked for NaN/inf as they are gathered (first epoch only):
+    # one pass over the data that training makes anyway, none extra
+    int check_input
+    long long bad_row
     # running statistics of the current span
     double loss_sum
     double correct
@@ -120,6 +124,30 @@ cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
 # ---------------------------------------------------------------------------
 # The six stages of a step.
 # ---------------------------------------------------------------------------
+cdef inline bint _finite_values(const floating* x, Py_ssize_t n) noexcept nogil:
+    # x - x is 0 for every finite x, NaN for NaN and infinities.
+    cdef Py_ssize_t i
+    cdef floating acc = 0
+    for i in range(n):
+        acc = acc + (x[i] - x[i])
+    return acc == 0
+
+
+cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
+    """False (and c.bad_row set) when a gathered input row holds NaN or inf."""
+    cdef int i
+    cdef Py_ssize_t nf = c.n_features
+    for i in range(m):
+        if c.input_mode == INPUT_DENSE:
+            if _finite_values(<floating*>c.a[0] + i * nf, nf):
+                continue
+        elif _finite_values(<floating*>c.sp_vals + i * nf, c.sp_cnt[i]):
+            continue
+        c.bad_row = c.order[start + i]
+        return False
+    return True
+
+
 cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     """Copy the mini-batch's inputs, targets and weights into the workspace."""
     cdef int i, n_out = c.sizes[c.n_layers]
@@ -330,6 +358,8 @@ cdef void train_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1,
         if m <= 0:
             break
         gather(c, kind, start, m)
+        if c.check_input and not check_batch(c, kind, start, m):
+            break
         forward(c, kind, m, c.n_layers, True)
         c.loss_sum += output_error(c, kind, m)
         backprop(c, kind, m)
@@ -405,6 +435,7 @@ cdef class Engine:
         self.c.cap = cap
         self.c.threads = max(1, threads)
         self.c.input_mode = input_mode
+        self.c.bad_row = -1
         for l in range(L + 1):
             self.c.sizes[l] = sizes[l]
         for l in range(L):
@@ -495,6 +526,18 @@ cdef class Engine:
         self.c.order = <long long*>_ptr(order)
         self.c.n_order = order.shape[0]
         self.c.batch_size = batch_size
+
+    property check_input:
+        """Whether gathered inputs are checked for NaN and infinity."""
+        def __get__(self):
+            return bool(self.c.check_input)
+        def __set__(self, bint value):
+            self.c.check_input = value
+
+    property bad_row:
+        """Index of the first input row found non-finite, or -1."""
+        def __get__(self):
+            return self.c.bad_row
 
     def reset_stats(self):
         self.c.loss_sum = 0

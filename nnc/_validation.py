@@ -127,7 +127,7 @@ def all_finite(a):
     return math.isfinite(a.min()) and math.isfinite(a.max())
 
 
-def _convert(arr, dtype, name):
+def _convert(arr, dtype, name, check_finite=True):
     """One C-contiguous, aligned, native-endian copy in ``dtype`` (or ``arr`` itself).
 
     Values too large for ``dtype`` become a ValueError, not an overflow warning;
@@ -136,6 +136,8 @@ def _convert(arr, dtype, name):
     """
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         out = np.require(arr, dtype=dtype, requirements=("C", "A"))
+    if out is arr and not check_finite:
+        return out  # the caller checks the values as it reads them (Network.fit)
     if out.dtype.kind == "f" and not all_finite(out):
         if arr.dtype.kind == "f" and all_finite(arr):
             raise ValueError(f"{name} has values too large for {np.dtype(dtype).name} "
@@ -177,11 +179,13 @@ def _check_csr(X, n_features, dtype, name):
     return "csr", (data, indices, indptr, n_features)
 
 
-def check_X(X, n_features, dtype, name="X"):
+def check_X(X, n_features, dtype, name="X", check_finite=True):
     """Return ``("dense", array)`` or ``("csr", (data, indices, indptr, n_features))``.
 
     The dense array is C-contiguous with the network's dtype: the caller's
-    array itself when it already is, otherwise one converted copy.
+    array itself when it already is, otherwise one converted copy.  With
+    ``check_finite=False`` an array used as it is is not scanned for NaN or
+    infinity here: the caller must check the values as it reads them.
     """
     if is_sparse(X):
         return _check_csr(X, n_features, dtype, name)
@@ -194,7 +198,7 @@ def check_X(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} must have {n_features} features (columns), got {arr.shape[1]}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it needs at least one sample")
-    return "dense", _convert(arr, dtype, name)
+    return "dense", _convert(arr, dtype, name, check_finite)
 
 
 def check_y(y, n_samples, n_out, dtype, name="y"):

@@ -159,8 +159,8 @@ class Network:
                       self._w_off, self._b_off, cap, input_mode, dropout, threads)
 
     # -- data --------------------------------------------------------------
-    def _prepare_X(self, X, sparse="auto", name="X"):
-        kind, data = V.check_X(X, self.sizes[0], self.dtype, name)
+    def _prepare_X(self, X, sparse="auto", name="X", check_finite=True):
+        kind, data = V.check_X(X, self.sizes[0], self.dtype, name, check_finite)
         if kind == "csr":
             return _INPUT_CSR, data
         if sparse is True or (sparse == "auto" and _density(data) < SPARSE_DENSITY):
@@ -395,7 +395,9 @@ class Network:
         requested_threads, threads = threads, _threads(threads)
 
         # ---- data: validated and converted once, never copied per epoch
-        mode, data = self._prepare_X(X, sparse=sparse)
+        # X is checked for NaN/inf by the engine during the first epoch, as it
+        # reads each row anyway: no extra pass over the training set here.
+        mode, data = self._prepare_X(X, sparse=sparse, check_finite=comm is not None)
         n = self._n_rows(mode, data)
         labels, targets = self._prepare_y(y, n)
         sw = V.check_sample_weight(sample_weight, n, self.dtype)
@@ -472,6 +474,8 @@ class Network:
                     rng.shuffle(order)
                 engine.set_order(order, bs)
                 engine.reset_stats()
+                # The first epoch reads every row: it checks them for NaN/inf.
+                engine.check_input = epoch == 0 and comm is None
                 snapshot = (self.params.copy(), [s.copy() for s in states], engine.t)
                 progress.start_epoch(epoch)
                 try:
@@ -529,6 +533,10 @@ class Network:
             else:
                 dist.train(done, stop)
             elapsed = time.perf_counter() - t0
+            if engine.bad_row >= 0:
+                self._restore(snapshot, engine)
+                raise ValueError(f"X contains NaN or infinity (in row {engine.bad_row}); "
+                                 "the network was left as it was before fit")
             loss_sum = engine.stats()[0]
             # min/max propagate NaN and need no temporary: cheap enough per span
             finite_params = math.isfinite(self.params.min()) and math.isfinite(self.params.max())
@@ -702,12 +710,16 @@ class _blas_threads:
         self.threads = 1
         self._limiter = None
 
+    _controller = None  # threadpoolctl's view of the loaded BLAS libraries, found once
+
     def __enter__(self):
         try:
-            from threadpoolctl import threadpool_limits
+            from threadpoolctl import ThreadpoolController
         except ImportError:  # pragma: no cover - a declared dependency
             return self
-        self._limiter = threadpool_limits(limits=self.threads, user_api="blas")
+        if _blas_threads._controller is None:
+            _blas_threads._controller = ThreadpoolController()
+        self._limiter = _blas_threads._controller.limit(limits=self.threads, user_api="blas")
         return self
 
     def __exit__(self, *exc):

@@ -644,9 +644,9 @@ def test_input_is_converted_once_per_fit_not_per_epoch(monkeypatch):
     calls = []
     real = V._convert
 
-    def counting(arr, dtype, name):
+    def counting(arr, dtype, name, *args):
         calls.append(name)
-        return real(arr, dtype, name)
+        return real(arr, dtype, name, *args)
 
     monkeypatch.setattr(V, "_convert", counting)
     X = np.asfortranarray(_grid_data("float64"))
