@@ -107,6 +107,8 @@ cdef struct Ctx:
     # one pass over the data that training makes anyway, none extra
     int check_input
     long long bad_row
+    # inference over rows in order: layer 1 reads x in place, no copy
+    int direct
     # running statistics of the current span
     double loss_sum
     double correct
@@ -156,7 +158,9 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     cdef floating* x = <floating*>c.x
     cdef floating* yb = <floating*>c.yb
     cdef floating* wb = <floating*>c.wb
-    if c.input_mode == INPUT_DENSE:
+    if c.input_mode == INPUT_DENSE and c.direct:
+        c.a[0] = x + start * nf  # rows start .. start+m-1, contiguous
+    elif c.input_mode == INPUT_DENSE:
         for i in range(m):
             memcpy(a0 + i * nf, x + c.order[start + i] * nf, nf * sizeof(floating))
     elif c.input_mode == INPUT_COMPACT:
@@ -171,7 +175,7 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
             memcpy(<floating*>c.sp_vals + i * nf, <floating*>c.csr_data + p0,
                    cnt * sizeof(floating))
             c.sp_cnt[i] = <int>cnt
-    if c.x != NULL and start + m < c.n_order:
+    if c.x != NULL and not c.direct and start + m < c.n_order:
         # The next batch's rows are random: ask for (some of) them now.
         prefetch_rows(c.x, nf * sizeof(floating), c.order + start + m,
                       <int>min(<Py_ssize_t>min(c.batch_size, 32), c.n_order - start - m))
@@ -518,10 +522,18 @@ cdef class Engine:
         def __get__(self):
             return self.c.t
 
-    def set_order(self, order, int batch_size):
-        """Set the sample order (int64 indices, validated) and the batch size."""
+    def set_order(self, order, int batch_size, bint direct=False):
+        """Set the sample order (int64 indices, validated) and the batch size.
+
+        ``direct=True`` promises that ``order`` is 0, 1, 2, ... (inference):
+        dense rows are then read in place instead of being copied.
+        """
         if batch_size < 1 or batch_size > self.c.cap:
             raise ValueError(f"batch_size must be in [1, {self.c.cap}]")
+        if direct and self.c.input_mode == INPUT_DENSE:
+            self.c.direct = 1
+        else:
+            self.c.direct = 0
         self._alive.append(order)
         self.c.order = <long long*>_ptr(order)
         self.c.n_order = order.shape[0]

@@ -205,7 +205,7 @@ class Network:
         threads = _threads(threads, min(batch_size, n) * self._layout_size)
         engine = self._engine(min(batch_size, n), mode, threads)
         self._set_data(engine, mode, data)
-        engine.set_order(np.arange(n, dtype=np.int64), min(batch_size, n))
+        engine.set_order(np.arange(n, dtype=np.int64), min(batch_size, n), direct=True)
         with _blas_threads(threads):
             engine.forward(out, layer)
         return out
@@ -234,7 +234,7 @@ class Network:
         threads = _threads(threads, bs * self._layout_size)
         engine = self._engine(bs, mode, threads)
         self._set_data(engine, mode, data, labels, targets, sw)
-        engine.set_order(np.arange(n, dtype=np.int64), bs)
+        engine.set_order(np.arange(n, dtype=np.int64), bs, direct=True)
         with _blas_threads(threads):
             engine.score()
         loss_sum, correct, seen = engine.stats()
@@ -571,7 +571,7 @@ class Network:
         bs = min(1024, vn)
         engine = self._engine(bs, vmode, threads)
         self._set_data(engine, vmode, vdata, vlabels, vtargets)
-        engine.set_order(np.arange(vn, dtype=np.int64), bs)
+        engine.set_order(np.arange(vn, dtype=np.int64), bs, direct=True)
         engine.score()
         loss_sum, correct, seen = engine.stats()
         if dist is not None:
