@@ -241,7 +241,7 @@ cdef double output_error(Ctx* c, floating kind, int m) noexcept nogil:
                         &c.correct)
 
 
-cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
+cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil:
     """BP2-BP4 from the output layer down.
 
     In fused mode (plain SGD) the gradient goes straight into the parameters
@@ -259,6 +259,7 @@ cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
     cdef floating* mk
     cdef floating alpha, beta
     cdef Py_ssize_t e
+    cdef double lr_t = step_size(c) if update_now else 0
     for l in range(c.n_layers - 1, -1, -1):
         n_in = c.sizes[l]
         n_out = c.sizes[l + 1]
@@ -304,6 +305,10 @@ cdef void backprop(Ctx* c, floating kind, int m) noexcept nogil:
         else:
             gemm_par(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
                      beta, gw, n_out, c.threads)
+        if update_now:
+            # This layer's gradient is still in cache, and W^l is no longer
+            # needed (BP2 above already used it): update it now.
+            update_layer(c, kind, l, lr_t)
         tmp = d
         d = dp
         dp = tmp
@@ -328,27 +333,36 @@ cdef void update_range(Ctx* c, floating kind, Py_ssize_t i0, Py_ssize_t i1,
                        <floating>c.rho, <floating>c.eps)
 
 
-cdef void update(Ctx* c, floating kind) noexcept nogil:
-    """Apply the optimizer to all parameters at once, from the gradient buffer."""
-    cdef floating* p = <floating*>c.params
-    cdef floating* g = <floating*>c.grads
-    cdef int l, t, nt = c.threads
-    cdef double lr_t = c.lr
-    cdef Py_ssize_t chunk
-    if c.l2 > 0:  # L2 penalty on the weights only, not the biases
-        for l in range(c.n_layers):
-            axpy(<Py_ssize_t>c.sizes[l] * c.sizes[l + 1], <floating>c.l2,
-                 p + c.w_off[l], g + c.w_off[l])
+cdef double step_size(Ctx* c) noexcept nogil:
+    """Start an optimizer step: the learning rate of this step (Adam's bias
+    corrections folded in, Kingma & Ba sec. 2)."""
     if c.optimizer == OPT_ADAM:
         c.t += 1
-        lr_t = c.lr * sqrt(1 - pow(c.beta2, <double>c.t)) / (1 - pow(c.beta1, <double>c.t))
-    if nt > 1 and c.n_params >= 131072:
-        chunk = ((c.n_params + nt - 1) // nt + 15) // 16 * 16
+        return c.lr * sqrt(1 - pow(c.beta2, <double>c.t)) / (1 - pow(c.beta1, <double>c.t))
+    return c.lr
+
+
+cdef void update_layer(Ctx* c, floating kind, int l, double lr_t) noexcept nogil:
+    """The optimizer on layer l's parameters (W^l then b^l: one contiguous range)."""
+    cdef Py_ssize_t i0 = c.w_off[l], i1 = c.b_off[l] + c.sizes[l + 1], chunk
+    cdef int t, nt = c.threads
+    if c.l2 > 0:  # L2 penalty on the weights only, not the biases
+        axpy(<Py_ssize_t>c.sizes[l] * c.sizes[l + 1], <floating>c.l2,
+             <floating*>c.params + i0, <floating*>c.grads + i0)
+    if nt > 1 and i1 - i0 >= 131072:
+        chunk = ((i1 - i0 + nt - 1) // nt + 15) // 16 * 16
         for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
-            update_range(c, kind, min(c.n_params, t * chunk),
-                         min(c.n_params, (t + 1) * chunk), lr_t)
+            update_range(c, kind, min(i1, i0 + t * chunk), min(i1, i0 + (t + 1) * chunk), lr_t)
     else:
-        update_range(c, kind, 0, c.n_params, lr_t)
+        update_range(c, kind, i0, i1, lr_t)
+
+
+cdef void update(Ctx* c, floating kind) noexcept nogil:
+    """Apply the optimizer to all parameters, from the gradient buffer."""
+    cdef double lr_t = step_size(c)
+    cdef int l
+    for l in range(c.n_layers - 1, -1, -1):
+        update_layer(c, kind, l, lr_t)
 
 
 cdef void train_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1,
@@ -366,9 +380,7 @@ cdef void train_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1,
             break
         forward(c, kind, m, c.n_layers, True)
         c.loss_sum += output_error(c, kind, m)
-        backprop(c, kind, m)
-        if apply_update and not c.fused:
-            update(c, kind)
+        backprop(c, kind, m, apply_update and not c.fused)
         c.seen += m
         c.step += 1
 

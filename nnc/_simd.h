@@ -341,10 +341,11 @@ static inline int nnc_avx512(void)
             if (NV > 2) a2 = FMA(v, LOADZ(m2, src + 2 * LANES), a2);           \
             if (NV > 3) a3 = FMA(v, LOADZ(m3, src + 3 * LANES), a3);           \
         }                                                                      \
-        STOREM((OUT_PTR), m0, a0);                                             \
-        if (NV > 1) STOREM((OUT_PTR) + LANES, m1, a1);                         \
-        if (NV > 2) STOREM((OUT_PTR) + 2 * LANES, m2, a2);                     \
-        if (NV > 3) STOREM((OUT_PTR) + 3 * LANES, m3, a3);                     \
+        /* masked stores are slow on some CPUs: only for a partial vector */    \
+        NNC_STORE_##T((OUT_PTR), m0, a0, rem);                                 \
+        if (NV > 1) NNC_STORE_##T((OUT_PTR) + LANES, m1, a1, rem - LANES);     \
+        if (NV > 2) NNC_STORE_##T((OUT_PTR) + 2 * LANES, m2, a2, rem - 2 * LANES); \
+        if (NV > 3) NNC_STORE_##T((OUT_PTR) + 3 * LANES, m3, a3, rem - 3 * LANES); \
     } while (0)
 
 #define NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, INIT_PTR,   \
@@ -361,6 +362,13 @@ static inline int nnc_avx512(void)
                             INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR);       \
     } while (0)
 
+#define NNC_STORE_float(PTR, MASK, VAL, REM) \
+    do { if ((REM) >= 16) _mm512_storeu_ps((PTR), (VAL)); \
+         else _mm512_mask_storeu_ps((PTR), (MASK), (VAL)); } while (0)
+#define NNC_STORE_double(PTR, MASK, VAL, REM) \
+    do { if ((REM) >= 8) _mm512_storeu_pd((PTR), (VAL)); \
+         else _mm512_mask_storeu_pd((PTR), (MASK), (VAL)); } while (0)
+
 __attribute__((target("avx512f"))) static inline __mmask16 nnc_mask_float(int r)
 {
     return r <= 0 ? (__mmask16)0 : r >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << r) - 1);
@@ -376,11 +384,14 @@ static void nnc_sparse_rows_avx512_##SUF(                                      \
     const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
     int r0, int r1, const T *wt, const T *b, T *z, int n_out)                  \
 {                                                                              \
+    /* Output blocks outermost: one block of W (4 vectors of each of its rows) \
+     * stays in cache while every sample of the batch reads it. */            \
+    for (int o = 0; o < n_out; o += 4 * LANES)                                 \
     for (int i = r0; i < r1; i++) {                                            \
         const int *ci = cols + i * stride;                                     \
         const T *vi = vals + i * stride;                                       \
         T *zi = z + (ptrdiff_t)i * n_out;                                      \
-        for (int o = 0; o < n_out; o += 4 * LANES) {                           \
+        {                                                                      \
             const int rem = n_out - o;                                         \
             NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, b + o,  \
                             counts[i], vi[p], wt + (ptrdiff_t)ci[p] * n_out + o, \
@@ -393,11 +404,14 @@ static void nnc_column_grads_avx512_##SUF(                                     \
     const int *col_ptr, const int *rows, const T *vals, int j0, int j1,        \
     const T *delta, int n_out, T alpha, T *g)                                  \
 {                                                                              \
+    /* Output blocks outermost: one block of delta stays in cache while     \
+     * every input's column reads it. */                                      \
+    for (int o = 0; o < n_out; o += 4 * LANES)                                 \
     for (int j = j0; j < j1; j++) {                                            \
         const int c0 = col_ptr[j], cnt = col_ptr[j + 1] - c0;                  \
         if (cnt == 0) continue;                                                \
         T *gj = g + (ptrdiff_t)j * n_out;                                      \
-        for (int o = 0; o < n_out; o += 4 * LANES) {                           \
+        {                                                                      \
             const int rem = n_out - o;                                         \
             NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, gj + o, \
                             cnt, alpha * vals[c0 + p],                         \
