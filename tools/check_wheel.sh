@@ -48,6 +48,9 @@ fail() {
 }
 trap 'rc=$?; if [ $rc -ne 0 ]; then echo "check_wheel: FAILED at stage [$STAGE] (exit $rc)" >&2; fi' EXIT
 
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null \
+    || fail "PYTHON=$PYTHON is not a Python 3.10+ interpreter"
+
 # pytest arguments: the command line wins, then CHECK_WHEEL_TESTS (split like a shell would).
 PYTEST_ARGS=()
 if [ $# -gt 0 ]; then
