@@ -74,7 +74,9 @@ def _worker(args):
     if args.worker == "scaling":
         sizes = SCALING[args.config]
         per_rank = GLOBAL_BATCH // size
-        use_comm = comm if size > 1 else None  # 1 rank: the ordinary fit
+        # 1 rank: the ordinary fit.  --independent: every rank trains alone on
+        # its shard, no communication at all -- the machine's compute ceiling.
+        use_comm = comm if size > 1 and not args.independent else None
         net = nnc.Network(sizes, activation="relu", output_activation="softmax",
                           loss="sparse_categorical_crossentropy", init="he", seed=args.seed)
         comm.Barrier()
@@ -83,7 +85,9 @@ def _worker(args):
                     lr=1e-3, threads=1, verbose=0, comm=use_comm)
         total = time.perf_counter() - t0
         acc = net.evaluate(X_test, y_test, threads=1)["accuracy"]
-        result.update(seconds_per_epoch=h["seconds"], total_seconds=total, test_accuracy=acc,
+        # an epoch lasts as long as its slowest rank
+        slowest = [comm.allreduce(t, op=MPI.MAX) for t in h["seconds"]]
+        result.update(seconds_per_epoch=slowest, total_seconds=total, test_accuracy=acc,
                       train_loss=h["loss"], per_rank_batch=per_rank)
 
     elif args.worker == "sync":
@@ -96,6 +100,22 @@ def _worker(args):
 
     elif args.worker == "overhead":
         result.update(_overhead(args, comm, Xs, ys))
+
+    elif args.worker == "allreduce":
+        # A bare Allreduce of each configuration's gradient buffer (float32).
+        result["allreduce"] = {}
+        for name, sizes in [("784-30-10", TUTORIAL)] + list(SCALING.items()):
+            n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+            g = np.ones(n, np.float32)
+            times = []
+            for _ in range(5):
+                comm.Barrier()
+                t0 = time.perf_counter()
+                for _ in range(100):
+                    comm.Allreduce(MPI.IN_PLACE, g, op=MPI.SUM)
+                times.append((time.perf_counter() - t0) / 100)
+            result["allreduce"][name] = {"floats": n, "seconds": statistics.median(times),
+                                         "best": min(times)}
 
     if rank == 0:
         with open(args.out, "w") as fh:
@@ -236,6 +256,13 @@ def run_all(args):
                 f"{res['engine']*1e6:.0f}, reduce {res['reduce']*1e6:.0f}, apply "
                 f"{res['apply']*1e6:.0f}), bare allreduce {res['bare_allreduce']*1e6:.1f} us")
 
+    if want("overhead") and max(args.ranks) >= 2:
+        results["allreduce"] = launch(2, ["--worker", "allreduce",
+                                          "--n-train", min(args.n_train, 1000)])["allreduce"]
+        for name, row in results["allreduce"].items():
+            say(f"allreduce {name} ({row['floats']:,} floats) on 2 ranks: "
+                f"{row['seconds']*1e6:.0f} us (best {row['best']*1e6:.0f})")
+
     # -- scaling with a fixed global batch
     for config in SCALING if want("scaling") else ():
         rows = results["scaling"].setdefault(config, {})
@@ -251,8 +278,17 @@ def run_all(args):
                             "epoch_times": epoch_times,
                             "test_accuracy": statistics.median(x["test_accuracy"] for x in runs),
                             "test_accuracies": [x["test_accuracy"] for x in runs]}
+            if r > 1:
+                alone = [launch(r, ["--worker", "scaling", "--config", config, "--epochs",
+                                    args.epochs, "--seed", rep, "--n-train", args.n_train,
+                                    "--independent"]) for rep in range(args.repeats)]
+                rows[str(r)]["independent_seconds_per_epoch"] = statistics.median(
+                    t for run in alone for t in run["seconds_per_epoch"])
             say(f"scaling {config} R={r}: {rows[str(r)]['seconds_per_epoch']:.2f} s/epoch, "
-                f"test accuracy {rows[str(r)]['test_accuracy']:.4f}")
+                f"test accuracy {rows[str(r)]['test_accuracy']:.4f}"
+                + (f"; ranks training alone: "
+                   f"{rows[str(r)]['independent_seconds_per_epoch']:.2f} s/epoch"
+                   if r > 1 else ""))
         base = rows[str(args.ranks[0])]["seconds_per_epoch"] * args.ranks[0]
         base_acc = rows[str(args.ranks[0])]["test_accuracy"]
         for r in args.ranks:
@@ -260,6 +296,8 @@ def run_all(args):
             row["speedup"] = base / row["seconds_per_epoch"]
             row["efficiency"] = row["speedup"] / r
             row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - base_acc)
+            if "independent_seconds_per_epoch" in row:
+                row["ceiling_speedup"] = base / row["independent_seconds_per_epoch"]
 
     # -- local SGD trade-off on the tutorial network
     if 2 in args.ranks and want("sync"):
@@ -338,16 +376,28 @@ def to_markdown(res):
                          f"{o['apply']*1e6:.0f} | {o['bare_allreduce']*1e6:.1f} | "
                          f"{100*over:+.0f}% |")
         lines.append("")
+    if res.get("allreduce"):
+        lines += ["Bare Allreduce of a float32 gradient buffer on 2 ranks (median of 5 x 100 "
+                  "calls; best in brackets):", "",
+                  "| network | floats | µs |", "|---|---|---|"]
+        for name, row in res["allreduce"].items():
+            lines.append(f"| {name} | {row['floats']:,} | {row['seconds']*1e6:.0f} "
+                         f"({row['best']*1e6:.0f}) |")
+        lines.append("")
     if res["scaling"]:
         lines += [f"## Scaling: global batch {s['global_batch']}, Adam, MNIST "
                   f"{s['n_train']:,} images, {s['epochs']} epoch(s), 1 thread per rank", "",
-                  "| network | ranks | s/epoch | speedup | efficiency | test accuracy | "
-                  "vs 1 rank (points) |", "|---|---|---|---|---|---|---|"]
+                  "*ceiling*: the speedup when every rank trains alone on its shard "
+                  "(same per-rank batch, no communication), i.e. what the machine's cores "
+                  "allow at all.", "",
+                  "| network | ranks | s/epoch | speedup | efficiency | ceiling | "
+                  "test accuracy | vs 1 rank (points) |", "|---|---|---|---|---|---|---|---|"]
         for config, rows in res["scaling"].items():
             for r, row in rows.items():
+                ceiling = f"{row['ceiling_speedup']:.2f}x" if "ceiling_speedup" in row else ""
                 lines.append(f"| {config} | {r} | {row['seconds_per_epoch']:.2f} | "
                              f"{row['speedup']:.2f}x | {100*row['efficiency']:.0f}% | "
-                             f"{row['test_accuracy']:.4f} | "
+                             f"{ceiling} | {row['test_accuracy']:.4f} | "
                              f"{row['accuracy_delta_points']:+.2f} |")
         lines.append("")
     if res.get("sweep"):
@@ -378,7 +428,7 @@ def to_markdown(res):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--worker", choices=["scaling", "sync", "overhead"])
+    p.add_argument("--worker", choices=["scaling", "sync", "overhead", "allreduce"])
     p.add_argument("--out")
     p.add_argument("--config", default="784-256-10")
     p.add_argument("--epochs", type=int, default=2)
@@ -387,6 +437,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=10)
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--n-train", type=int, default=50_000)
+    p.add_argument("--independent", action="store_true",
+                   help="worker: train each rank alone (no communicator)")
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--overhead-steps", type=int, default=2000)
