@@ -163,7 +163,7 @@ examples:
             --loss categorical_crossentropy --optimizer adam --hidden 256,128 \\
             --dropout 0.2 --epochs 20 --train-size all --plot curves.png
   nnc train --dataset ./my_idx_dir --validation-split 0.1 --early-stopping
-  mpiexec -n 4 nnc train --distributed --epochs 10
+  mpiexec -n 4 python -m mpi4py -m nnc train --distributed --epochs 10
 """
 
 EVALUATE_EXAMPLES = """\

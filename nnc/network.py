@@ -703,28 +703,40 @@ class _blas_threads:
     The engine splits its products across its own threads, each calling
     one-thread BLAS: a single pool of threads, instead of OpenMP's and
     BLAS's pools taking turns (and spin-waiting against each other) on the
-    same cores.
+    same cores.  The limit is process-wide, so it is reference-counted: with
+    several fits running in threads at once, the first to start sets it and
+    the last to finish restores it.
     """
+
+    _controller = None  # threadpoolctl's view of the loaded BLAS libraries, found once
+    _lock = threading.Lock()
+    _users = 0
+    _limiter = None
 
     def __init__(self, threads):
         self.threads = 1
-        self._limiter = None
-
-    _controller = None  # threadpoolctl's view of the loaded BLAS libraries, found once
 
     def __enter__(self):
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - a declared dependency
-            return self
-        if _blas_threads._controller is None:
-            _blas_threads._controller = ThreadpoolController()
-        self._limiter = _blas_threads._controller.limit(limits=self.threads, user_api="blas")
+        cls = _blas_threads
+        with cls._lock:
+            cls._users += 1
+            if cls._users == 1:
+                try:
+                    from threadpoolctl import ThreadpoolController
+                except ImportError:  # pragma: no cover - a declared dependency
+                    return self
+                if cls._controller is None:
+                    cls._controller = ThreadpoolController()
+                cls._limiter = cls._controller.limit(limits=1, user_api="blas")
         return self
 
     def __exit__(self, *exc):
-        if self._limiter is not None:
-            self._limiter.restore_original_limits()
+        cls = _blas_threads
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0 and cls._limiter is not None:
+                cls._limiter.restore_original_limits()
+                cls._limiter = None
         return False
 
 
