@@ -14,6 +14,9 @@ import nnc.downloads
 from nnc import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the nnc under test was imported from (the source tree in development,
+# site-packages in CI): child processes must import the same one.
+NNC_HOME = os.path.dirname(os.path.dirname(os.path.abspath(nnc.__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +80,10 @@ def test_help_everywhere_with_examples(capsys, command):
 
 
 def test_python_dash_m_help():
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=NNC_HOME + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # cwd: not the repository root, where "-m" would import the unbuilt source tree
     proc = subprocess.run([sys.executable, "-m", "nnc", "--help"], capture_output=True,
-                          text=True, env=env, timeout=120)
+                          text=True, env=env, timeout=120, cwd=os.path.dirname(__file__))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: nnc")
     for command in ("train", "evaluate", "predict", "info", "download"):

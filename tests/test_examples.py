@@ -6,7 +6,12 @@ import sys
 
 import pytest
 
+import nnc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the nnc under test was imported from (the source tree in development,
+# site-packages in CI): child processes must import the same one.
+NNC_HOME = os.path.dirname(os.path.dirname(os.path.abspath(nnc.__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 
 RESULT = {
@@ -23,7 +28,7 @@ RESULT = {
 
 
 def _run(script, *args):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=NNC_HOME + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *args],
                           capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

@@ -32,6 +32,9 @@ import nnc
 import nnc.io as nio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the nnc under test was imported from (the source tree in development,
+# site-packages in CI): child processes must import the same one.
+NNC_HOME = os.path.dirname(os.path.dirname(os.path.abspath(nnc.__file__)))
 
 
 # ---------------------------------------------------------------------------
@@ -45,7 +48,7 @@ class _Child:
         script = tmp_path / "child.py"
         script.write_text(textwrap.dedent(code))
         env = dict(os.environ,
-                   PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   PYTHONPATH=NNC_HOME + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         self.proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env,

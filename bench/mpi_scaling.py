@@ -2,11 +2,11 @@
 
 Run from the repository root::
 
-    python bench/distributed.py                 # everything, 1 and 2 ranks
-    python bench/distributed.py --ranks 1 2 4 8 16 --repeats 3
-    python bench/distributed.py --quick         # a smoke run (small subset)
+    python bench/mpi_scaling.py                 # everything, 1 and 2 ranks
+    python bench/mpi_scaling.py --ranks 1 2 4 8 16 --repeats 3
+    python bench/mpi_scaling.py --quick         # a smoke run (small subset)
 
-The driver launches ``mpiexec -n R python -m mpi4py bench/distributed.py
+The driver launches ``mpiexec -n R python -m mpi4py bench/mpi_scaling.py
 --worker ...`` for each measurement, collects what rank 0 reports and writes
 bench/results/distributed.json and bench/results/distributed.md.
 
