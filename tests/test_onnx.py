@@ -16,7 +16,12 @@ HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "s
 
 
 def run(model, X):
-    session = ort.InferenceSession(model.SerializeToString(),
+    # Basic graph optimisations only: some onnxruntime releases (1.23 on
+    # Python 3.10) fuse x*sigmoid(x) into a QuickGelu node that has no float64
+    # kernel.  The model is the same; only the runtime's rewriting differs.
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    session = ort.InferenceSession(model.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     return session.run(["Y"], {"X": X})[0]
 
