@@ -271,8 +271,11 @@ static int nnc_compact_avx512_f(const float *row, int n, int *cols, float *vals)
     for (; j + 16 <= n; j += 16) {
         const __m512 x = _mm512_loadu_ps(row + j);
         const __mmask16 k = _mm512_cmp_ps_mask(x, zero, _CMP_NEQ_UQ);
-        _mm512_mask_compressstoreu_ps(vals + count, k, x);
-        _mm512_mask_compressstoreu_epi32(cols + count, k, idx);
+        /* compress in registers, then a plain store: compress-to-memory is
+         * microcoded and slow on some CPUs (AMD Zen 4/5).  The store may write
+         * up to 16 entries past count: still inside this row's slot of n. */
+        _mm512_storeu_ps(vals + count, _mm512_maskz_compress_ps(k, x));
+        _mm512_storeu_si512(cols + count, _mm512_maskz_compress_epi32(k, idx));
         count += __builtin_popcount((unsigned)k);
         idx = _mm512_add_epi32(idx, step);
     }
@@ -295,8 +298,9 @@ static int nnc_compact_avx512_d(const double *row, int n, int *cols, double *val
     for (; j + 8 <= n; j += 8) {
         const __m512d x = _mm512_loadu_pd(row + j);
         const __mmask8 k = _mm512_cmp_pd_mask(x, zero, _CMP_NEQ_UQ);
-        _mm512_mask_compressstoreu_pd(vals + count, k, x);
-        _mm512_mask_compressstoreu_epi32(cols + count, (__mmask16)k, idx);
+        _mm512_storeu_pd(vals + count, _mm512_maskz_compress_pd(k, x));
+        _mm256_storeu_si256((__m256i *)(cols + count),
+                            _mm512_castsi512_si256(_mm512_maskz_compress_epi32((__mmask16)k, idx)));
         count += __builtin_popcount((unsigned)k);
         idx = _mm512_add_epi32(idx, step);
     }
@@ -428,30 +432,44 @@ static void nnc_row_grads_avx512_f(const int *cols, const float *vals, const int
                                    ptrdiff_t stride, int rows, const float *delta,
                                    int n_out, float alpha, float *g)
 {
+    const int nfull = n_out / 16, rem = n_out % 16;
+    if (nfull == 0 || rem == 0) {
+        /* n_out < 16 or a multiple of 16: whole vectors, then scalars */
+        for (int i = 0; i < rows; i++) {
+            const float *d = delta + (ptrdiff_t)i * n_out;
+            for (int p = 0; p < counts[i]; p++) {
+                float *gj = g + (ptrdiff_t)cols[i * stride + p] * n_out;
+                const float vs = alpha * vals[i * stride + p];
+                const __m512 v = _mm512_set1_ps(vs);
+                int o = 0;
+                for (; o + 16 <= n_out; o += 16)
+                    _mm512_storeu_ps(gj + o, _mm512_fmadd_ps(v, _mm512_loadu_ps(d + o),
+                                                             _mm512_loadu_ps(gj + o)));
+                for (; o < n_out; o++)
+                    gj[o] = __builtin_fmaf(vs, d[o], gj[o]);
+            }
+        }
+        return;
+    }
+    /* The row's tail is one whole vector ending at n_out, overlapping the
+     * last full vector; its overlapping lanes add 0 (delta masked to zero) and
+     * are stored first, so the full vector's store, made last, wins there. */
+    const int last = 16 * (nfull - 1), tail = n_out - 16;
+    const __mmask16 fresh = (__mmask16)(0xFFFFu << (16 - rem));
     for (int i = 0; i < rows; i++) {
         const float *d = delta + (ptrdiff_t)i * n_out;
-        const int *ci = cols + i * stride;
-        const float *vi = vals + i * stride;
+        const __m512 d_last = _mm512_loadu_ps(d + last);
+        const __m512 d_tail = _mm512_maskz_loadu_ps(fresh, d + tail);
         for (int p = 0; p < counts[i]; p++) {
-            float *gj = g + (ptrdiff_t)ci[p] * n_out;
-            const float vs = alpha * vi[p];
-            const __m512 v = _mm512_set1_ps(vs);
-            int o = 0;
-            for (; o + 16 <= n_out; o += 16)
+            float *gj = g + (ptrdiff_t)cols[i * stride + p] * n_out;
+            const __m512 v = _mm512_set1_ps(alpha * vals[i * stride + p]);
+            for (int o = 0; o < last; o += 16)
                 _mm512_storeu_ps(gj + o, _mm512_fmadd_ps(v, _mm512_loadu_ps(d + o),
                                                          _mm512_loadu_ps(gj + o)));
-            if (o + 8 <= n_out) {
-                _mm256_storeu_ps(gj + o, _mm256_fmadd_ps(_mm512_castps512_ps256(v),
-                                 _mm256_loadu_ps(d + o), _mm256_loadu_ps(gj + o)));
-                o += 8;
-            }
-            if (o + 4 <= n_out) {
-                _mm_storeu_ps(gj + o, _mm_fmadd_ps(_mm512_castps512_ps128(v),
-                              _mm_loadu_ps(d + o), _mm_loadu_ps(gj + o)));
-                o += 4;
-            }
-            for (; o < n_out; o++)
-                gj[o] = __builtin_fmaf(vs, d[o], gj[o]);
+            const __m512 g_last = _mm512_loadu_ps(gj + last);
+            const __m512 g_tail = _mm512_loadu_ps(gj + tail);
+            _mm512_storeu_ps(gj + tail, _mm512_fmadd_ps(v, d_tail, g_tail));
+            _mm512_storeu_ps(gj + last, _mm512_fmadd_ps(v, d_last, g_last));
         }
     }
 }
