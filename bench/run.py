@@ -253,7 +253,6 @@ def main(argv=None):
     def log(msg=""):
         print(msg, flush=True)
 
-    import numpy as np
     import common
     import peers
     import report
@@ -281,7 +280,7 @@ def main(argv=None):
     machine = common.machine_info(usable, pinned)
     log(f"nnc benchmark ({mode}): {machine['cpu_model']}, {len(usable or [])} usable CPUs, "
         f"threads={args.threads}" + (f", pinned to CPU {pinned}" if pinned else ""))
-    log(f"  BLAS: " + "; ".join(f"{b['prefix']} {b['version']} ({b['architecture']})"
+    log("  BLAS: " + "; ".join(f"{b['prefix']} {b['version']} ({b['architecture']})"
                                for b in machine["blas"]))
     log(f"  env: {machine['env']}")
 

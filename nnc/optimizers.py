@@ -4,7 +4,8 @@ The update rules themselves run inside the engine (``nnc/_kernels.pyx``);
 this module resolves the names and hyper-parameters users pass to ``fit``
 into the engine's codes, and computes the learning rate of each epoch.
 """
-import math
+
+from nnc._validation import check_float
 
 #: name -> engine code (see the OPT_* enum in _engine.pyx)
 CODES = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4}
@@ -27,22 +28,10 @@ def resolve(optimizer, momentum=0.0, nesterov=False):
     name = optimizer.lower()
     if name not in CODES:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {sorted(CODES)}")
-    _check_number("momentum", momentum, 0.0, 1.0, upper_open=True)
+    check_float("momentum", momentum, 0.0, 1.0, high_open=True)
     if name == "sgd" and momentum > 0:
         name = "nesterov" if nesterov else "momentum"
     return name
-
-
-def _check_number(argname, value, low=None, high=None, upper_open=False, lower_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{argname} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{argname} must be finite, got {value}")
-    if low is not None and (value < low or (lower_open and value == low)):
-        raise ValueError(f"{argname} must be {'>' if lower_open else '>='} {low}, got {value}")
-    if high is not None and (value > high or (upper_open and value == high)):
-        raise ValueError(f"{argname} must be {'<' if upper_open else '<='} {high}, got {value}")
-    return value
 
 
 class Schedule:
@@ -62,11 +51,11 @@ class Schedule:
         if kind not in self.KINDS:
             raise ValueError(f"unknown schedule {kind!r}; expected one of {self.KINDS}")
         self.kind = kind
-        self.gamma = _check_number("gamma", gamma, 0.0, lower_open=True)
+        self.gamma = check_float("gamma", gamma, 0.0, low_open=True)
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
             raise ValueError(f"step_size must be an integer >= 1, got {step_size!r}")
         self.step_size = step_size
-        self.power_t = _check_number("power_t", power_t, 0.0)
+        self.power_t = check_float("power_t", power_t, 0.0)
 
     def __call__(self, lr, epoch):
         if self.kind == "step":

@@ -51,6 +51,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.2
 
 from scipy import sparse as _sp
 
+from nnc import _validation as V
 from nnc import activations as _acts
 from nnc.network import DivergenceError, Network
 
@@ -67,17 +68,7 @@ _SK_NAMES = {"sigmoid": "logistic", "identity": "identity", "softmax": "softmax"
 # ---------------------------------------------------------------------------
 # hyper-parameter checks: ValueError/TypeError naming the parameter
 # ---------------------------------------------------------------------------
-def _real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
-    return value
+_real = V.check_float  # a finite real in a range, else an error naming the parameter
 
 
 def _integer(name, value, low=None):

@@ -416,7 +416,7 @@ def test_sample_weight_zero_ignores_samples(reference):
     w = np.ones(20)
     w[::3] = 0
     net = nnc.Network([6, 5, 3], dtype="float64", seed=14)
-    ref, opt = reference.Net(net), reference.Optimizer("sgd", lr=1.0)
+    ref = reference.Net(net)
     net.fit(X, y, batch_size=20, lr=1.0, shuffle=False, verbose=0, sample_weight=w)
     gW, gb = ref.gradients(X[w > 0], reference.one_hot(y[w > 0], 3))
     scale = (w > 0).sum() / 20
