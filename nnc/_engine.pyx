@@ -459,7 +459,7 @@ cdef class Engine:
             self.c.w_off[l] = w_off[l]
             self.c.b_off[l] = b_off[l]
             self.c.keep[l] = 1.0 - (dropout[l] if dropout is not None else 0.0)
-        width = max(sizes)
+        width = max(sizes[1:])  # deltas exist for the layers of weights only
         if input_mode == INPUT_DENSE:
             self.c.a[0] = self._buffer(cap * sizes[0])
         else:

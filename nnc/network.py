@@ -476,7 +476,9 @@ class Network:
                 engine.reset_stats()
                 # The first epoch reads every row: it checks them for NaN/inf.
                 engine.check_input = epoch == 0 and comm is None
-                snapshot = (self.params.copy(), [s.copy() for s in states], engine.t)
+                # Only the parameters are kept (no copy of the optimizer's state:
+                # memory); a diverged run restores them and resets the optimizer.
+                snapshot = self.params.copy()
                 progress.start_epoch(epoch)
                 try:
                     self._run_epoch(engine, n_batches, dist, progress, epoch, snapshot)
@@ -547,7 +549,7 @@ class Network:
                 raise DivergenceError(
                     f"training diverged in epoch {epoch + 1}, within batches {done + 1}-{stop}"
                     f" ({what}); parameters were restored to the start of the"
-                    " epoch: try a smaller learning rate")
+                    " epoch and the optimizer's state reset: try a smaller learning rate")
             progress.advance(stop - done)
             done = stop
             # Aim for spans of about SPAN_SECONDS, so Ctrl-C and progress stay prompt.
@@ -559,11 +561,11 @@ class Network:
                 " the start of the epoch: try a smaller learning rate")
 
     def _restore(self, snapshot, engine):
-        params, states, t = snapshot
-        self.params[...] = params
-        for s, saved in zip(self._opt[1], states):
-            s[...] = saved
-        self._opt = (self._opt[0], self._opt[1], t)
+        """Back to the parameters of the epoch's start, with a fresh optimizer."""
+        self.params[...] = snapshot
+        for s in self._opt[1]:
+            s[...] = 0
+        self._opt = (self._opt[0], self._opt[1], 0)
 
     def _score(self, validation_data, threads, dist=None):
         vmode, vdata, vlabels, vtargets = validation_data
