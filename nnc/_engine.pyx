@@ -80,6 +80,8 @@ cdef struct Ctx:
     int batch_size
     # workspace, allocated once per fit
     int cap
+    void* x_batch               # the gathered input rows; a[0] points here or, in
+                                # direct mode, straight into x
     void* z[MAX_LAYERS]
     void* f[MAX_LAYERS]         # f(z^l), before dropout
     void* a[MAX_LAYERS + 1]     # a^0 (the gathered input) ... a^L, after dropout
@@ -154,13 +156,14 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     """Copy the mini-batch's inputs, targets and weights into the workspace."""
     cdef int i, n_out = c.sizes[c.n_layers]
     cdef Py_ssize_t r, nf = c.n_features, p0, cnt
-    cdef floating* a0 = <floating*>c.a[0]
+    cdef floating* a0 = <floating*>c.x_batch
     cdef floating* x = <floating*>c.x
     cdef floating* yb = <floating*>c.yb
     cdef floating* wb = <floating*>c.wb
     if c.input_mode == INPUT_DENSE and c.direct:
         c.a[0] = x + start * nf  # rows start .. start+m-1, contiguous
     elif c.input_mode == INPUT_DENSE:
+        c.a[0] = a0
         for i in range(m):
             memcpy(a0 + i * nf, x + c.order[start + i] * nf, nf * sizeof(floating))
     elif c.input_mode == INPUT_COMPACT:
@@ -461,7 +464,8 @@ cdef class Engine:
             self.c.keep[l] = 1.0 - (dropout[l] if dropout is not None else 0.0)
         width = max(sizes[1:])  # deltas exist for the layers of weights only
         if input_mode == INPUT_DENSE:
-            self.c.a[0] = self._buffer(cap * sizes[0])
+            self.c.x_batch = self._buffer(cap * sizes[0])
+            self.c.a[0] = self.c.x_batch
         else:
             self.c.sp_cols = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
             self.c.sp_vals = self._buffer(cap * sizes[0])

@@ -206,7 +206,7 @@ class Network:
         engine = self._engine(min(batch_size, n), mode, threads)
         self._set_data(engine, mode, data)
         engine.set_order(np.arange(n, dtype=np.int64), min(batch_size, n), direct=True)
-        with _blas_threads(threads):
+        with _blas_threads():
             engine.forward(out, layer)
         return out
 
@@ -235,7 +235,7 @@ class Network:
         engine = self._engine(bs, mode, threads)
         self._set_data(engine, mode, data, labels, targets, sw)
         engine.set_order(np.arange(n, dtype=np.int64), bs, direct=True)
-        with _blas_threads(threads):
+        with _blas_threads():
             engine.score()
         loss_sum, correct, seen = engine.stats()
         # Weighted costs are averaged over samples, as the gradient is.
@@ -392,12 +392,15 @@ class Network:
         if callbacks is not None and (not isinstance(callbacks, (list, tuple))
                                       or not all(callable(cb) for cb in callbacks)):
             raise TypeError("callbacks must be a list of callables f(network, epoch, history)")
-        requested_threads, threads = threads, _threads(threads)
+        _threads(threads)  # checked now; the count is chosen once the batch size is known
 
         # ---- data: validated and converted once, never copied per epoch
-        # X is checked for NaN/inf by the engine during the first epoch, as it
-        # reads each row anyway: no extra pass over the training set here.
+        # Dense X is checked for NaN/inf by the engine during the first epoch,
+        # as it reads each row anyway: no extra pass over the training set here.
+        # (Sparse X is always checked up front; with MPI every rank must fail
+        # before the first collective.)
         mode, data = self._prepare_X(X, sparse=sparse, check_finite=comm is not None)
+        check_in_engine = comm is None and mode != _INPUT_CSR
         n = self._n_rows(mode, data)
         labels, targets = self._prepare_y(y, n)
         sw = V.check_sample_weight(sample_weight, n, self.dtype)
@@ -439,7 +442,7 @@ class Network:
 
         # ---- the engine and its workspace: allocated once for the whole fit
         bs = min(batch_size, n)
-        threads = _threads(requested_threads, bs * self._layout_size)
+        threads = _threads(threads, bs * self._layout_size)
         engine = self._engine(bs, mode, threads,
                               self.dropout if any(self.dropout) else None)
         self._set_data(engine, mode, data, labels, targets, sw)
@@ -463,7 +466,7 @@ class Network:
         best = (math.inf, None, -1)
         wait = 0
         progress = _Progress(verbose, epochs, n_batches)
-        with _blas_threads(threads):
+        with _blas_threads():
             for epoch in range(epochs):
                 started = time.perf_counter()
                 epoch_lr = V.check_float(f"the learning rate that schedule returned for epoch "
@@ -475,7 +478,7 @@ class Network:
                 engine.set_order(order, bs)
                 engine.reset_stats()
                 # The first epoch reads every row: it checks them for NaN/inf.
-                engine.check_input = epoch == 0 and comm is None
+                engine.check_input = epoch == 0 and check_in_engine
                 # Only the parameters are kept (no copy of the optimizer's state:
                 # memory); a diverged run restores them and resets the optimizer.
                 snapshot = self.params.copy()
@@ -488,12 +491,11 @@ class Network:
                 finally:
                     self._opt = (opt, states, engine.t)
                 loss_sum, correct, seen = engine.stats()
-                weight = seen  # weighted costs are averaged over samples, as the gradient is
                 if dist is not None:
-                    loss_sum, correct, seen, weight = dist.sum_stats(loss_sum, correct,
-                                                                     seen, weight)
+                    loss_sum, correct, seen = dist.sum_stats(loss_sum, correct, seen)
                     dist.finish_epoch()
-                record = {"loss": loss_sum / max(weight, 1e-300),
+                # weighted costs are averaged over samples, as the gradient is
+                record = {"loss": loss_sum / max(seen, 1),
                           "accuracy": correct / max(seen, 1), "lr": epoch_lr}
                 if validation_data is not None:
                     record.update(self._score(validation_data, threads, dist))
@@ -536,14 +538,14 @@ class Network:
                 dist.train(done, stop)
             elapsed = time.perf_counter() - t0
             if engine.bad_row >= 0:
-                self._restore(snapshot, engine)
+                self._restore(snapshot)
                 raise ValueError(f"X contains NaN or infinity (in row {engine.bad_row}); "
                                  "the network was left as it was before fit")
             loss_sum = engine.stats()[0]
             # min/max propagate NaN and need no temporary: cheap enough per span
             finite_params = math.isfinite(self.params.min()) and math.isfinite(self.params.max())
             if not math.isfinite(loss_sum) or not finite_params:
-                self._restore(snapshot, engine)
+                self._restore(snapshot)
                 what = f"loss is {loss_sum}" if not math.isfinite(loss_sum) else \
                     "parameters became non-finite"
                 raise DivergenceError(
@@ -554,13 +556,8 @@ class Network:
             done = stop
             # Aim for spans of about SPAN_SECONDS, so Ctrl-C and progress stay prompt.
             span = max(1, min(n_batches, int(span * SPAN_SECONDS / max(elapsed, 1e-6))))
-        if not np.isfinite(self.params).all():
-            self._restore(snapshot, engine)
-            raise DivergenceError(
-                f"parameters became non-finite in epoch {epoch + 1}; they were restored to"
-                " the start of the epoch: try a smaller learning rate")
 
-    def _restore(self, snapshot, engine):
+    def _restore(self, snapshot):
         """Back to the parameters of the epoch's start, with a fresh optimizer."""
         self.params[...] = snapshot
         for s in self._opt[1]:
@@ -714,9 +711,6 @@ class _blas_threads:
     _lock = threading.Lock()
     _users = 0
     _limiter = None
-
-    def __init__(self, threads):
-        self.threads = 1
 
     def __enter__(self):
         cls = _blas_threads
