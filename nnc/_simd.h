@@ -236,29 +236,20 @@ NNC_UPDATES(d, double, sqrt)
 /* ---- compaction of a dense row to its non-zeros.  Branch-free scalar code
  * everywhere; with AVX-512 (checked at run time), 16 (or 8) entries per
  * compress-store instruction. */
-static int nnc_compact_scalar_f(const float *row, int n, int *cols, float *vals)
-{
-    int count = 0;
-    for (int j = 0; j < n; j++) {
-        const float v = row[j];
-        cols[count] = j;
-        vals[count] = v;
-        count += (v != 0.0f);
-    }
-    return count;
+#define NNC_COMPACT_SCALAR(SUF, T)                                              \
+static int nnc_compact_scalar_##SUF(const T *row, int n, int *cols, T *vals)   \
+{                                                                              \
+    int count = 0;                                                             \
+    for (int j = 0; j < n; j++) {                                              \
+        const T v = row[j];                                                    \
+        cols[count] = j;                                                       \
+        vals[count] = v;                                                       \
+        count += (v != 0);                                                     \
+    }                                                                          \
+    return count;                                                              \
 }
-
-static int nnc_compact_scalar_d(const double *row, int n, int *cols, double *vals)
-{
-    int count = 0;
-    for (int j = 0; j < n; j++) {
-        const double v = row[j];
-        cols[count] = j;
-        vals[count] = v;
-        count += (v != 0.0);
-    }
-    return count;
-}
+NNC_COMPACT_SCALAR(f, float)
+NNC_COMPACT_SCALAR(d, double)
 
 #ifdef NNC_AVX512_COMPACT
 __attribute__((target("avx512f")))

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnc.io import remove_quietly
+
 #: the four IDX files of an MNIST-style dataset, in the order
 #: train images, train labels, test images, test labels
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -238,10 +240,7 @@ def _fetch(url, dest, expected, timeout, progress):
                                 "the corrupt download was deleted")
         os.replace(tmp, dest)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        remove_quietly(tmp)
         raise
 
 

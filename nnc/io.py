@@ -95,12 +95,17 @@ def save(network, path, metadata=None):
         os.chmod(tmp, mode)  # mkstemp makes 0600 files; keep the usual permissions
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        remove_quietly(tmp)
         raise
     _fsync_directory(directory)
+
+
+def remove_quietly(path):
+    """Delete the temporary file of a failed atomic write, if it is there."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _fsync_directory(directory):
