@@ -6,16 +6,9 @@
 >>> history = net.fit(X[:50000], y[:50000], epochs=30, batch_size=10, lr=3.0)
 >>> net.evaluate(X_test, y_test)["accuracy"]      # about 0.95
 """
-import os as _os
-
-# OpenMP threads that finish a parallel region spin for a while before they
-# sleep.  On a machine whose cores are busy with other programs, that spinning
-# steals the time the other threads of the region need; a short spin keeps the
-# wake-up fast on an idle machine without the collapse on a busy one.  Set
-# before nnc's extensions load libgomp; a user's own setting wins.
-if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["GOMP_SPINCOUNT"] = "10000"
-
+# First, so that nnc's extensions load libgomp with a short spin-wait (see
+# nnc/_native.py); nothing is left in os.environ.
+from nnc import _native  # noqa: F401
 from nnc._version import __version__
 from nnc import activations, datasets, downloads, kernels, losses, optimizers
 from nnc.io import load

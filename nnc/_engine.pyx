@@ -38,16 +38,17 @@ cdef enum:
     MAX_LAYERS = 64
     ROW_GRAD_MAX_BATCH = 16   # below this, the sparse weight gradient goes row by row
 
-# Optimizer codes (keep in sync with nnc/optimizers.py).
-cdef enum:
+# Optimizer codes, exposed as ``nnc._engine.Optimizer``; nnc.optimizers derives
+# its names from them (OPT_ADAM -> "adam").
+cpdef enum Optimizer:
     OPT_SGD = 0
     OPT_MOMENTUM = 1
     OPT_NESTEROV = 2
     OPT_ADAM = 3
     OPT_RMSPROP = 4
 
-# How the first layer reads its input.
-cdef enum:
+# How the first layer reads its input (``nnc._engine.InputMode`` in Python).
+cpdef enum InputMode:
     INPUT_DENSE = 0     # rows copied into a^0, one GEMM
     INPUT_COMPACT = 1   # dense rows compacted to their non-zeros each batch
     INPUT_CSR = 2       # scipy.sparse CSR rows

@@ -4,8 +4,10 @@
 # double.  Matrices are row-major; ``rows`` is the mini-batch dimension.
 from cython cimport floating
 
-# Activation codes (keep in sync with nnc/activations.py).
-cdef enum:
+# Activation codes: the one table of them.  ``cpdef`` exposes it to Python as
+# ``nnc._kernels.Activation``; nnc.activations derives its names from it
+# (ACT_LEAKY_RELU -> "leaky_relu").
+cpdef enum Activation:
     ACT_IDENTITY = 0
     ACT_SIGMOID = 1
     ACT_TANH = 2
@@ -18,12 +20,13 @@ cdef enum:
     ACT_SOFTMAX = 9
     ACT_STEP = 10
 
-# Loss codes (keep in sync with nnc/losses.py).  Sparse categorical labels are
-# turned into one-hot rows when a batch is gathered, so it shares code 2.
-cdef enum:
+# Loss codes, exposed as ``nnc._kernels.Loss``; nnc.losses derives its names
+# from them.  Sparse categorical labels are turned into one-hot rows when a
+# batch is gathered, so that loss shares LOSS_CATEGORICAL_CROSSENTROPY.
+cpdef enum Loss:
     LOSS_QUADRATIC = 0
-    LOSS_BINARY_CE = 1
-    LOSS_CATEGORICAL_CE = 2
+    LOSS_BINARY_CROSSENTROPY = 1
+    LOSS_CATEGORICAL_CROSSENTROPY = 2
 
 # --- products through BLAS (row-major views of column-major BLAS) ----------
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,

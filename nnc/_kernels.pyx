@@ -507,12 +507,12 @@ cdef double output_delta(int loss, int kind, const floating* z, const floating* 
                 di[k] = ai[k] - yi[k]
                 row_loss += 0.5 * di[k] * di[k]
             hadamard_derivative(kind, zi, ai, di, 1, cols)
-        elif loss == LOSS_BINARY_CE and kind == ACT_SIGMOID:
+        elif loss == LOSS_BINARY_CROSSENTROPY and kind == ACT_SIGMOID:
             for k in range(cols):
                 zk = zi[k]
                 row_loss += (zk if zk > 0 else 0) - zk * yi[k] + _log1p(_exp(-_abs(zk)))
                 di[k] = ai[k] - yi[k]
-        elif loss == LOSS_BINARY_CE:
+        elif loss == LOSS_BINARY_CROSSENTROPY:
             for k in range(cols):
                 ak = min(max(ai[k], eps), 1 - eps)
                 yk = yi[k]
@@ -713,7 +713,7 @@ cpdef double loss_and_delta(int loss, int kind, const floating[:, ::1] z,
     _check(z.shape[0] == a.shape[0] == y.shape[0] == delta.shape[0]
            and z.shape[1] == a.shape[1] == y.shape[1] == delta.shape[1],
            "z, a, y and delta must have the same shape")
-    _check(0 <= loss <= LOSS_CATEGORICAL_CE, "unknown loss code")
+    _check(0 <= loss <= LOSS_CATEGORICAL_CROSSENTROPY, "unknown loss code")
     if m == 0 or z.shape[1] == 0:
         raise ValueError("z must not be empty")
     with nogil:

@@ -1,27 +1,18 @@
 """Activation functions: names, engine codes and NumPy reference versions.
 
-The engine computes activations in C (``nnc/_kernels.pyx``); this table maps
-the names users pass to the codes the engine understands, and keeps a plain
+The engine computes activations in C (``nnc/_kernels.pyx``); ``CODES`` maps
+the names users pass to the codes the engine understands (read from the
+engine's own enum), and this module keeps a plain
 NumPy version of each function and its derivative, which the tests use as an
 oracle and the plots draw.
 """
 import numpy as np
 from scipy.special import erf, expit
 
-#: name -> engine code (see the ACT_* enum in _kernels.pxd)
-CODES = {
-    "identity": 0,
-    "sigmoid": 1,
-    "tanh": 2,
-    "relu": 3,
-    "leaky_relu": 4,
-    "elu": 5,
-    "gelu": 6,
-    "softplus": 7,
-    "swish": 8,
-    "softmax": 9,
-    "step": 10,
-}
+from nnc import _codes
+
+#: name -> engine code, from the Activation enum of nnc/_kernels.pxd
+CODES = dict(_codes.ACTIVATIONS)
 
 #: aliases accepted for convenience (scikit-learn calls identity "linear"...)
 ALIASES = {"linear": "identity", "logistic": "sigmoid", "silu": "swish"}

@@ -22,12 +22,14 @@ import zlib
 import numpy as np
 
 from nnc import _validation as V
+from nnc._version import __version__
 
 FORMAT = "nnc-model"
 FORMAT_VERSION = 1
 #: the largest ``config`` member read (the JSON holds the history, not weights)
 MAX_CONFIG_BYTES = 64 * 2**20
-_KINDS = ("network", "perceptron")
+#: model kind -> class, filled by nnc.model.Model's subclasses as they are defined
+_MODELS = {}
 # Errors that a damaged archive can raise while its members are read.
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
                    RuntimeError)
@@ -45,6 +47,18 @@ def _umask():
     return 0o022
 
 
+def register(kind, cls):
+    """Let :func:`load` rebuild files of model ``kind`` with ``cls``.
+
+    Called by :class:`nnc.model.Model` for each subclass that names a kind;
+    ``cls._from_file_config(section)`` must rebuild a model from the file's
+    ``network`` section.
+    """
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"kind must be a non-empty string, got {kind!r}")
+    _MODELS[kind] = cls
+
+
 def save(network, path, metadata=None):
     """Write ``network`` to ``path`` atomically (a temporary file, then a rename).
 
@@ -54,12 +68,15 @@ def save(network, path, metadata=None):
 
     Parameters
     ----------
-    network : nnc.Network
+    network : nnc.Network or nnc.Perceptron
+        Any registered :class:`nnc.model.Model`.
     path : str or os.PathLike
     metadata : dict, optional
         JSON-serialisable values stored with the model.
     """
-    from nnc._version import __version__
+    if not isinstance(network, tuple(_MODELS.values())):
+        raise TypeError(f"network must be an nnc model (one of {sorted(_MODELS)}), "
+                        f"got {type(network).__name__}")
     path = V.check_path("path", path)
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError("metadata must be a dict of JSON-serialisable values")
@@ -67,14 +84,12 @@ def save(network, path, metadata=None):
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "nnc_version": __version__,
-        "network": network.get_config(),
+        "kind": network.kind,
+        "network": network._file_config(),
         "n_params": int(network.params.size),
         "history": network.history,
         "metadata": metadata or {},
     }
-    extra = getattr(network, "_save_extra", None)
-    if extra is not None:
-        config.update(extra())
     try:
         text = json.dumps(config, allow_nan=True)
     except (TypeError, ValueError) as exc:
@@ -308,15 +323,15 @@ def load(path):
         contents are inconsistent (shapes, dtypes, version, configuration);
         pickled objects are never loaded.
     """
-    from nnc.network import Network
     path, zf = _open_archive(path)
     with zf:
         config = _read_config(zf, path)
         net_cfg = config.get("network")
         n_params = _check_network_config(net_cfg, path)
         kind = config.get("kind", "network")
-        if kind not in _KINDS:
-            raise ValueError(f"{path!r}: unknown model kind {kind!r}; expected one of {_KINDS}")
+        if not isinstance(kind, str) or kind not in _MODELS:
+            raise ValueError(f"{path!r}: unknown model kind {kind!r}; expected one of "
+                             f"{sorted(_MODELS)}")
         history = _check_history(config.get("history"), path)
         metadata = config.get("metadata", {})
         if not isinstance(metadata, dict):
@@ -325,39 +340,33 @@ def load(path):
         if dtype_name not in ("float32", "float64"):
             raise ValueError(f"{path!r}: invalid network configuration: 'dtype' must be "
                              f"'float32' or 'float64', got {dtype_name!r}")
-
-        def check(shape, dtype):
-            if dtype.kind != "f" or dtype.itemsize != np.dtype(dtype_name).itemsize:
-                raise ValueError(f"{path!r}: 'params' have dtype {dtype}, the configuration "
-                                 f"says {dtype_name}")
-            if shape != (n_params,):
-                raise ValueError(f"{path!r}: 'params' have shape {shape}, the sizes "
-                                 f"{net_cfg['sizes']} need ({n_params},)")
-
-        params = _read_array(zf, path, "params", check)
-    if not np.isfinite(params).all():
-        raise ValueError(f"{path!r}: 'params' contain NaN or infinity")
+        params = _read_params(zf, path, dtype_name, n_params, net_cfg["sizes"])
     try:
-        cls = Network
-        if kind == "perceptron":
-            from nnc.perceptron import Perceptron as cls
-            kwargs = {"n_inputs": net_cfg["sizes"][0], "n_outputs": net_cfg["sizes"][-1],
-                      "dtype": dtype_name, "lr": net_cfg.get("lr", 1.0)}
-        else:
-            kwargs = {k: net_cfg[k] for k in ("sizes", "activation", "loss", "dtype", "init",
-                                              "dropout") if k in net_cfg}
-            if "dropout" in kwargs:
-                kwargs["dropout"] = kwargs["dropout"][:-1]
-        net = cls(**kwargs)
+        net = _MODELS[kind]._from_file_config(net_cfg)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path!r}: invalid network configuration: {exc}") from None
     if net.params.shape != params.shape:
         raise ValueError(f"{path!r}: 'params' have shape {params.shape}, the network "
                          f"needs {net.params.shape}")
-    net.params[...] = params
-    net.seed = net_cfg.get("seed")
+    try:
+        net.params = params
+    except ValueError:
+        raise ValueError(f"{path!r}: 'params' contain NaN or infinity") from None
     for key in net.history:
         if isinstance(history.get(key), list):
             net.history[key] = [float(v) for v in history[key]]
     net.metadata = metadata
     return net
+
+
+def _read_params(zf, path, dtype_name, n_params, sizes):
+    """The ``params`` array, its header checked against the configuration first."""
+    def check(shape, dtype):
+        if dtype.kind != "f" or dtype.itemsize != np.dtype(dtype_name).itemsize:
+            raise ValueError(f"{path!r}: 'params' have dtype {dtype}, the configuration "
+                             f"says {dtype_name}")
+        if shape != (n_params,):
+            raise ValueError(f"{path!r}: 'params' have shape {shape}, the sizes "
+                             f"{sizes} need ({n_params},)")
+
+    return _read_array(zf, path, "params", check)

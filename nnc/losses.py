@@ -5,15 +5,13 @@ computes the per-sample costs and the output error delta^L in C.
 """
 import numpy as np
 
-#: name -> engine code (see the LOSS_* enum in _kernels.pxd).  Sparse
+from nnc import _codes
+
+#: name -> engine code, from the Loss enum of nnc/_kernels.pxd.  Sparse
 #: categorical cross-entropy is categorical cross-entropy on one-hot rows,
 #: which the engine builds from integer labels as it gathers each batch.
-CODES = {
-    "quadratic": 0,
-    "binary_crossentropy": 1,
-    "categorical_crossentropy": 2,
-    "sparse_categorical_crossentropy": 2,
-}
+CODES = dict(_codes.LOSSES,
+             sparse_categorical_crossentropy=_codes.LOSSES["categorical_crossentropy"])
 
 ALIASES = {
     "mse": "quadratic",

@@ -22,22 +22,27 @@ import numpy as np
 from nnc import activations as _acts
 from nnc import losses as _losses
 from nnc import optimizers as _opts
+from nnc import _codes
 from nnc import _validation as V
 from nnc._engine import Engine
+from nnc.model import Model
 
 #: dense inputs with fewer non-zeros than this fraction use the sparse first layer
 SPARSE_DENSITY = 0.5
 #: target wall time of one span of batches between two returns to Python
 SPAN_SECONDS = 0.1
-_INPUT_DENSE, _INPUT_COMPACT, _INPUT_CSR = 0, 1, 2
-_INIT = ("gaussian", "scaled", "xavier", "glorot", "he")
+# how the engine's first layer reads X (the InputMode enum of nnc/_engine.pyx)
+_INPUT_DENSE, _INPUT_COMPACT, _INPUT_CSR = (_codes.INPUT_MODES[k] for k in ("dense", "compact",
+                                                                           "csr"))
+#: the weight initialisations (``init``)
+INITS = ("gaussian", "scaled", "xavier", "glorot", "he")
 
 
 class DivergenceError(ArithmeticError):
     """Training produced a non-finite loss or non-finite parameters."""
 
 
-class Network:
+class Network(Model, kind="network"):
     """A fully connected feedforward neural network.
 
     Parameters
@@ -60,95 +65,92 @@ class Network:
         1/n_in), b ~ N(0, 1); ``xavier`` (or ``glorot``): uniform with variance
         2/(n_in+n_out), b = 0; ``he``: W ~ N(0, 2/n_in), b = 0.
     dropout : float or sequence of float, default 0.0
-        Fraction of each hidden layer's units dropped while training.
+        Fraction of each hidden layer's units dropped while training (one
+        rate per hidden layer; a rate for the output layer, if given, must
+        be 0).
 
     Attributes
     ----------
-    weights : list of ndarray
-        Live views of W^l, shape (n_out, n_in); writing into them changes the
-        network.
-    biases : list of ndarray
-        Live views of b^l, shape (n_out,).
+    weights : sequence of ndarray
+        W^l, shape (n_out, n_in): live views of ``params``.  ``weights[l] =
+        W`` copies W in after checking its shape and values (see
+        :class:`nnc.model.LayerParams`).
+    biases : sequence of ndarray
+        b^l, shape (n_out,), likewise.
+    params : ndarray
+        Every parameter in one flat buffer; ``params = p`` copies (checked).
+    sizes, activations, loss, dtype, seed, init, dropout : tuples and values
+        The architecture, read-only: build a new network to change it.
     history : dict of lists
         Per-epoch metrics of every ``fit`` so far.
     """
 
+    _PICKLED_AS_PUBLIC = Model._PICKLED_AS_PUBLIC + ("loss", "seed", "init", "dropout")
+    _TRANSIENT = ("_fit_lock",)
+
     def __init__(self, sizes, activation="sigmoid", output_activation=None,
                  loss="quadratic", dtype="float32", seed=None, init="gaussian",
                  dropout=0.0):
-        self.sizes = _check_sizes(sizes)
-        n_layers = len(self.sizes) - 1
-        self.activations = _check_activations(activation, output_activation, n_layers)
-        self.loss = _losses.canonical(loss)
-        self.dtype = V.check_dtype(dtype)
+        sizes = _check_sizes(sizes)
+        n_layers = len(sizes) - 1
+        activations = _check_activations(activation, output_activation, n_layers)
+        self._loss = _losses.canonical(loss)
         if seed is not None:
             seed = V.check_int("seed", seed, 0)
-        self.seed = seed
-        if not isinstance(init, str) or init.lower() not in _INIT:
-            raise ValueError(f"init must be one of {_INIT}, got {init!r}")
-        self.init = init.lower()
-        self.dropout = _check_dropout(dropout, n_layers)
+        self._seed = seed
+        if not isinstance(init, str) or init.lower() not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        self._init = init.lower()
+        self._dropout = _check_dropout(dropout, n_layers)
+        self._build(sizes, activations, V.check_dtype(dtype))
         self._rng = np.random.default_rng(seed)
-        self._layout()
         self._initialise()
         self.history = _new_history()
         self._opt = None          # (name, state arrays, step count): kept across fits
+        self._init_transient()
+
+    def _init_transient(self):
         self._fit_lock = threading.Lock()
 
+    # -- the rest of the architecture (sizes, activations, dtype: see Model) --
+    @property
+    def loss(self):
+        """The cost function's canonical name (read-only)."""
+        return self._loss
+
+    @property
+    def seed(self):
+        """The seed of initialisation, shuffling and dropout (read-only)."""
+        return self._seed
+
+    @property
+    def init(self):
+        """The weight initialisation (read-only)."""
+        return self._init
+
+    @property
+    def dropout(self):
+        """Dropout rate of each layer of weights, the output layer's 0 (read-only)."""
+        return self._dropout
+
     # -- parameters ------------------------------------------------------
-    def _layout(self):
-        """One flat buffer for all parameters, with a view per W^l and b^l."""
-        self._w_off, self._b_off = [], []
-        offset = 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            self._w_off.append(offset)
-            offset += n_in * n_out
-            self._b_off.append(offset)
-            offset += n_out
-        self.params = np.zeros(offset, dtype=self.dtype)
-        self.weights, self.biases = self._views(self.params)
-
-    def _views(self, flat):
-        """Per-layer (W, b) views into a buffer laid out like the parameters.
-
-        W^l is stored as W^l^T, row-major (n_in, n_out), so the view is its
-        transpose: shape (n_out, n_in), Fortran-ordered.
-        """
-        ws, bs = [], []
-        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            w0, b0 = self._w_off[l], self._b_off[l]
-            ws.append(flat[w0:w0 + n_in * n_out].reshape(n_in, n_out).T)
-            bs.append(flat[b0:b0 + n_out])
-        return ws, bs
-
     def _initialise(self):
         rng = self._rng
         for W, b in zip(self.weights, self.biases):
             n_out, n_in = W.shape
-            if self.init == "gaussian":
+            if self._init == "gaussian":
                 W[...] = rng.standard_normal((n_out, n_in))
                 b[...] = rng.standard_normal(n_out)
-            elif self.init == "scaled":
+            elif self._init == "scaled":
                 W[...] = rng.standard_normal((n_out, n_in)) / math.sqrt(n_in)
                 b[...] = rng.standard_normal(n_out)
-            elif self.init in ("xavier", "glorot"):
+            elif self._init in ("xavier", "glorot"):
                 bound = math.sqrt(6.0 / (n_in + n_out))
                 W[...] = rng.uniform(-bound, bound, (n_out, n_in))
                 b[...] = 0
             else:  # he
                 W[...] = rng.standard_normal((n_out, n_in)) * math.sqrt(2.0 / n_in)
                 b[...] = 0
-
-    @property
-    def _layout_size(self):
-        """Number of parameters, from the layout (not from ``params``, which
-        a user may have replaced: the engine checks that)."""
-        return self._b_off[-1] + len(self.biases[-1])
-
-    @property
-    def n_layers(self):
-        """Number of layers of weights (``len(sizes) - 1``)."""
-        return len(self.sizes) - 1
 
     def _act_codes(self):
         return [_acts.CODES[a] for a in self.activations]
@@ -256,7 +258,7 @@ class Network:
         grads = np.zeros_like(self.params)
         engine = self._engine(n, mode, 1)
         self._set_data(engine, mode, data, labels, targets, sw)
-        engine.set_optimizer(_opts.CODES["sgd"], grads)
+        engine.set_optimizer(_codes.OPTIMIZERS["sgd"], grads)
         engine.set_order(np.arange(n, dtype=np.int64), n)
         engine.train(0, 1, apply_update=False)
         dW, db = self._views(grads)
@@ -577,44 +579,25 @@ class Network:
             loss_sum, correct, seen = dist.sum_stats(loss_sum, correct, seen)
         return {"val_loss": loss_sum / seen, "val_accuracy": correct / seen}
 
-    # -- persistence ---------------------------------------------------------
-    def save(self, path, metadata=None):
-        """Save to an ``.npz`` file (no pickle), atomically.  See :func:`nnc.load`."""
-        from nnc.io import save
-        save(self, path, metadata=metadata)
-
-    def to_onnx(self, path=None, **kwargs):
-        """Export to an ONNX model (needs the optional extra ``nnc[onnx]``).
-
-        See :func:`nnc.onnx.export`.
-        """
-        from nnc.onnx import export
-        return export(self, path, **kwargs)
-
+    # -- configuration ---------------------------------------------------------
     def get_config(self):
-        """The constructor arguments that rebuild this architecture."""
-        return {"sizes": list(self.sizes), "activation": list(self.activations),
-                "loss": self.loss, "dtype": self.dtype.name, "seed": self.seed,
-                "init": self.init, "dropout": list(self.dropout)}
+        """The constructor arguments that rebuild this architecture.
+
+        ``Network.from_config(net.get_config())`` is a new network of the same
+        architecture (freshly initialised from the same seed).
+        """
+        return {"sizes": list(self._sizes), "activation": list(self._activations),
+                "loss": self._loss, "dtype": self._dtype.name, "seed": self._seed,
+                "init": self._init, "dropout": list(self._dropout)}
+
+    @classmethod
+    def _from_file_config(cls, config):
+        keys = ("sizes", "activation", "loss", "dtype", "seed", "init", "dropout")
+        return cls(**{k: config[k] for k in keys if k in config})
 
     def __repr__(self):
-        return (f"Network({self.sizes}, activation={self.activations}, loss={self.loss!r}, "
-                f"dtype={self.dtype.name!r})")
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_fit_lock", None)
-        state["params"] = self.params.copy()
-        state.pop("weights", None)
-        state.pop("biases", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        # An owned, writeable buffer even when unpickled from a read-only memmap.
-        self.params = np.array(self.params, dtype=self.dtype)
-        self.weights, self.biases = self._views(self.params)
-        self._fit_lock = threading.Lock()
+        return (f"Network({list(self.sizes)}, activation={list(self.activations)}, "
+                f"loss={self.loss!r}, dtype={self.dtype.name!r})")
 
 
 # ---------------------------------------------------------------------------
@@ -669,11 +652,16 @@ def _check_dropout(dropout, n_layers):
             raise TypeError("dropout must be a rate in [0, 1) or a sequence of rates, "
                             f"got {type(dropout).__name__}")
         rates = [V.check_float(f"dropout[{i}]", r) for i, r in enumerate(dropout)]
-        if len(rates) != n_layers - 1:
-            raise ValueError(f"dropout needs one rate per hidden layer ({n_layers - 1})")
+    if len(rates) == n_layers:   # get_config's form: the output layer's rate too
+        if rates[-1] != 0:
+            raise ValueError(f"dropout needs one rate per hidden layer ({n_layers - 1}); "
+                             f"the output layer's, if given, must be 0, got {rates[-1]}")
+        rates = rates[:-1]
+    elif len(rates) != n_layers - 1:
+        raise ValueError(f"dropout needs one rate per hidden layer ({n_layers - 1})")
     for i, r in enumerate(rates):
         V.check_float(f"dropout[{i}]", r, 0.0, 1.0, high_open=True)
-    return rates + [0.0]  # never on the output layer
+    return tuple(rates) + (0.0,)  # never on the output layer
 
 
 #: with threads=None, steps with fewer multiply-adds than this (batch rows x

@@ -5,10 +5,8 @@ this module resolves the names and hyper-parameters users pass to ``fit``
 into the engine's codes, and computes the learning rate of each epoch.
 """
 
+from nnc._codes import OPTIMIZERS as CODES  # name -> engine code (the enum in _engine.pyx)
 from nnc._validation import check_float
-
-#: name -> engine code (see the OPT_* enum in _engine.pyx)
-CODES = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4}
 
 #: default learning rate of each optimizer when fit(lr=None)
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adam": 0.001, "rmsprop": 0.001}

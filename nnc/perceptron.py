@@ -19,11 +19,12 @@ parameters live in one flat buffer laid out like :class:`nnc.Network`'s, so
 import numpy as np
 
 from nnc import _validation as V
+from nnc.model import Model
 
 __all__ = ["Perceptron"]
 
 
-class Perceptron:
+class Perceptron(Model, kind="perceptron"):
     """A single layer of threshold units trained by the perceptron rule.
 
     Parameters
@@ -41,11 +42,15 @@ class Perceptron:
 
     Attributes
     ----------
-    weights : list with one ndarray of shape (n_outputs, n_inputs)
-        A live view of the parameters, like :attr:`nnc.Network.weights`.
-    biases : list with one ndarray of shape (n_outputs,)
+    weights : sequence with one ndarray of shape (n_outputs, n_inputs)
+        A live view of the parameters; ``weights[0] = W`` copies (checked),
+        like :attr:`nnc.Network.weights`.
+    biases : sequence with one ndarray of shape (n_outputs,)
     params : ndarray
-        All parameters in one flat buffer (W stored transposed, then b).
+        All parameters in one flat buffer (W stored transposed, then b);
+        ``params = p`` copies (checked).
+    n_inputs, n_outputs, sizes, activations, dtype, seed
+        The architecture, read-only.
     history : dict of lists
         Per epoch: ``errors`` (updates made, i.e. misclassified samples) and
         ``accuracy`` (measured during the epoch, before each update).
@@ -61,54 +66,59 @@ class Perceptron:
     [0, 0, 0, 1]
     """
 
-    activations = ["step"]
+    _PICKLED_AS_PUBLIC = Model._PICKLED_AS_PUBLIC + ("seed", "lr")
 
     def __init__(self, n_inputs, n_outputs=1, lr=1.0, dtype="float64", seed=None):
-        self.n_inputs = V.check_int("n_inputs", n_inputs, 1)
-        self.n_outputs = V.check_int("n_outputs", n_outputs, 1)
-        self.lr = V.check_float("lr", lr, 0.0, low_open=True)
-        self.dtype = V.check_dtype(dtype)
-        self.seed = None if seed is None else V.check_int("seed", seed, 0)
-        self._rng = np.random.default_rng(self.seed)
-        n_w = self.n_inputs * self.n_outputs
-        self.params = np.zeros(n_w + self.n_outputs, dtype=self.dtype)
-        self._views()
+        sizes = (V.check_int("n_inputs", n_inputs, 1), V.check_int("n_outputs", n_outputs, 1))
+        self.lr = lr
+        self._seed = None if seed is None else V.check_int("seed", seed, 0)
+        # the same layout as Network: W^T row-major (n_in, n_out), then b
+        self._build(sizes, ("step",), V.check_dtype(dtype))
+        self._rng = np.random.default_rng(self._seed)
         self.history = {"errors": [], "accuracy": []}
 
-    def _views(self):
-        n_w = self.n_inputs * self.n_outputs
-        # the same layout as Network: W^T row-major (n_in, n_out), then b
-        self.weights = [self.params[:n_w].reshape(self.n_inputs, self.n_outputs).T]
-        self.biases = [self.params[n_w:]]
-
-    # -- the shape nnc's other tools expect ---------------------------------
+    # -- the architecture (read-only) and the learning rate ---------------------
     @property
-    def sizes(self):
-        """``[n_inputs, n_outputs]``, as :attr:`nnc.Network.sizes`."""
-        return [self.n_inputs, self.n_outputs]
+    def n_inputs(self):
+        """Number of inputs (``sizes[0]``)."""
+        return self._sizes[0]
 
     @property
-    def n_layers(self):
-        """One layer of weights."""
-        return 1
+    def n_outputs(self):
+        """Number of threshold units (``sizes[1]``)."""
+        return self._sizes[1]
+
+    @property
+    def seed(self):
+        """Seed of the sample order when ``fit(shuffle=True)`` (read-only)."""
+        return self._seed
+
+    @property
+    def lr(self):
+        """Learning rate of the update rule (> 0)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = V.check_float("lr", value, 0.0, low_open=True)
 
     def get_config(self):
-        """The constructor arguments (and Network-style fields) that rebuild it."""
-        return {"sizes": self.sizes, "activation": ["step"], "dtype": self.dtype.name,
-                "seed": self.seed, "lr": self.lr}
+        """The constructor arguments that rebuild it."""
+        return {"n_inputs": self.n_inputs, "n_outputs": self.n_outputs, "lr": self.lr,
+                "dtype": self.dtype.name, "seed": self.seed}
 
-    def _save_extra(self):
-        return {"kind": "perceptron"}
+    def _file_config(self):
+        # Network-style fields, which model files and ``nnc info`` read
+        return {"sizes": list(self.sizes), "activation": list(self.activations),
+                "dtype": self.dtype.name, "seed": self.seed, "lr": self.lr}
 
-    def save(self, path, metadata=None):
-        """Save to an ``.npz`` model file; :func:`nnc.load` reads it back."""
-        from nnc.io import save
-        save(self, path, metadata=metadata)
-
-    def to_onnx(self, path=None, **kwargs):
-        """Export to ONNX (see :func:`nnc.onnx.export`): ``Gemm`` then ``z > 0``."""
-        from nnc.onnx import export
-        return export(self, path, **kwargs)
+    @classmethod
+    def _from_file_config(cls, config):
+        sizes = config["sizes"]
+        if len(sizes) != 2:
+            raise ValueError(f"a perceptron has one layer of weights, the sizes are {sizes}")
+        return cls(sizes[0], sizes[1], lr=config.get("lr", 1.0),
+                   dtype=config.get("dtype", "float64"), seed=config.get("seed"))
 
     # -- data ------------------------------------------------------------------
     def _check_X(self, X, name="X"):
@@ -202,13 +212,9 @@ class Perceptron:
         return (f"Perceptron(n_inputs={self.n_inputs}, n_outputs={self.n_outputs}, "
                 f"lr={self.lr}, dtype={self.dtype.name!r})")
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("weights", None)
-        state.pop("biases", None)
-        state["params"] = np.array(self.params)
-        return state
-
     def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._views()
+        state = dict(state)
+        if "sizes" not in state and "n_inputs" in state:   # a pickle of nnc <= 0.1
+            state["sizes"] = (state.pop("n_inputs"), state.pop("n_outputs"))
+        state.setdefault("activations", ("step",))
+        super().__setstate__(state)

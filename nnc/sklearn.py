@@ -264,8 +264,8 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
     def _same_architecture(self, p, n_outputs):
         net = self.network_
         out_act, loss = self._output()
-        return (net.sizes[1:-1] == p["hidden"] and net.sizes[-1] == n_outputs
-                and net.activations[:-1] == [p["activation"]] * len(p["hidden"])
+        return (list(net.sizes[1:-1]) == p["hidden"] and net.sizes[-1] == n_outputs
+                and list(net.activations[:-1]) == [p["activation"]] * len(p["hidden"])
                 and net.activations[-1] == out_act and net.loss == loss
                 and (p["dtype"] is None or net.dtype == p["dtype"]))
 

@@ -134,7 +134,7 @@ def test_train_tutorial_defaults(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, _ = _run(capsys, "train")
     assert code == 0
-    assert seen["sizes"] == [784, 30, 10] and seen["acts"] == ["sigmoid", "sigmoid"]
+    assert seen["sizes"] == (784, 30, 10) and seen["acts"] == ("sigmoid", "sigmoid")
     assert seen["loss"] == "quadratic" and seen["init"] == "gaussian"
     assert (seen["epochs"], seen["batch_size"], seen["lr"], seen["n"]) == (30, 10, 3.0, 50000)
     assert seen["optimizer"] == "sgd" and seen["l2"] == 0.0
@@ -156,7 +156,7 @@ def test_train_prints_each_epoch_and_saves(capsys, tmp_path):
     assert match, last
     assert float(match.group(1)) > 50.0                          # far above chance (10%)
     net = nnc.load(out_path)
-    assert net.sizes == [784, 30, 10] and len(net.history["loss"]) == 2
+    assert net.sizes == (784, 30, 10) and len(net.history["loss"]) == 2
     assert net.metadata["owner"] == "me" and net.metadata["run"] == 7
     assert net.metadata["dataset"] == "mnist" and net.metadata["train_size"] == 10000
     assert net.evaluate(*nnc.datasets.load_mnist()[1])["accuracy"] == pytest.approx(
@@ -188,9 +188,9 @@ def test_train_options_reach_the_network(capsys, tmp_path, monkeypatch):
     assert captured["early_stopping"] and captured["patience"] == 3
     assert captured["verbose"] == 0 and captured["batch_size"] == 50
     net = nnc.load(out_path)
-    assert net.sizes == [784, 24, 12, 10]
-    assert net.activations == ["relu", "relu", "softmax"]
-    assert net.dtype == np.float64 and net.dropout[:2] == [0.1, 0.2]
+    assert net.sizes == (784, 24, 12, 10)
+    assert net.activations == ("relu", "relu", "softmax")
+    assert net.dtype == np.float64 and net.dropout[:2] == (0.1, 0.2)
     assert net.history["lr"] == pytest.approx([0.05, 0.025])
 
 
@@ -202,7 +202,7 @@ def test_train_on_npz_path_and_evaluate_it(capsys, tmp_path, blobs):
                           "--loss", "categorical_crossentropy")
     assert code == 0, err
     assert "on 300 " in out                                      # all training samples
-    assert nnc.load(out_path).sizes == [20, 8, 3]
+    assert nnc.load(out_path).sizes == (20, 8, 3)
     code, out, _ = _run(capsys, "evaluate", out_path)            # dataset from metadata
     assert code == 0 and "(100 samples)" in out
     accuracy = float(re.search(r"accuracy (\d+\.\d+)%", out).group(1))

@@ -17,7 +17,7 @@ TARGET = 0.945
 def test_tutorial_network_reaches_target_accuracy(mnist):
     (X, y), (X_test, y_test) = mnist
     net = nnc.Network([784, 30, 10], seed=0)
-    assert net.activations == ["sigmoid", "sigmoid"] and net.loss == "quadratic"
+    assert net.activations == ("sigmoid", "sigmoid") and net.loss == "quadratic"
     assert net.dtype == np.float32
 
     def reached(network, epoch, history):

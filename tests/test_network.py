@@ -474,9 +474,9 @@ def test_constructor_validation():
     with pytest.raises(ValueError):
         nnc.Network([5, 4, 3], activation=["tanh"])
     net = nnc.Network([5, 4, 3], activation=["tanh", "softmax"])
-    assert net.activations == ["tanh", "softmax"] and net.n_layers == 2
+    assert net.activations == ("tanh", "softmax") and net.n_layers == 2
     assert nnc.Network([5, 4, 3], output_activation="softmax").activations == \
-        ["sigmoid", "softmax"]
+        ("sigmoid", "softmax")
 
 
 def test_fit_validation():

@@ -75,7 +75,7 @@ def test_several_outputs_are_independent_units():
     p.fit(X2, Y, epochs=50)
     np.testing.assert_array_equal(p.predict(X2), Y)
     assert p.weights[0].shape == (3, 2) and p.biases[0].shape == (3,)
-    assert p.sizes == [2, 3] and p.n_layers == 1 and p.activations == ["step"]
+    assert p.sizes == (2, 3) and p.n_layers == 1 and p.activations == ("step",)
     np.testing.assert_array_equal(p.forward(X2), Y.astype(float))
 
 
@@ -100,8 +100,11 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(q.params, p.params)
     assert q.history == p.history and q.metadata == {"gate": "OR"}
     assert q.predict(X2).tolist() == [0, 1, 1, 1]
-    assert p.get_config() == {"sizes": [2, 1], "activation": ["step"], "dtype": "float32",
+    assert p.get_config() == {"n_inputs": 2, "n_outputs": 1, "dtype": "float32",
                               "seed": 3, "lr": 1.0}
+    assert config["network"] == {"sizes": [2, 1], "activation": ["step"], "dtype": "float32",
+                                 "seed": 3, "lr": 1.0}
+    assert Perceptron.from_config(p.get_config()).get_config() == p.get_config()
 
 
 def test_pickle_keeps_views_live():

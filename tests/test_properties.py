@@ -304,7 +304,7 @@ def test_damaged_files_never_crash_load(tmp_path_factory, model_bytes, data):
     except (OSError, ValueError):
         return
     # damage the checks cannot see (file comments, timestamps) leaves a valid model
-    assert np.isfinite(net.params).all() and net.sizes == [4, 3, 2]
+    assert np.isfinite(net.params).all() and net.sizes == (4, 3, 2)
 
 
 @SLOW

@@ -259,7 +259,7 @@ def test_sklearn_activation_names_and_nnc_names():
                            ("leaky_relu", "leaky_relu")]:
         clf = _quiet(MLPClassifier(activation=name, hidden_layer_sizes=(5,), max_iter=2,
                                    threads=1).fit, X, y)
-        assert clf.network_.activations == [expected, "softmax"]
+        assert clf.network_.activations == (expected, "softmax")
 
 
 # -- training behaviour ----------------------------------------------------------------
@@ -406,7 +406,7 @@ def test_transform_in_pipeline_and_dropout_threads():
     X = StandardScaler().fit_transform(X)
     clf = _quiet(MLPClassifier(hidden_layer_sizes=(12, 6), dropout=[0.2, 0.0], threads=2,
                                random_state=0, max_iter=50).fit, X, y)
-    assert clf.network_.dropout[:2] == [0.2, 0.0]
+    assert clf.network_.dropout[:2] == (0.2, 0.0)
     Z = clf.transform(X)
     assert Z.shape == (150, 6) and (Z >= 0).all()
     np.testing.assert_allclose(Z, clf.network_.forward(X, layer=2))

@@ -5,6 +5,7 @@ Every check runs with warnings turned into errors and NumPy's floating-point
 errors raising, so a check that "works" only after an overflow warning fails.
 Each rejected call must also leave the network untouched.
 """
+import operator
 import os
 import warnings
 
@@ -405,7 +406,7 @@ def test_bad_constructor_arguments(kw, exc, match):
 @pytest.mark.parametrize("sizes", [[np.int64(4), np.int32(3)], np.array([4, 3]), (4, 3)])
 def test_numpy_and_tuple_sizes_are_accepted(sizes):
     net = nnc.Network(sizes, seed=0)
-    assert net.sizes == [4, 3] and all(type(s) is int for s in net.sizes)
+    assert net.sizes == (4, 3) and all(type(s) is int for s in net.sizes)
 
 
 def test_numpy_scalars_are_accepted_as_hyper_parameters():
@@ -421,22 +422,49 @@ def test_numpy_scalars_are_accepted_as_hyper_parameters():
 # ---------------------------------------------------------------------------
 # public attributes replaced by something the engine cannot use
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("tamper,match", [
-    (lambda net: setattr(net, "params", np.zeros(3, net.dtype)), r"network.params"),
-    (lambda net: setattr(net, "params", net.params.astype(np.float64)), r"network.params"),
-    (lambda net: setattr(net, "params", net.params[::-1]), r"network.params"),
-    (lambda net: setattr(net, "params", list(net.params)), r"network.params"),
-    (lambda net: net.sizes.append(7), r"network.sizes"),
-    (lambda net: net.sizes.__setitem__(1, 50), r"network.sizes"),
-    (lambda net: setattr(net, "activations", ["sigmoid"]), r"network.activations"),
+@pytest.mark.parametrize("tamper,exc,match", [
+    (lambda net: setattr(net, "params", np.zeros(3, net.dtype)), ValueError, r"params"),
+    (lambda net: setattr(net, "params", list(net.params)[:-1]), ValueError, r"params"),
+    (lambda net: setattr(net, "params", "abc"), TypeError, r"params"),
+    (lambda net: net.sizes.append(7), AttributeError, r"append"),
+    (lambda net: operator.setitem(net.sizes, 1, 50), TypeError, r"does not support item"),
+    (lambda net: setattr(net, "sizes", [4, 50, 3]), AttributeError, r"sizes"),
+    (lambda net: setattr(net, "activations", ["sigmoid"]), AttributeError, r"activations"),
+    (lambda net: operator.setitem(net.activations, 0, "step"), TypeError,
+     r"does not support item"),
+    (lambda net: setattr(net, "dtype", np.float64), AttributeError, r"dtype"),
+    (lambda net: setattr(net, "loss", "quadratic"), AttributeError, r"loss"),
 ])
-def test_tampered_network_attributes_raise_instead_of_crashing(tamper, match):
+def test_tampering_with_network_attributes_is_refused(tamper, exc, match):
+    """The architecture is read-only and params is checked as it is assigned:
+    the network is left as it was, and every method still works."""
     net = make_net()
     X, y = make_data()
-    tamper(net)
+    before = [call(net, method, X, y) for method in ("forward", "evaluate")]
+    params = net.params.copy()
+    with pytest.raises(exc, match=match):
+        tamper(net)
+    np.testing.assert_array_equal(net.params, params)
+    np.testing.assert_array_equal(call(net, "forward", X, y), before[0])
+    assert call(net, "evaluate", X, y) == before[1]
     for method in METHODS:
-        with pytest.raises(ValueError, match=match):
-            call(net, method, X, y)
+        call(net, method, X, y)
+
+
+@pytest.mark.parametrize("value", [
+    lambda net: net.params.astype(np.float64), lambda net: net.params[::-1],
+    lambda net: list(net.params)])
+def test_params_assignment_copies_any_equivalent_array(value):
+    net, ref = make_net(), make_net()
+    X, _ = make_data()
+    new = value(net)
+    expected = np.asarray(new, dtype=net.dtype).copy()
+    buffer = net.params
+    net.params = new
+    assert net.params is buffer        # still the network's own buffer
+    np.testing.assert_array_equal(net.params, expected)
+    ref.params[...] = expected
+    np.testing.assert_array_equal(net.forward(X), ref.forward(X))
 
 
 def test_params_assigned_in_place_are_used():
