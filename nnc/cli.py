@@ -10,6 +10,7 @@ end with a one-line message on stderr and exit status 2; set ``NNC_DEBUG=1``
 to see the traceback instead.
 """
 import argparse
+import inspect
 import json
 import math
 import os
@@ -218,11 +219,29 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"nnc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    # -- train -------------------------------------------------------------
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_predict(sub)
+    _add_info(sub)
+    _add_download(sub)
+    return parser
+
+
+def _add_train(sub):
+    """The ``train`` subcommand."""
     p = sub.add_parser("train", help="train a network and save it",
                        description="Train a network by mini-batch gradient descent and save it. "
                                    "With no options: the tutorials' 784-30-10 network on MNIST.",
                        epilog=TRAIN_EXAMPLES, formatter_class=_Formatter)
+    _add_data_options(p)
+    _add_network_options(p)
+    _add_training_options(p)
+    _add_output_options(p)
+    p.set_defaults(func=cmd_train)
+
+
+def _add_data_options(p):
+    """nnc train's data options."""
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="mnist",
                    help="mnist (bundled), fashion-mnist, kmnist (downloaded once), a "
@@ -236,6 +255,14 @@ def build_parser():
                         "validation; otherwise the test set is scored after each epoch")
     g.add_argument("--cache-dir", default=None, help="where downloaded datasets are kept")
 
+
+def _add_network_options(p):
+    """nnc train's network options; their defaults are nnc.Network's."""
+    from nnc import activations, losses
+    from nnc.network import INITS, Network
+
+    defaults = {k: v.default for k, v in inspect.signature(Network).parameters.items()}
+    hidden = [a for a in activations.CODES if a not in ("softmax", "step")]
     g = p.add_argument_group("network")
     arch = g.add_mutually_exclusive_group()
     arch.add_argument("--sizes", type=_sizes, default=None, metavar="784,30,10",
@@ -243,30 +270,36 @@ def build_parser():
     arch.add_argument("--hidden", type=_hidden, default=None, metavar="30",
                       help="hidden layer sizes only, e.g. 100 or 256,128; the input and "
                            "output sizes come from the data")
-    g.add_argument("--activation", default="sigmoid",
-                   help="hidden activation: sigmoid, tanh, relu, leaky_relu, elu, gelu, "
-                        "softplus, swish, identity; or one per layer, comma-separated")
+    g.add_argument("--activation", default=defaults["activation"],
+                   help=f"hidden activation: {', '.join(hidden)}; or one per layer, "
+                        "comma-separated")
     g.add_argument("--output-activation", default=None,
                    help="output activation (softmax with categorical_crossentropy); "
                         "default: the same as --activation")
-    g.add_argument("--loss", default="quadratic",
-                   help="quadratic, binary_crossentropy, categorical_crossentropy")
-    g.add_argument("--init", default="gaussian",
-                   choices=["gaussian", "scaled", "xavier", "glorot", "he"],
+    g.add_argument("--loss", default=defaults["loss"],
+                   help=", ".join(n for n in losses.CODES if not n.startswith("sparse")))
+    g.add_argument("--init", default=defaults["init"], choices=INITS,
                    help="weight initialisation (gaussian: N(0,1) as in the tutorials; "
                         "scaled: N(0, 1/n_in))")
-    g.add_argument("--dropout", type=_dropout, default=0.0, metavar="P",
+    g.add_argument("--dropout", type=_dropout, default=defaults["dropout"], metavar="P",
                    help="dropout rate of the hidden layers, or one per hidden layer (0.2,0.5)")
-    g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    g.add_argument("--dtype", default=defaults["dtype"], choices=["float32", "float64"])
     g.add_argument("--seed", type=int, default=None,
                    help="seed of initialisation, shuffling and dropout (reproducible runs)")
+
+
+def _add_training_options(p):
+    """nnc train's training options."""
+    from nnc.losses import TUTORIAL_LR
 
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=_positive_int, default=30)
     g.add_argument("--batch-size", type=_positive_int, default=10)
     g.add_argument("--lr", type=_nonneg_float, default=None,
-                   help="learning rate (default: 3.0 for SGD with the quadratic cost, 0.5 "
-                        "for SGD with a cross-entropy, else the optimizer's own default)")
+                   help=f"learning rate (default: {TUTORIAL_LR['quadratic']} for SGD with "
+                        f"the quadratic cost, {TUTORIAL_LR['categorical_crossentropy']} for "
+                        "SGD with a cross-entropy, as in the tutorials; else the optimizer's "
+                        "own default)")
     g.add_argument("--optimizer", default="sgd",
                    choices=["sgd", "momentum", "nesterov", "adam", "rmsprop"])
     g.add_argument("--momentum", type=_fraction, default=None,
@@ -294,6 +327,9 @@ def build_parser():
                    help="data-parallel training under mpiexec (needs mpi4py): each rank "
                         "trains on its own block of the training images")
 
+
+def _add_output_options(p):
+    """nnc train's output options."""
     g = p.add_argument_group("output")
     g.add_argument("--out", default="model.npz", help="where to save the trained model")
     g.add_argument("--plot", default=None, metavar="PNG",
@@ -302,9 +338,10 @@ def build_parser():
                    metavar="KEY=VALUE", help="store KEY=VALUE in the model file (repeatable)")
     g.add_argument("--quiet", "-q", action="store_true",
                    help="no progress bar or per-epoch lines; only the final result")
-    p.set_defaults(func=cmd_train)
 
-    # -- evaluate ----------------------------------------------------------
+
+def _add_evaluate(sub):
+    """The ``evaluate`` subcommand."""
     p = sub.add_parser("evaluate", help="print a model's test loss and accuracy",
                        description="Score a saved model on a dataset's test (or training) set.",
                        epilog=EVALUATE_EXAMPLES, formatter_class=_Formatter)
@@ -317,7 +354,9 @@ def build_parser():
     p.add_argument("--threads", type=_positive_int, default=None)
     p.set_defaults(func=cmd_evaluate)
 
-    # -- predict -----------------------------------------------------------
+
+def _add_predict(sub):
+    """The ``predict`` subcommand."""
     p = sub.add_parser("predict", help="classify PNG/JPEG images",
                        description="Classify images with a saved 784-input model and print "
                                    "each label and its probabilities.",
@@ -330,7 +369,9 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
     p.set_defaults(func=cmd_predict)
 
-    # -- info --------------------------------------------------------------
+
+def _add_info(sub):
+    """The ``info`` subcommand."""
     p = sub.add_parser("info", help="describe a saved model without loading its weights",
                        description="Print a model file's nnc version, architecture, loss, "
                                    "dtype, training history and metadata.",
@@ -339,7 +380,9 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print the stored configuration as JSON")
     p.set_defaults(func=cmd_info)
 
-    # -- download ----------------------------------------------------------
+
+def _add_download(sub):
+    """The ``download`` subcommand."""
     p = sub.add_parser("download", help="download datasets into the cache",
                        description="Download datasets (verified by SHA-256) into the cache "
                                    "so that later runs work offline.",
@@ -349,7 +392,6 @@ def build_parser():
     p.add_argument("--base-url", default=None, help="download from this mirror instead")
     p.add_argument("--force", action="store_true", help="download even if already cached")
     p.set_defaults(func=cmd_download)
-    return parser
 
 
 # ---------------------------------------------------------------------------
@@ -396,9 +438,10 @@ def _mpi_comm():
 
 
 def _default_lr(optimizer, loss):
-    if optimizer != "sgd":
-        return None  # the optimizer's own default (fit chooses)
-    return 3.0 if loss == "quadratic" else 0.5
+    """The tutorials' rate for plain SGD with this cost (nnc.losses.TUTORIAL_LR);
+    other optimizers keep their own default (fit chooses)."""
+    from nnc.losses import TUTORIAL_LR
+    return TUTORIAL_LR[loss] if optimizer == "sgd" else None
 
 
 def _dataset_label(text):
@@ -407,21 +450,11 @@ def _dataset_label(text):
     return key if key in NAMES and not os.path.exists(text) else os.path.abspath(text)
 
 
-def cmd_train(args):
-    """``nnc train``: see ``nnc train --help``."""
-    import nnc
-    from nnc import losses as _losses
-    from nnc.downloads import REGISTRY, load_dataset
-
-    comm, rank, size = None, 0, 1
-    if args.distributed:
-        comm = _mpi_comm()
-        rank, size = comm.Get_rank(), comm.Get_size()
-    talk = rank == 0 and not args.quiet
-    say = print if talk else (lambda *a, **k: None)
+def _training_data(args, comm, rank, talk):
+    """The dataset's training rows (the first --train-size) and its test set."""
+    from nnc.downloads import load_dataset
 
     # Rank 0 downloads first so that ranks never race on the cache.
-    dataset = _dataset_label(args.dataset)
     if rank == 0:
         (X, y), (Xt, yt) = load_dataset(args.dataset, args.cache_dir, progress=talk)
     if comm is not None:
@@ -437,7 +470,12 @@ def cmd_train(args):
         if n_train > n_total:
             raise CLIError(f"--train-size {n_train} exceeds the {n_total:,} training images "
                            f"of {args.dataset}")
-    X, y = X[:n_train], y[:n_train]
+    return (X[:n_train], y[:n_train]), (Xt, yt), n_train
+
+
+def _new_network(args, X, y, yt, comm):
+    """The network of --sizes/--hidden and the network options."""
+    import nnc
 
     n_in = X.shape[1]
     n_out = int(y.shape[1]) if y.ndim == 2 else int(max(y.max(), yt.max())) + 1
@@ -457,15 +495,26 @@ def cmd_train(args):
     if comm is not None and seed is None:
         # every rank must start from the same weights
         seed = comm.bcast(int(np.random.SeedSequence().entropy % (2**31)), root=0)
-    net = nnc.Network(sizes, activation=activation, output_activation=args.output_activation,
-                      loss=args.loss, dtype=args.dtype, seed=seed, init=args.init,
-                      dropout=args.dropout)
+    return nnc.Network(sizes, activation=activation, output_activation=args.output_activation,
+                       loss=args.loss, dtype=args.dtype, seed=seed, init=args.init,
+                       dropout=args.dropout)
 
-    loss = _losses.canonical(args.loss)
-    lr = args.lr if args.lr is not None else _default_lr(args.optimizer, loss)
-    momentum = args.momentum
-    if momentum is None:
-        momentum = 0.9 if args.optimizer in ("momentum", "nesterov") else 0.0
+
+def cmd_train(args):
+    """``nnc train``: see ``nnc train --help``."""
+    comm, rank, size = None, 0, 1
+    if args.distributed:
+        comm = _mpi_comm()
+        rank, size = comm.Get_rank(), comm.Get_size()
+    talk = rank == 0 and not args.quiet
+    say = print if talk else (lambda *a, **k: None)
+    dataset = _dataset_label(args.dataset)
+    (X, y), (Xt, yt), n_train = _training_data(args, comm, rank, talk)
+    net = _new_network(args, X, y, yt, comm)
+    sizes = net.sizes
+
+    lr = args.lr if args.lr is not None else _default_lr(args.optimizer, net.loss)
+    momentum = args.momentum  # None: the optimizer's own default
     l2 = args.l2 if args.lmbda is None else args.lmbda / n_train
 
     # Data-parallel: each rank trains (and scores) on its contiguous block,
@@ -500,7 +549,16 @@ def cmd_train(args):
     seconds = time.perf_counter() - started
     if rank != 0:
         return 0
+    _save_and_report(args, net, history, seconds, dataset, n_train, (Xt, yt),
+                     validation_data is not None, say)
+    return 0
 
+
+def _save_and_report(args, net, history, seconds, dataset, n_train, test, validated, say):
+    """Score the test set, save the model with its metadata, print the summary."""
+    from nnc.downloads import REGISTRY
+
+    Xt, yt = test
     score = net.evaluate(Xt, yt, threads=args.threads)
     epochs_run = len(history["loss"])
     correct = int(round(score["accuracy"] * Xt.shape[0]))
@@ -513,7 +571,7 @@ def cmd_train(args):
     metadata.update(dict(args.metadata))
     net.save(args.out, metadata=metadata)
 
-    if history["val_accuracy"] and validation_data is not None:
+    if history["val_accuracy"] and validated:
         best = int(np.argmax(history["val_accuracy"]))
         say(f"Best test accuracy {history['val_accuracy'][best]:.2%} after epoch {best + 1}.")
     print(f"Test accuracy: {score['accuracy']:.2%} ({correct:,} / {Xt.shape[0]:,}), "
@@ -521,7 +579,6 @@ def cmd_train(args):
           f"saved {args.out}")
     if args.plot:
         _plot(net.history, args.plot)
-    return 0
 
 
 def _plot(history, path):
@@ -577,113 +634,14 @@ def cmd_evaluate(args):
 # ---------------------------------------------------------------------------
 # predict
 # ---------------------------------------------------------------------------
-def _pillow():
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("reading images needs Pillow: pip install 'nnc[image]'") from None
-    return Image
-
-
-def _greyscale(image):
-    """The image as a float array of grey levels in [0, 255]; transparent
-    areas count as white paper."""
-    Image = _pillow()
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, rgba)
-    return np.asarray(image.convert("L"), dtype=np.float64)
-
-
-def prepare_image(image, plain=False):
-    """Convert an image to a 784-vector in [0, 1] the way MNIST's digits were made.
-
-    Greyscale; inverted when the background (the median of the border
-    pixels) is light, so the digit is bright on black; background level
-    subtracted and contrast stretched; cropped to the digit's bounding box;
-    scaled so its longer side is 20 pixels, keeping the aspect ratio; pasted
-    into a 28x28 field with its centre of mass at the centre.
-
-    Parameters
-    ----------
-    image : str, os.PathLike or PIL.Image.Image
-        A PNG, JPEG or any format Pillow reads.
-    plain : bool
-        Only greyscale, invert if needed and resize to 28x28 (for images that
-        already fill the frame, such as Fashion-MNIST's).
-
-    Returns
-    -------
-    ndarray of shape (784,), float32 in [0, 1]
-
-    Raises
-    ------
-    ValueError
-        When the image is blank (no contrast) or cannot be read.
-    """
-    Image = _pillow()
-    if isinstance(image, (str, os.PathLike)):
-        path = os.fspath(image)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no image file at {path!r}")
-        try:
-            with Image.open(path) as im:
-                im.load()
-                grey = _greyscale(im)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise ValueError(f"{path!r} is not a readable image: {exc}") from None
-        name = path
-    else:
-        grey, name = _greyscale(image), "image"
-
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if np.median(border) > 127.5:
-        grey = 255.0 - grey
-        border = 255.0 - border
-    background = float(np.median(border))
-    ink = grey - background
-    peak = ink.max()
-    if peak <= 8.0:  # no digit: at most faint noise above the background
-        raise ValueError(f"{name}: no digit found (the image has no contrast)")
-    ink = np.clip(ink / peak, 0.0, 1.0)
-
-    if plain:
-        small = Image.fromarray(np.uint8(np.round(ink * 255))).resize((28, 28), Image.LANCZOS)
-        return (np.asarray(small, dtype=np.float32) / 255.0).reshape(784)
-
-    # Crop to the digit: rows and columns with any pixel above a tenth of the
-    # peak, so that paper texture and JPEG noise do not widen the box.
-    mask = ink > 0.1
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    crop = np.where(crop > 0.1, crop, 0.0)
-    h, w = crop.shape
-    scale = 20.0 / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    patch = Image.fromarray(np.uint8(np.round(crop * 255))).resize((new_w, new_h), Image.LANCZOS)
-    patch = np.asarray(patch, dtype=np.float64) / 255.0
-
-    # MNIST's digits have their centre of mass at index (14, 14) of the field.
-    total = patch.sum()
-    cy = (patch.sum(axis=1) * np.arange(new_h)).sum() / total
-    cx = (patch.sum(axis=0) * np.arange(new_w)).sum() / total
-    top, left = int(round(14.0 - cy)), int(round(14.0 - cx))
-    top = min(max(top, 0), 28 - new_h)   # keep the whole digit inside the field
-    left = min(max(left, 0), 28 - new_w)
-    field = np.zeros((28, 28), dtype=np.float32)
-    field[top:top + new_h, left:left + new_w] = patch
-    return field.reshape(784)
-
-
 def cmd_predict(args):
     """``nnc predict``: classify image files with a saved model."""
+    from nnc.images import prepare_images
     net = _load_model(args.model)
     if net.sizes[0] != 784:
         raise CLIError(f"{args.model} has {net.sizes[0]} inputs; predict needs a model of "
                        "28x28 = 784 inputs")
-    _pillow()  # fail early, before reading any image, when Pillow is missing
-    X = np.stack([prepare_image(path, plain=args.plain) for path in args.images])
+    X = prepare_images(args.images, plain=args.plain)
     outputs = np.asarray(net.forward(X), dtype=np.float64)
     names = (getattr(net, "metadata", None) or {}).get("classes")
     softmax = net.activations[-1] == "softmax"

@@ -13,6 +13,13 @@ from nnc import _codes
 CODES = dict(_codes.LOSSES,
              sparse_categorical_crossentropy=_codes.LOSSES["categorical_crossentropy"])
 
+#: the learning rate the tutorials use for plain SGD with each cost: 3.0 with
+#: the quadratic cost (chapter 1), 0.5 with a cross-entropy (chapter 3).
+#: ``nnc train`` uses it when no --lr is given; ``Network.fit`` keeps the
+#: optimizer's own default (see :mod:`nnc.optimizers`), which does not depend
+#: on the cost.
+TUTORIAL_LR = {name: 3.0 if name == "quadratic" else 0.5 for name in CODES}
+
 ALIASES = {
     "mse": "quadratic",
     "squared_error": "quadratic",

@@ -11,7 +11,7 @@ import pytest
 
 import nnc
 import nnc.downloads
-from nnc import cli
+from nnc import cli, images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where the nnc under test was imported from (the source tree in development,
@@ -182,7 +182,8 @@ def test_train_options_reach_the_network(capsys, tmp_path, monkeypatch):
         "--train-size", "5000", "--threads", "1", "--seed", "1", "--out", out_path, "--quiet")
     assert code == 0, err
     assert len(out.strip().splitlines()) == 1                  # --quiet: the result only
-    assert captured["momentum"] == 0.9 and captured["optimizer"] == "momentum"
+    # no --momentum: fit's own default for the optimizer (0.9 for "momentum")
+    assert captured["momentum"] is None and captured["optimizer"] == "momentum"
     assert captured["l2"] == pytest.approx(5 / 5000)
     assert captured["validation_split"] == 0.2 and captured["validation_data"] is None
     assert captured["early_stopping"] and captured["patience"] == 3
@@ -412,12 +413,12 @@ def test_prepare_image_reproduces_mnist(digit_images):
     files, _, X = digit_images
     for kind in ("png", "inverted"):
         for path, x in zip(files[kind], X):
-            p = cli.prepare_image(path)
+            p = images.prepare_image(path)
             assert p.shape == (784,) and p.dtype == np.float32
             assert 0.0 <= p.min() and p.max() <= 1.0
             assert np.corrcoef(p, x)[0, 1] > 0.98
     for path in files["large"]:
-        img = cli.prepare_image(path).reshape(28, 28)
+        img = images.prepare_image(path).reshape(28, 28)
         rows, cols = np.flatnonzero(img.any(1)), np.flatnonzero(img.any(0))
         assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (20, 21, 22)
         cy = (img.sum(1) * np.arange(28)).sum() / img.sum()
