@@ -97,53 +97,70 @@ class _Graph:
         return output
 
 
+# One builder per activation: ``f(g, z, out, onnx)`` appends the nodes of the
+# activation applied to ``z`` and returns the output's name.  The keys are
+# the engine's activation names (nnc.activations.CODES, from the enum in
+# nnc/_kernels.pxd); tests/test_onnx.py checks that every one has a builder.
+def _leaky_relu(g, z, out, onnx):
+    if g.dtype != np.float64:
+        return g.op("LeakyRelu", [z], out, alpha=0.01)
+    # LeakyRelu's alpha attribute is a 32-bit float: 0.01 would be off by 2e-10
+    return g.op("Where", [g.op("Greater", [z, g.const(0)]), z,
+                          g.op("Mul", [z, g.const(0.01)])], out)
+
+
+def _elu(g, z, out, onnx):
+    if g.dtype != np.float64:
+        return g.op("Elu", [z], out, alpha=1.0)
+    negative = g.op("Sub", [g.op("Exp", [g.op("Min", [z, g.const(0)])]), g.const(1)])
+    return g.op("Where", [g.op("Greater", [z, g.const(0)]), z, negative], out)
+
+
+def _softplus(g, z, out, onnx):
+    if g.dtype != np.float64:
+        return g.op("Softplus", [z], out)
+    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): no overflow for large z
+    tail = g.op("Log", [g.op("Add", [g.const(1), g.op("Exp", [g.op("Neg", [
+        g.op("Abs", [z])])])])])
+    return g.op("Add", [g.op("Relu", [z]), tail], out)
+
+
+def _gelu(g, z, out, onnx):
+    scaled = g.op("Mul", [z, g.const(1 / math.sqrt(2))])
+    if g.dtype == np.float64:   # onnxruntime has no float64 Erf
+        erf = g.op("Cast", [g.op("Erf", [g.op("Cast", [scaled], to=onnx.TensorProto.FLOAT)])],
+                   to=onnx.TensorProto.DOUBLE)
+    else:
+        erf = g.op("Erf", [scaled])
+    half_z = g.op("Mul", [z, g.const(0.5)])
+    return g.op("Mul", [half_z, g.op("Add", [erf, g.const(1)])], out)
+
+
+def _step(g, z, out, onnx):
+    elem = onnx.TensorProto.DOUBLE if g.dtype == np.float64 else onnx.TensorProto.FLOAT
+    return g.op("Cast", [g.op("Greater", [z, g.const(0)])], out, to=elem)
+
+
+_BUILDERS = {
+    "identity": lambda g, z, out, onnx: g.op("Identity", [z], out) if out else z,
+    "sigmoid": lambda g, z, out, onnx: g.op("Sigmoid", [z], out),
+    "tanh": lambda g, z, out, onnx: g.op("Tanh", [z], out),
+    "relu": lambda g, z, out, onnx: g.op("Relu", [z], out),
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "gelu": _gelu,
+    "softplus": _softplus,
+    "swish": lambda g, z, out, onnx: g.op("Mul", [z, g.op("Sigmoid", [z])], out),
+    "softmax": lambda g, z, out, onnx: g.op("Softmax", [z], out, axis=-1),
+    "step": _step,
+}
+
+
 def _activation(g, kind, z, out, onnx):
     """Append the nodes of activation ``kind`` applied to ``z``; return the output name."""
-    double = g.dtype == np.float64
-    if kind == "identity":
-        return g.op("Identity", [z], out) if out else z
-    if kind == "sigmoid":
-        return g.op("Sigmoid", [z], out)
-    if kind == "tanh":
-        return g.op("Tanh", [z], out)
-    if kind == "relu":
-        return g.op("Relu", [z], out)
-    if kind == "leaky_relu":
-        if not double:
-            return g.op("LeakyRelu", [z], out, alpha=0.01)
-        # LeakyRelu's alpha attribute is a 32-bit float: 0.01 would be off by 2e-10
-        return g.op("Where", [g.op("Greater", [z, g.const(0)]), z,
-                              g.op("Mul", [z, g.const(0.01)])], out)
-    if kind == "softmax":
-        return g.op("Softmax", [z], out, axis=-1)
-    if kind == "swish":
-        return g.op("Mul", [z, g.op("Sigmoid", [z])], out)
-    if kind == "elu":
-        if not double:
-            return g.op("Elu", [z], out, alpha=1.0)
-        negative = g.op("Sub", [g.op("Exp", [g.op("Min", [z, g.const(0)])]), g.const(1)])
-        return g.op("Where", [g.op("Greater", [z, g.const(0)]), z, negative], out)
-    if kind == "softplus":
-        if not double:
-            return g.op("Softplus", [z], out)
-        # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): no overflow for large z
-        tail = g.op("Log", [g.op("Add", [g.const(1), g.op("Exp", [g.op("Neg", [
-            g.op("Abs", [z])])])])])
-        return g.op("Add", [g.op("Relu", [z]), tail], out)
-    if kind == "gelu":
-        scaled = g.op("Mul", [z, g.const(1 / math.sqrt(2))])
-        if double:   # onnxruntime has no float64 Erf
-            erf = g.op("Cast", [g.op("Erf", [g.op("Cast", [scaled],
-                                                  to=onnx.TensorProto.FLOAT)])],
-                       to=onnx.TensorProto.DOUBLE)
-        else:
-            erf = g.op("Erf", [scaled])
-        half_z = g.op("Mul", [z, g.const(0.5)])
-        return g.op("Mul", [half_z, g.op("Add", [erf, g.const(1)])], out)
-    if kind == "step":
-        elem = onnx.TensorProto.DOUBLE if double else onnx.TensorProto.FLOAT
-        return g.op("Cast", [g.op("Greater", [z, g.const(0)])], out, to=elem)
-    raise ValueError(f"activation {kind!r} has no ONNX export")
+    if kind not in _BUILDERS:
+        raise ValueError(f"activation {kind!r} has no ONNX export")
+    return _BUILDERS[kind](g, z, out, onnx)
 
 
 def export(net, path=None, *, opset=DEFAULT_OPSET, name=None):

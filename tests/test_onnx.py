@@ -11,8 +11,13 @@ import nnc  # noqa: E402
 import nnc.onnx as nnc_onnx  # noqa: E402
 from nnc.perceptron import Perceptron  # noqa: E402
 
-HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus",
-          "swish"]
+# every activation the engine has (its enum), except the output-only ones
+HIDDEN = [a for a in nnc.activations.CODES if a not in ("softmax", "step")]
+
+
+def test_every_engine_activation_has_an_onnx_builder():
+    assert set(nnc_onnx._BUILDERS) == set(nnc.activations.CODES)
+    assert len(HIDDEN) == len(nnc.activations.CODES) - 2
 
 
 def run(model, X):
