@@ -645,7 +645,7 @@ def cmd_predict(args):
     outputs = np.asarray(net.forward(X), dtype=np.float64)
     names = (getattr(net, "metadata", None) or {}).get("classes")
     softmax = net.activations[-1] == "softmax"
-    for path, a in zip(args.images, outputs):
+    for path, a in zip(args.images, outputs, strict=True):
         if a.size == 1:
             p = np.array([1.0 - a[0], a[0]])
         elif softmax:

@@ -287,7 +287,7 @@ def _check_network_config(net_cfg, path):
     seed = net_cfg.get("seed")
     if seed is not None and not (_is_int(seed) and seed >= 0):
         raise bad(f"'seed' must be null or an integer >= 0, got {seed!r}")
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def _check_history(history, path):

@@ -27,7 +27,7 @@ import numpy as np
 from nnc import io as _io
 from nnc import onnx as _onnx
 
-__all__ = ["Model", "LayerParams"]
+__all__ = ["Model", "LayerParams", "read_only"]
 
 
 class LayerParams(Sequence):
@@ -99,6 +99,11 @@ def _own(value):
     return value
 
 
+def read_only(name, doc):
+    """A read-only property over the private attribute ``_<name>``."""
+    return property(operator.attrgetter("_" + name), doc=doc)
+
+
 class Model:
     """Base class of :class:`nnc.Network` and :class:`nnc.Perceptron`.
 
@@ -134,7 +139,7 @@ class Model:
         """Offsets of each W^l and b^l in the flat buffer."""
         self._w_off, self._b_off = [], []
         offset = 0
-        for n_in, n_out in zip(self._sizes[:-1], self._sizes[1:]):
+        for n_in, n_out in zip(self._sizes[:-1], self._sizes[1:], strict=True):
             self._w_off.append(offset)
             offset += n_in * n_out
             self._b_off.append(offset)
@@ -189,20 +194,10 @@ class Model:
             target[...] = arr
 
     # -- the public view of the state ------------------------------------------
-    @property
-    def sizes(self):
-        """Neurons per layer, input first (a tuple: read-only)."""
-        return self._sizes
-
-    @property
-    def activations(self):
-        """Activation of each layer of weights (a tuple: read-only)."""
-        return self._activations
-
-    @property
-    def dtype(self):
-        """The parameters' dtype (float32 or float64; read-only)."""
-        return self._dtype
+    sizes = read_only("sizes", "Neurons per layer, input first (a tuple: read-only).")
+    activations = read_only("activations",
+                            "Activation of each layer of weights (a tuple: read-only).")
+    dtype = read_only("dtype", "The parameters' dtype (float32 or float64; read-only).")
 
     @property
     def n_layers(self):

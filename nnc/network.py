@@ -25,7 +25,7 @@ from nnc import optimizers as _opts
 from nnc import _codes
 from nnc import _validation as V
 from nnc._engine import Engine
-from nnc.model import Model
+from nnc.model import Model, read_only
 
 #: dense inputs with fewer non-zeros than this fraction use the sparse first layer
 SPARSE_DENSITY = 0.5
@@ -113,30 +113,16 @@ class Network(Model, kind="network"):
         self._fit_lock = threading.Lock()
 
     # -- the rest of the architecture (sizes, activations, dtype: see Model) --
-    @property
-    def loss(self):
-        """The cost function's canonical name (read-only)."""
-        return self._loss
-
-    @property
-    def seed(self):
-        """The seed of initialisation, shuffling and dropout (read-only)."""
-        return self._seed
-
-    @property
-    def init(self):
-        """The weight initialisation (read-only)."""
-        return self._init
-
-    @property
-    def dropout(self):
-        """Dropout rate of each layer of weights, the output layer's 0 (read-only)."""
-        return self._dropout
+    loss = read_only("loss", "The cost function's canonical name (read-only).")
+    seed = read_only("seed", "The seed of initialisation, shuffling and dropout (read-only).")
+    init = read_only("init", "The weight initialisation (read-only).")
+    dropout = read_only("dropout", "Dropout rate of each layer of weights, the output "
+                                   "layer's 0 (a tuple: read-only).")
 
     # -- parameters ------------------------------------------------------
     def _initialise(self):
         rng = self._rng
-        for W, b in zip(self.weights, self.biases):
+        for W, b in zip(self.weights, self.biases, strict=True):
             n_out, n_in = W.shape
             if self._init == "gaussian":
                 W[...] = rng.standard_normal((n_out, n_in))

@@ -209,7 +209,7 @@ def export(net, path=None, *, opset=DEFAULT_OPSET, name=None):
     g = _Graph(helper, numpy_helper, dtype)
     a = "X"
     last = len(sizes) - 2
-    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+    for l, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         W = np.asarray(W, dtype=dtype)
         if W.shape != (sizes[l + 1], sizes[l]):
             raise ValueError(f"weights[{l}] has shape {W.shape}, sizes say "

@@ -19,7 +19,7 @@ parameters live in one flat buffer laid out like :class:`nnc.Network`'s, so
 import numpy as np
 
 from nnc import _validation as V
-from nnc.model import Model
+from nnc.model import Model, read_only
 
 __all__ = ["Perceptron"]
 
@@ -88,10 +88,7 @@ class Perceptron(Model, kind="perceptron"):
         """Number of threshold units (``sizes[1]``)."""
         return self._sizes[1]
 
-    @property
-    def seed(self):
-        """Seed of the sample order when ``fit(shuffle=True)`` (read-only)."""
-        return self._seed
+    seed = read_only("seed", "Seed of the sample order when ``fit(shuffle=True)`` (read-only).")
 
     @property
     def lr(self):

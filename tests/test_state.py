@@ -96,7 +96,7 @@ def test_whole_list_and_params_assignment(dtype, reference, tmp_path):
 def _is_weight(net):
     mask = np.zeros(net.params.size, bool)
     offset = 0
-    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]):
+    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:], strict=True):
         mask[offset:offset + n_in * n_out] = True
         offset += n_in * n_out + n_out
     return mask
