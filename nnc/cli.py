@@ -463,10 +463,18 @@ def cmd_train(args):
 
     loss = _losses.canonical(args.loss)
     lr = args.lr if args.lr is not None else _default_lr(args.optimizer, loss)
-    momentum = args.momentum
-    if momentum is None:
-        momentum = 0.9 if args.optimizer in ("momentum", "nesterov") else 0.0
     l2 = args.l2 if args.lmbda is None else args.lmbda / n_train
+    hyper = {"lr": lr, "l2": l2, "schedule": args.schedule}
+    if args.momentum is not None:
+        if args.optimizer not in ("sgd", "momentum", "nesterov"):
+            raise CLIError(f"--momentum applies to sgd, momentum and nesterov, not "
+                           f"{args.optimizer}")
+        hyper["momentum"] = args.momentum
+    optimizer = nnc.optimizers.get(args.optimizer, **hyper)
+    callbacks = []
+    if args.early_stopping:
+        callbacks.append(nnc.callbacks.EarlyStopping(patience=args.patience,
+                                                     min_delta=args.min_delta))
 
     # Data-parallel: each rank trains (and scores) on its contiguous block,
     # split as nnc.distributed.shard splits.
@@ -487,12 +495,10 @@ def cmd_train(args):
     else:
         say(f"val_* below is the last {args.validation_split:.0%} of the training images.")
 
-    fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, lr=lr,
+    fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
                       validation_data=validation_data, verbose=1 if talk else 0,
-                      optimizer=args.optimizer, momentum=momentum, l2=l2,
-                      schedule=args.schedule, validation_split=args.validation_split,
-                      early_stopping=args.early_stopping, patience=args.patience,
-                      min_delta=args.min_delta, threads=args.threads)
+                      validation_split=args.validation_split, callbacks=callbacks,
+                      threads=args.threads)
     if comm is not None:
         fit_kwargs["comm"] = comm
     started = time.perf_counter()
