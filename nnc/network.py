@@ -26,7 +26,7 @@ from nnc import _validation as V
 from nnc._engine import Engine
 from nnc._threads import AUTO_THREADS_WORK, blas_threads as _blas_threads  # noqa: F401
 from nnc._threads import choose_threads as _threads
-from nnc.training import DivergenceError, Trainer, resolve_optimizer
+from nnc.training import DivergenceError, Trainer  # noqa: F401 (DivergenceError: public here too)
 
 #: dense inputs with fewer non-zeros than this fraction use the sparse first layer
 SPARSE_DENSITY = 0.5
@@ -337,7 +337,7 @@ class Network:
             raise RuntimeError("this network is already being trained by another thread; "
                                "fit calls on one network cannot overlap")
         try:
-            trainer = Trainer(self, resolve_optimizer(self, optimizer, lr), X, y,
+            trainer = Trainer(self, X, y, optimizer=optimizer, lr=lr,
                               batch_size=batch_size, shuffle=shuffle,
                               validation_data=validation_data,
                               validation_split=validation_split, sample_weight=sample_weight,

@@ -36,24 +36,28 @@ class DivergenceError(ArithmeticError):
 
 
 def resolve_optimizer(network, optimizer=None, lr=None):
-    """The optimizer a ``fit`` call trains with (nothing is changed yet).
+    """The optimizer a ``fit`` call trains with, and its new learning rate.
 
     ``None`` continues ``network.optimizer`` (a new :class:`SGD` when there
-    is none), with its learning rate set to ``lr`` when one is given; a name
+    is none), whose learning rate becomes ``lr`` when one is given; a name
     makes a new optimizer ``optimizers.get(name, lr=lr)``; an
-    :class:`~nnc.optimizers.Optimizer` is used as it is.
+    :class:`~nnc.optimizers.Optimizer` is used as it is.  Nothing is changed
+    here: the trainer sets the learning rate once every check has passed.
+
+    Returns
+    -------
+    (Optimizer, float or None)
     """
     if optimizer is None:
         current = getattr(network, "optimizer", None)
+        lr = None if lr is None else V.check_float("lr", lr, 0.0)
         if current is None:
-            return _optimizers.SGD() if lr is None else _optimizers.SGD(lr=lr)
-        if lr is not None:
-            current.lr = V.check_float("lr", lr, 0.0)
-        return current
+            return (_optimizers.SGD() if lr is None else _optimizers.SGD(lr=lr)), None
+        return current, lr
     if isinstance(optimizer, _optimizers.Optimizer) and lr is not None:
         raise ValueError("lr given with an optimizer object: pass Optimizer(lr=...) or "
                          "set its lr attribute instead")
-    return _optimizers.get(optimizer, lr=lr)
+    return _optimizers.get(optimizer, lr=lr), None
 
 
 class LocalStepper:
@@ -133,17 +137,17 @@ class Trainer:
     Parameters
     ----------
     network : nnc.Network
-    optimizer : nnc.optimizers.Optimizer
-    X, y, batch_size, shuffle, validation_data, validation_split,
+    X, y, optimizer, lr, batch_size, shuffle, validation_data, validation_split,
     sample_weight, threads, sparse, comm, sync_every
         As for :meth:`nnc.Network.fit`.
     """
 
-    def __init__(self, network, optimizer, X, y, *, batch_size=32, shuffle=True,
+    def __init__(self, network, X, y, *, optimizer=None, lr=None, batch_size=32, shuffle=True,
                  validation_data=None, validation_split=0.0, sample_weight=None,
                  threads=None, sparse="auto", comm=None, sync_every=1):
-        self.network, self.optimizer = network, optimizer
-        optimizer.check()
+        self.network = network
+        self.optimizer, self._new_lr = resolve_optimizer(network, optimizer, lr)
+        self.optimizer.check()
         batch_size = V.check_int("batch_size", batch_size, 1)
         self.shuffle = V.check_bool("shuffle", shuffle)
         validation_split = V.check_float("validation_split", validation_split, 0.0, 1.0,
@@ -172,10 +176,11 @@ class Trainer:
             self.callbacks.append(_callbacks.ProgressBar(epochs))
         self._start()
         self._trained = False
+        logs = {}
         try:
             with blas_threads():
                 for epoch in range(epochs):
-                    self._call("on_epoch_begin", epoch)
+                    self._call("on_epoch_begin", epoch, {})
                     self.begin_epoch(epoch)
                     self.train_epoch(epoch)
                     logs = self.end_epoch(epoch)
@@ -184,14 +189,14 @@ class Trainer:
         except Exception:
             if not self._trained:  # refused before any step: as if never called
                 self.engine.t = self.optimizer.iterations
-                self.network.optimizer, self.network._rng.bit_generator.state = self._before
+                self._restore_before()
             raise
         finally:
             self.optimizer.iterations = self.engine.t
             for cb in self.callbacks:
                 if isinstance(cb, _callbacks.ProgressBar):
                     cb.close()
-        self._call("on_train_end")
+        self._call("on_train_end", dict(logs))
         return self.history.history
 
     def _start(self):
@@ -201,15 +206,16 @@ class Trainer:
         checked there), so a refused start changes nothing.
         """
         net, opt, data = self.network, self.optimizer, self.data
-        self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state)
+        self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state,
+                        opt.lr)
         net.stop_training = False
         for cb in self.callbacks:
             cb.bind(net)
-        self._call("on_train_begin")
+        self._call("on_train_begin", {})
         try:
             self._build(net, opt, self.data)
         except BaseException:
-            net.optimizer, net._rng.bit_generator.state = self._before
+            self._restore_before()
             raise
         for cb in self.callbacks:
             cb.bind(net, root=self.stepper.root)
@@ -218,6 +224,8 @@ class Trainer:
         """The optimizer's state, the engines and the stepper: allocated once per fit."""
         states = opt.build(net.params)
         net.optimizer = opt
+        if self._new_lr is not None:
+            opt.lr = self._new_lr
         distributed = self.comm is not None
         fused = not distributed and not states and isinstance(opt, _optimizers.SGD)
         grads = None if fused else np.zeros_like(net.params)
@@ -333,7 +341,12 @@ class Trainer:
         self.engine.t = self._saved_t
         self.rng.bit_generator.state = self._saved_rng
         if epoch == 0:
-            net.optimizer, net._rng.bit_generator.state = self._before
+            self._restore_before()
+
+    def _restore_before(self):
+        """The network's optimizer (and its lr) and generator as before the call."""
+        net = self.network
+        net.optimizer, net._rng.bit_generator.state, self.optimizer.lr = self._before
 
     def _validation_engine(self):
         """An engine for the validation data, built once per fit."""
