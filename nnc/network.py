@@ -265,10 +265,9 @@ class Network:
             verbose=1, threads=None, sparse="auto", comm=None, sync_every=1):
         """Train by mini-batch gradient descent.
 
-        Each epoch shuffles the samples (``shuffle=True``), splits them into
-        mini-batches of ``batch_size`` (the last may be smaller) and takes one
-        optimizer step per batch using the mean gradient of the batch.  The
-        loop itself is :class:`nnc.training.Trainer`.
+        Each epoch shuffles the samples, splits them into mini-batches of
+        ``batch_size`` (the last may be smaller) and takes one optimizer step
+        per batch with its mean gradient (the loop: :class:`nnc.training.Trainer`).
 
         Parameters
         ----------
@@ -282,10 +281,9 @@ class Network:
             None continues with ``self.optimizer`` (its state and step count
             included; a new ``SGD`` the first time).  A name (``"sgd"``,
             ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"rmsprop"``) makes a
-            new optimizer: ``fit(optimizer="adam", lr=1e-3)`` is
-            ``fit(optimizer=Adam(lr=1e-3))``.  An object is used as it is.
-            Momentum, L2 and learning-rate schedules are set on the optimizer.
-            The optimizer used becomes ``self.optimizer``.
+            new optimizer (``fit(optimizer="adam", lr=1e-3)`` is
+            ``fit(optimizer=Adam(lr=1e-3))``); an object is used as it is and
+            becomes ``self.optimizer``.  Momentum, L2 and schedules live on it.
         lr : float, optional
             Learning rate eta for a named optimizer (by default 0.1 for SGD,
             0.001 for Adam and RMSprop), or the new ``lr`` of
@@ -305,17 +303,15 @@ class Network:
         verbose : int
             0 silent, 1 a progress bar (with tqdm) and a line per epoch.
         threads : int, optional
-            Threads for BLAS and the engine's own kernels.  By default all
-            cores, except for small steps (batch rows x parameters below
-            ``nnc._threads.AUTO_THREADS_WORK``), which run on one thread.
-            Results are identical for a given number of threads.
+            Threads of the engine; by default all cores, or one for small steps
+            (see ``nnc._threads``).  Results are identical for a given count.
         sparse : {"auto", True, False}
-            Whether the first layer skips zero inputs.  ``"auto"`` uses it
-            when fewer than half the inputs are non-zero, or X is sparse.
+            Whether the first layer skips zero inputs (``"auto"``: when fewer
+            than half the inputs are non-zero, or X is sparse).
         comm : mpi4py communicator, optional
             Data-parallel training: see :mod:`nnc.distributed`.
         sync_every : int
-            With ``comm``: average gradients every step (1) or parameters
+            With ``comm``: average gradients every step (1), or parameters
             every ``sync_every`` steps (local SGD).
 
         Returns
@@ -327,19 +323,17 @@ class Network:
         Raises
         ------
         ValueError
-            On bad arguments (before anything changes) and when X holds NaN
-            or infinity (the network and its optimizer are left as they were).
+            Bad arguments, or NaN/infinity in X: nothing is changed.
         DivergenceError
-            When the loss or the parameters become non-finite; the parameters
-            and the optimizer's state go back to the start of the epoch.
+            A non-finite loss or parameters: the parameters and the
+            optimizer's state go back to the start of the epoch.
         """
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("this network is already being trained by another thread; "
                                "fit calls on one network cannot overlap")
         try:
-            trainer = Trainer(self, X, y, optimizer=optimizer, lr=lr,
-                              batch_size=batch_size, shuffle=shuffle,
-                              validation_data=validation_data,
+            trainer = Trainer(self, X, y, optimizer=optimizer, lr=lr, batch_size=batch_size,
+                              shuffle=shuffle, validation_data=validation_data,
                               validation_split=validation_split, sample_weight=sample_weight,
                               threads=threads, sparse=sparse, comm=comm, sync_every=sync_every)
             return trainer.run(epochs, callbacks, verbose)
