@@ -21,8 +21,10 @@ def _new_net(nnc, cfg, dtype):
 
 
 def _fit(net, cfg, X, y, threads):
-    net.fit(X, y, epochs=1, batch_size=cfg.batch, lr=cfg.lr, optimizer=cfg.optimizer,
-            verbose=0, threads=threads)
+    # The first call makes the optimizer; later calls continue it, state included.
+    first = net.optimizer is None
+    net.fit(X, y, epochs=1, batch_size=cfg.batch, optimizer=cfg.optimizer if first else None,
+            lr=cfg.lr if first else None, verbose=0, threads=threads)
 
 
 def scaling(spec):

@@ -82,10 +82,12 @@ def make_nnc(cfg, dtype, data, threads, n_samples=None, sparse="auto"):
             self.net = nnc.Network(list(cfg.sizes), activation=cfg.hidden,
                                    output_activation=cfg.output, loss=loss, dtype=dtype,
                                    seed=0, init=cfg.init)
+            # one optimizer for the whole run: its state carries over between epochs
+            self.optimizer = nnc.optimizers.get(cfg.optimizer, lr=cfg.lr)
 
         def epoch(self):
-            self.net.fit(X, y, epochs=1, batch_size=cfg.batch, lr=cfg.lr,
-                         optimizer=cfg.optimizer, verbose=0, threads=threads, sparse=sparse)
+            self.net.fit(X, y, epochs=1, batch_size=cfg.batch, optimizer=self.optimizer,
+                         verbose=0, threads=threads, sparse=sparse)
 
         def accuracy(self):
             return float(np.mean(self.net.predict(Xt, threads=threads) == yt))

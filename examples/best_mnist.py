@@ -51,7 +51,7 @@ def main(argv=None):
     net = nnc.Network([784, 512, 512, 10], activation="relu", output_activation="softmax",
                       loss="categorical_crossentropy", init="he", dropout=0.2, seed=args.seed)
     rng = np.random.default_rng(args.seed)
-    schedule = Schedule("exponential", gamma=0.8)
+    adam = nnc.optimizers.Adam(lr=1e-3, schedule=Schedule("exponential", gamma=0.8))
     if not args.quiet:
         print(f"best_mnist: 784-512-512-10 relu/softmax, dropout 0.2, Adam, "
               f"{X.shape[0]:,} training images, {args.epochs} epochs", flush=True)
@@ -60,8 +60,8 @@ def main(argv=None):
         X_epoch = shift_images(X, rng, args.shift) if args.shift > 0 else X
         # One fit call per epoch, each on freshly shifted images; Adam's state
         # and the schedule's epoch count carry over between calls.
-        history = net.fit(X_epoch, y, epochs=1, batch_size=128, optimizer="adam", lr=1e-3,
-                          schedule=schedule, verbose=0, threads=args.threads)
+        history = net.fit(X_epoch, y, epochs=1, batch_size=128, optimizer=adam, verbose=0,
+                          threads=args.threads)
         if not args.quiet:
             print(f"Epoch {epoch + 1}: training loss {history['loss'][0]:.4f}, accuracy "
                   f"{history['accuracy'][0]:.2%}, lr {history['lr'][0]:.2e}, "

@@ -21,8 +21,8 @@ def main(argv=None):
     net = nnc.Network([784, 100, 10], activation="sigmoid", loss="binary_crossentropy",
                       init="scaled", seed=args.seed)
     train_and_report("tutorial_network2", net, train, test, published="~98%",
-                     quiet=args.quiet, epochs=args.epochs, batch_size=10, lr=0.5,
-                     l2=LMBDA / n, threads=args.threads)
+                     quiet=args.quiet, epochs=args.epochs, batch_size=10,
+                     optimizer=nnc.optimizers.SGD(lr=0.5, l2=LMBDA / n), threads=args.threads)
 
 
 if __name__ == "__main__":

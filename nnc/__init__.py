@@ -3,17 +3,17 @@
 >>> import nnc
 >>> (X, y), (X_test, y_test) = nnc.datasets.load_mnist()
 >>> net = nnc.Network([784, 30, 10], seed=0)
->>> history = net.fit(X[:50000], y[:50000], epochs=30, batch_size=10, lr=3.0)
+>>> history = net.fit(X[:50000], y[:50000], epochs=30, batch_size=10, lr=3.0)  # SGD
 >>> net.evaluate(X_test, y_test)["accuracy"]      # about 0.95
 """
 # First, so that nnc's extensions load libgomp with a short spin-wait (see
 # nnc/_native.py); nothing is left in os.environ.
 from nnc import _native  # noqa: F401
 from nnc._version import __version__
-from nnc import activations, datasets, downloads, kernels, losses, optimizers
+from nnc import activations, callbacks, datasets, downloads, kernels, losses, optimizers
 from nnc.io import load
 from nnc.network import DivergenceError, Network
 from nnc.perceptron import Perceptron
 
 __all__ = ["Network", "Perceptron", "DivergenceError", "load", "datasets", "downloads", "kernels", "activations",
-           "losses", "optimizers", "__version__"]
+           "losses", "optimizers", "callbacks", "__version__"]

@@ -338,10 +338,10 @@ cdef void update_range(Ctx* c, floating kind, Py_ssize_t i0, Py_ssize_t i1,
 
 
 cdef double step_size(Ctx* c) noexcept nogil:
-    """Start an optimizer step: the learning rate of this step (Adam's bias
-    corrections folded in, Kingma & Ba sec. 2)."""
+    """Start an optimizer step (counted in c.t): the learning rate of this step
+    (Adam's bias corrections folded in, Kingma & Ba sec. 2)."""
+    c.t += 1
     if c.optimizer == OPT_ADAM:
-        c.t += 1
         return c.lr * sqrt(1 - pow(c.beta2, <double>c.t)) / (1 - pow(c.beta1, <double>c.t))
     return c.lr
 
@@ -387,6 +387,8 @@ cdef void train_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1,
         backprop(c, kind, m, apply_update and not c.fused)
         c.seen += m
         c.step += 1
+        if c.fused:
+            c.t += 1  # a fused SGD step: counted here, as step_size counts the others
 
 
 cdef void score_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1) noexcept nogil:
@@ -425,6 +427,24 @@ cdef inline void* _ptr(object arr):
     return <void*><size_t>arr.ctypes.data
 
 
+def _check_written(arr, str name, Py_ssize_t n, dtype):
+    """Refuse an array the engine would write into unless it is exactly what
+    the kernels assume: they run without bounds checks."""
+    if type(arr) is not np.ndarray and not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(arr).__name__}")
+    if arr.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {np.dtype(dtype).name}, got {arr.dtype}")
+    if arr.size != n:
+        raise ValueError(f"{name} must hold {n} values, got {arr.size}")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not arr.flags.aligned:
+        raise ValueError(f"{name} must be aligned")
+    if not arr.flags.writeable:
+        raise ValueError(f"{name} is read-only (e.g. memory-mapped); the engine writes "
+                         "into it: pass an owned copy")
+
+
 cdef class Engine:
     """Workspace and state of one training run (or one evaluation).
 
@@ -435,6 +455,8 @@ cdef class Engine:
     cdef Ctx c
     cdef bint is_double
     cdef list _alive
+    cdef object _params
+    cdef int _data_mode
     cdef public object dtype
 
     def __init__(self, params, sizes, activations, int loss, w_off, b_off, int cap,
@@ -444,8 +466,16 @@ cdef class Engine:
             raise ValueError(f"a network needs 1 to {MAX_LAYERS} layers, got {L}")
         if cap < 1:
             raise ValueError("cap must be >= 1")
+        if not isinstance(params, np.ndarray) or params.dtype not in (np.float32, np.float64):
+            raise TypeError("params must be a float32 or float64 NumPy array")
+        if params.ndim != 1 or not params.flags.c_contiguous or not params.flags.aligned:
+            raise ValueError("params must be an aligned, C-contiguous 1-D array")
+        if len(w_off) < L or len(b_off) < L or b_off[L - 1] + sizes[L] > params.shape[0]:
+            raise ValueError("params is smaller than the layout of the layers")
         self.dtype = params.dtype
         self.is_double = params.dtype == np.float64
+        self._params = params
+        self._data_mode = -1
         self._alive = [params]
         memset(&self.c, 0, sizeof(Ctx))
         self.c.n_layers = L
@@ -497,6 +527,9 @@ cdef class Engine:
 
     def set_data(self, x=None, csr=None, labels=None, targets=None, sample_weight=None):
         """Point the engine at (validated, C-contiguous) data arrays."""
+        if (x is None) == (csr is None):
+            raise ValueError("set_data needs exactly one of x and csr")
+        self._data_mode = INPUT_CSR if csr is not None else INPUT_DENSE
         self._alive.extend([x, csr, labels, targets, sample_weight])
         self.c.x = _ptr(x)
         if csr is not None:
@@ -511,23 +544,49 @@ cdef class Engine:
         self.c.targets = _ptr(targets)
         self.c.sample_weight = _ptr(sample_weight)
 
-    def set_optimizer(self, int code, grads, state1=None, state2=None, double lr=0.1,
-                      double mu=0.9, double beta1=0.9, double beta2=0.999, double eps=1e-8,
-                      double rho=0.9, double l2=0.0, long long t=0, seed=0):
-        self._alive.extend([grads, state1, state2])
+    def set_optimizer(self, int code, grads, states=(), *, double lr, double l2=0.0,
+                      double momentum=0.0, double beta1=0.9, double beta2=0.999,
+                      double epsilon=1e-8, double rho=0.9, long long t=0):
+        """Set the update rule (an OPT_* code), its buffers and hyper-parameters.
+
+        ``grads`` and each of ``states`` (as many as the rule keeps) must be
+        writeable, aligned, C-contiguous arrays of the parameters' dtype and
+        size: the engine writes into them.  ``grads=None`` is allowed for
+        plain SGD, which adds each step straight into the parameters.
+        """
+        cdef int needed = (0 if code == OPT_SGD else 2 if code == OPT_ADAM else 1)
+        if code < OPT_SGD or code > OPT_RMSPROP:
+            raise ValueError(f"unknown optimizer code {code}")
+        states = list(states)
+        if len(states) != needed:
+            raise ValueError(f"this optimizer needs {needed} state buffers, got {len(states)}")
+        _check_written(self._params, "params", self.c.n_params, self.dtype)
+        if grads is not None:
+            _check_written(grads, "grads", self.c.n_params, self.dtype)
+        for i, s in enumerate(states):
+            _check_written(s, f"optimizer state {i}", self.c.n_params, self.dtype)
+        if t < 0:
+            raise ValueError(f"t must be >= 0, got {t}")
+        self._alive.extend([grads] + states)
         self.c.optimizer = code
         self.c.grads = _ptr(grads)
-        self.c.state1 = _ptr(state1)
-        self.c.state2 = _ptr(state2)
+        self.c.state1 = _ptr(states[0]) if needed > 0 else NULL
+        self.c.state2 = _ptr(states[1]) if needed > 1 else NULL
         self.c.lr = lr
-        self.c.mu = mu
+        self.c.mu = momentum
         self.c.beta1 = beta1
         self.c.beta2 = beta2
-        self.c.eps = eps
+        self.c.eps = epsilon
         self.c.rho = rho
         self.c.l2 = l2
         self.c.t = t
-        self.c.seed = <uint64_t>seed
+
+    property dropout_seed:
+        """Seed of the dropout masks (a counter-based stream: step, layer, unit)."""
+        def __get__(self):
+            return self.c.seed
+        def __set__(self, value):
+            self.c.seed = <uint64_t>value
 
     property lr:
         def __get__(self):
@@ -536,8 +595,13 @@ cdef class Engine:
             self.c.lr = value
 
     property t:
+        """Optimizer steps taken (Adam's bias correction counts them)."""
         def __get__(self):
             return self.c.t
+        def __set__(self, long long value):
+            if value < 0:
+                raise ValueError(f"t must be >= 0, got {value}")
+            self.c.t = value
 
     def set_order(self, order, int batch_size, bint direct=False):
         """Set the sample order (int64 indices, validated) and the batch size.
@@ -568,6 +632,13 @@ cdef class Engine:
         def __get__(self):
             return self.c.bad_row
 
+    def _check_ready(self):
+        if self.c.order == NULL or self._data_mode < 0:
+            raise ValueError("the engine needs set_data and set_order before it runs")
+        if (self._data_mode == INPUT_CSR) != (self.c.input_mode == INPUT_CSR):
+            raise ValueError("the data given to set_data does not match the engine's "
+                             "input mode (CSR or dense)")
+
     def reset_stats(self):
         self.c.loss_sum = 0
         self.c.correct = 0
@@ -583,7 +654,13 @@ cdef class Engine:
         With ``apply_update=False`` the gradient of the last batch is left in
         the gradient buffer (for an allreduce), and :meth:`apply` applies it.
         """
+        self._check_ready()
         self.c.fused = fused and apply_update and self.c.optimizer == OPT_SGD
+        if not self.c.fused and self.c.grads == NULL:
+            raise ValueError("this step needs a gradient buffer: set_optimizer(..., grads)")
+        if not self.c.fused and apply_update and self.c.optimizer != OPT_SGD and \
+                self.c.state1 == NULL:
+            raise ValueError("this optimizer needs its state buffers: set_optimizer(...)")
         with nogil:
             if self.is_double:
                 train_span(&self.c, <double>0, b0, b1, apply_update)
@@ -592,6 +669,8 @@ cdef class Engine:
 
     def apply(self):
         """Apply the optimizer step from the gradient buffer."""
+        if self.c.grads == NULL or (self.c.optimizer != OPT_SGD and self.c.state1 == NULL):
+            raise ValueError("apply needs the gradient and state buffers: set_optimizer(...)")
         with nogil:
             if self.is_double:
                 update(&self.c, <double>0)
@@ -601,6 +680,7 @@ cdef class Engine:
     def score(self):
         """Loss and accuracy statistics of the whole order, nothing updated."""
         cdef Py_ssize_t nb = (self.c.n_order + self.c.batch_size - 1) // self.c.batch_size
+        self._check_ready()
         with nogil:
             if self.is_double:
                 score_span(&self.c, <double>0, 0, nb)
@@ -609,9 +689,12 @@ cdef class Engine:
 
     def forward(self, out, int n_layers):
         """Activations of layer ``n_layers`` for every row of the order."""
-        cdef void* o = _ptr(out)
+        cdef void* o
         if n_layers < 1 or n_layers > self.c.n_layers:
             raise ValueError("n_layers out of range")
+        self._check_ready()
+        _check_written(out, "out", self.c.n_order * self.c.sizes[n_layers], self.dtype)
+        o = _ptr(out)
         with nogil:
             if self.is_double:
                 forward_span(&self.c, <double>0, n_layers, <double*>o)

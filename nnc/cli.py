@@ -301,10 +301,13 @@ def _add_training_options(p):
                         "SGD with a cross-entropy, as in the tutorials; else the optimizer's "
                         "own default)")
     g.add_argument("--optimizer", default="sgd",
-                   choices=["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+                   choices=["sgd", "momentum", "nesterov", "adam", "rmsprop"],
+                   help="nnc.optimizers.get(NAME): SGD (momentum/nesterov: SGD with "
+                        "momentum 0.9), Adam or RMSprop; --lr, --momentum, --l2 and "
+                        "--schedule set its hyper-parameters")
     g.add_argument("--momentum", type=_fraction, default=None,
-                   help="momentum coefficient (default 0.9 with momentum/nesterov; with sgd "
-                        "a value > 0 means classical momentum)")
+                   help="SGD's momentum coefficient (default 0.9 with momentum/nesterov; "
+                        "with sgd a value > 0 means classical momentum)")
     reg = g.add_mutually_exclusive_group()
     reg.add_argument("--l2", type=_nonneg_float, default=0.0,
                      help="L2 penalty added to each weight gradient as l2*W")
@@ -315,8 +318,9 @@ def _add_training_options(p):
                    help="learning-rate schedule: constant, step, exponential, invscaling, "
                         "e.g. step:gamma=0.5,step_size=10 or exponential:gamma=0.95")
     g.add_argument("--early-stopping", action="store_true",
-                   help="stop when the validation loss stops improving and keep the best "
-                        "weights (validation = the test set unless --validation-split)")
+                   help="nnc.callbacks.EarlyStopping: stop when the validation loss stops "
+                        "improving and keep the best weights (validation = the test set "
+                        "unless --validation-split)")
     g.add_argument("--patience", type=_positive_int, default=5,
                    help="epochs without improvement before early stopping")
     g.add_argument("--min-delta", type=_nonneg_float, default=0.0,
@@ -444,6 +448,23 @@ def _default_lr(optimizer, loss):
     return TUTORIAL_LR[loss] if optimizer == "sgd" else None
 
 
+def _optimizer_and_callbacks(args, lr, l2):
+    """``nnc train``'s optimizer flags as an nnc.optimizers object, and its callbacks."""
+    from nnc import callbacks as _callbacks
+    from nnc import optimizers as _optimizers
+    hyper = {"lr": lr, "l2": l2, "schedule": args.schedule}
+    if args.momentum is not None:
+        if args.optimizer not in ("sgd", "momentum", "nesterov"):
+            raise CLIError(f"--momentum applies to sgd, momentum and nesterov, not "
+                           f"{args.optimizer}")
+        hyper["momentum"] = args.momentum
+    callbacks = []
+    if args.early_stopping:
+        callbacks.append(_callbacks.EarlyStopping(patience=args.patience,
+                                                  min_delta=args.min_delta))
+    return _optimizers.get(args.optimizer, **hyper), callbacks
+
+
 def _dataset_label(text):
     from nnc.downloads import ALIASES, NAMES
     key = ALIASES.get(text.strip().lower(), text.strip().lower())
@@ -514,8 +535,8 @@ def cmd_train(args):
     sizes = net.sizes
 
     lr = args.lr if args.lr is not None else _default_lr(args.optimizer, net.loss)
-    momentum = args.momentum  # None: the optimizer's own default
     l2 = args.l2 if args.lmbda is None else args.lmbda / n_train
+    optimizer, callbacks = _optimizer_and_callbacks(args, lr, l2)
 
     # Data-parallel: each rank trains (and scores) on its contiguous block,
     # split as nnc.distributed.shard splits.
@@ -536,12 +557,10 @@ def cmd_train(args):
     else:
         say(f"val_* below is the last {args.validation_split:.0%} of the training images.")
 
-    fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, lr=lr,
+    fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
                       validation_data=validation_data, verbose=1 if talk else 0,
-                      optimizer=args.optimizer, momentum=momentum, l2=l2,
-                      schedule=args.schedule, validation_split=args.validation_split,
-                      early_stopping=args.early_stopping, patience=args.patience,
-                      min_delta=args.min_delta, threads=args.threads)
+                      validation_split=args.validation_split, callbacks=callbacks,
+                      threads=args.threads)
     if comm is not None:
         fit_kwargs["comm"] = comm
     started = time.perf_counter()

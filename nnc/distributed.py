@@ -186,8 +186,9 @@ class DataParallel:
         The fit's engine, with its data, order and optimizer set.
     grads : ndarray
         The engine's gradient buffer (layout of ``net.params``).
-    states : list of ndarray
-        The optimizer state buffers (layout of ``net.params``).
+    optimizer : nnc.optimizers.Optimizer
+        The fit's optimizer; its state buffers (layout of ``net.params``)
+        are broadcast and, with local SGD, averaged.
     sync_every : int
         1: average gradients every step (exact); k > 1: local SGD, average
         parameters and optimizer state every k steps.
@@ -197,7 +198,10 @@ class DataParallel:
         This rank's batch size (``min(batch_size, n_samples)``).
     """
 
-    def __init__(self, comm, net, engine, grads, states, sync_every=1, n_samples=None,
+    #: Only rank 0 prints progress and writes checkpoints.
+    root = property(lambda self: self.rank == 0)
+
+    def __init__(self, comm, net, engine, grads, optimizer, sync_every=1, n_samples=None,
                  batch_size=None):
         _check_comm(comm)
         from mpi4py import MPI
@@ -206,7 +210,7 @@ class DataParallel:
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         self.net, self.engine, self.grads = net, engine, grads
-        self.states = list(states)
+        self.states = optimizer.states
         if isinstance(sync_every, bool) or not isinstance(sync_every, (int, np.integer)) \
                 or sync_every < 1:
             raise ValueError(f"sync_every must be an integer >= 1, got {sync_every!r}")
@@ -217,7 +221,9 @@ class DataParallel:
         if self.sync_every == 1 and (grads is None or grads.shape != net.params.shape):
             raise ValueError("gradient averaging needs a gradient buffer shaped like the "
                              "parameters")
-        opt = net._opt[0] if getattr(net, "_opt", None) else None
+        opt = {"class": type(optimizer).__name__,
+               **{k: v for k, v in optimizer.get_config().items()
+                  if k not in ("schedule", "lr")}}
         mine = {"sizes": list(net.sizes), "activations": list(net.activations),
                 "loss": net.loss, "dtype": net.dtype.str, "optimizer": opt,
                 "n_states": len(self.states), "lr": float(engine.lr), "t": int(engine.t),
@@ -225,11 +231,12 @@ class DataParallel:
                 "sync_every": self.sync_every, "n": int(n_samples), "bs": int(batch_size)}
         everyone = comm.allgather(mine)  # the one start-up exchange
         # Every rank sees the same list, so every rank raises the same error.
-        hints = {"t": " (pass reset_optimizer=True, or train every rank the same way before)",
+        hints = {"t": " (give every rank a fresh optimizer, or train every rank the same "
+                      "way before)",
                  "epochs_trained": " (learning-rate schedules count the epochs in "
                                    "net.history: train every rank the same way before)"}
         for key in ("sizes", "activations", "loss", "dtype", "optimizer", "n_states", "lr",
-                    "t", "epochs_trained", "sync_every"):
+                    "epochs_trained", "t", "sync_every"):
             values = [info[key] for info in everyone]
             if any(v != values[0] for v in values):
                 hint = hints.get(key, "")
@@ -248,9 +255,6 @@ class DataParallel:
         m_last = np.minimum(self.batch_sizes, self.shard_sizes - last * self.batch_sizes)
         self._share = float(self.batch_sizes[self.rank] / self.batch_sizes.sum())
         self._share_last = float(m_last[self.rank] / m_last.sum())
-        #: global samples per step (full steps) and at the last step of an epoch
-        self.global_batch = int(self.batch_sizes.sum())
-        self.global_batch_last = int(m_last.sum())
 
         comm.Bcast(net.params, root=0)
         for s in self.states:
@@ -262,11 +266,7 @@ class DataParallel:
         self._diverged = False
         self._since_sync = 0
 
-    # -- the fit protocol ----------------------------------------------------
-    def common_batches(self, n_batches=None):
-        """Steps per epoch: the minimum over ranks of their number of batches."""
-        return self.n_batches
-
+    # -- the stepper protocol (see nnc.training.LocalStepper) ------------------
     def train(self, b0, b1):
         """Train on this epoch's batches b0 .. b1-1, synchronised with the other ranks."""
         if self._diverged:
@@ -349,7 +349,7 @@ class DataParallel:
 
     def _mark_diverged(self):
         # Every rank gets here at the same step.  Non-finite parameters make
-        # fit's end-of-epoch check raise DivergenceError (and restore the
+        # the trainer's per-span check raise DivergenceError (and restore the
         # epoch's starting point) on ranks whose own loss is still finite;
         # until then train() issues no more collectives.
         self._diverged = True
@@ -360,7 +360,7 @@ class DataParallel:
         buf = np.array(values, dtype=np.float64)
         self.comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
         return tuple(int(round(v)) if isinstance(x, (int, np.integer)) else float(v)
-                     for x, v in zip(values, buf))
+                     for x, v in zip(values, buf, strict=True))
 
     def finish_epoch(self):
         """End of an epoch: the next epoch's local-SGD schedule starts afresh."""

@@ -13,9 +13,7 @@ The engine runs whole spans of steps in C without the GIL; this module only
 validates input, prepares buffers once per ``fit`` and reports progress.
 """
 import math
-import os
 import threading
-import time
 
 import numpy as np
 
@@ -25,21 +23,18 @@ from nnc import optimizers as _opts
 from nnc import _codes
 from nnc import _validation as V
 from nnc._engine import Engine
+from nnc._threads import AUTO_THREADS_WORK, blas_threads as _blas_threads  # noqa: F401
+from nnc._threads import choose_threads as _threads
 from nnc.model import Model, read_only
+from nnc.training import DivergenceError, Trainer  # noqa: F401 (DivergenceError: public here too)
 
 #: dense inputs with fewer non-zeros than this fraction use the sparse first layer
 SPARSE_DENSITY = 0.5
-#: target wall time of one span of batches between two returns to Python
-SPAN_SECONDS = 0.1
 # how the engine's first layer reads X (the InputMode enum of nnc/_engine.pyx)
 _INPUT_DENSE, _INPUT_COMPACT, _INPUT_CSR = (_codes.INPUT_MODES[k] for k in ("dense", "compact",
                                                                            "csr"))
 #: the weight initialisations (``init``)
 INITS = ("gaussian", "scaled", "xavier", "glorot", "he")
-
-
-class DivergenceError(ArithmeticError):
-    """Training produced a non-finite loss or non-finite parameters."""
 
 
 class Network(Model, kind="network"):
@@ -87,6 +82,8 @@ class Network(Model, kind="network"):
 
     _PICKLED_AS_PUBLIC = Model._PICKLED_AS_PUBLIC + ("loss", "seed", "init", "dropout")
     _TRANSIENT = ("_fit_lock",)
+    #: the optimizer of the last fit (a class default for pickles of nnc 0.1)
+    optimizer = None
 
     def __init__(self, sizes, activation="sigmoid", output_activation=None,
                  loss="quadratic", dtype="float32", seed=None, init="gaussian",
@@ -106,7 +103,7 @@ class Network(Model, kind="network"):
         self._rng = np.random.default_rng(seed)
         self._initialise()
         self.history = _new_history()
-        self._opt = None          # (name, state arrays, step count): kept across fits
+        self.optimizer = None     # the optimizer of the last fit: partial_fit continues it
         self._init_transient()
 
     def _init_transient(self):
@@ -244,25 +241,21 @@ class Network(Model, kind="network"):
         grads = np.zeros_like(self.params)
         engine = self._engine(n, mode, 1)
         self._set_data(engine, mode, data, labels, targets, sw)
-        engine.set_optimizer(_codes.OPTIMIZERS["sgd"], grads)
+        engine.set_optimizer(_opts.CODES["sgd"], grads, lr=0.0)
         engine.set_order(np.arange(n, dtype=np.int64), n)
         engine.train(0, 1, apply_update=False)
         dW, db = self._views(grads)
         return [w.copy() for w in dW], [b.copy() for b in db]
 
     # -- training ------------------------------------------------------------
-    def fit(self, X, y, epochs=1, batch_size=32, lr=None, shuffle=True,
-            validation_data=None, verbose=1, *, optimizer="sgd", momentum=None,
-            nesterov=False, beta1=0.9, beta2=0.999, epsilon=1e-8, rho=0.9, l2=0.0,
-            schedule=None, validation_split=0.0, early_stopping=False, patience=5,
-            min_delta=0.0, restore_best_weights=True, callbacks=None,
-            sample_weight=None, threads=None, sparse="auto", comm=None, sync_every=1,
-            checkpoint=None, checkpoint_every=1, reset_optimizer=False):
+    def fit(self, X, y, epochs=1, batch_size=32, optimizer=None, lr=None, shuffle=True,
+            validation_data=None, validation_split=0.0, callbacks=None, sample_weight=None,
+            verbose=1, threads=None, sparse="auto", comm=None, sync_every=1):
         """Train by mini-batch gradient descent.
 
-        Each epoch shuffles the samples (``shuffle=True``), splits them into
-        mini-batches of ``batch_size`` (the last may be smaller) and takes one
-        step per batch using the mean gradient of the batch.
+        Each epoch shuffles the samples, splits them into mini-batches of
+        ``batch_size`` (the last may be smaller) and takes one optimizer step
+        per batch with its mean gradient (the loop: :class:`nnc.training.Trainer`).
 
         Parameters
         ----------
@@ -272,300 +265,79 @@ class Network(Model, kind="network"):
             (n_samples, sizes[-1]).
         epochs : int
         batch_size : int
+        optimizer : None, str or nnc.optimizers.Optimizer
+            None continues with ``self.optimizer`` (its state and step count
+            included; a new ``SGD`` the first time).  A name (``"sgd"``,
+            ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"rmsprop"``) makes a
+            new optimizer (``fit(optimizer="adam", lr=1e-3)`` is
+            ``fit(optimizer=Adam(lr=1e-3))``); an object is used as it is and
+            becomes ``self.optimizer``.  Momentum, L2 and schedules live on it.
         lr : float, optional
-            Learning rate eta; by default 0.1 for SGD, 0.001 for Adam/RMSprop.
+            Learning rate eta for a named optimizer (by default 0.1 for SGD,
+            0.001 for Adam and RMSprop), or the new ``lr`` of
+            ``self.optimizer`` when ``optimizer`` is None.
         shuffle : bool
         validation_data : tuple (X_val, y_val), optional
             Scored after each epoch (``val_loss``, ``val_accuracy``).
-        verbose : int
-            0 silent, 1 a progress bar and a line per epoch.
-        optimizer : {"sgd", "momentum", "nesterov", "adam", "rmsprop"}
-            ``"sgd"`` with ``momentum > 0`` means classical momentum (or
-            Nesterov's with ``nesterov=True``).  The optimizer's state is kept
-            across calls to ``fit`` (as in Keras) unless ``reset_optimizer``.
-        momentum : float, optional
-            Momentum coefficient mu; by default 0.9 for ``"momentum"`` and
-            ``"nesterov"``, 0 (plain SGD) for ``"sgd"``.
-        l2 : float
-            L2 penalty: ``l2 * W`` is added to each step's weight gradient
-            (the tutorials' lambda/n).  Biases are not penalised.
-        schedule : None, {"constant", "step", "exponential", "invscaling"},
-            :class:`nnc.optimizers.Schedule` or callable ``f(lr, epoch)``.
         validation_split : float
             Fraction of the samples, taken from the end of X before any
             shuffling (as Keras does), held out for validation.
-        early_stopping : bool
-            Stop when the monitored loss (``val_loss`` if there is validation
-            data, else ``loss``) has not improved by ``min_delta`` for
-            ``patience`` epochs; restore the best weights if asked.
-        callbacks : list of callables ``f(network, epoch, history)``
-            Called after each epoch; returning True stops training.
+        callbacks : list of nnc.callbacks.Callback or callables ``f(network, epoch, history)``
+            See :mod:`nnc.callbacks` (``EarlyStopping``, ``ModelCheckpoint``,
+            ...).  A plain function is called after each epoch with this
+            call's history; returning True stops training.
         sample_weight : array-like of shape (n_samples,), optional
             Each sample's cost is multiplied by its weight.
+        verbose : int
+            0 silent, 1 a progress bar (with tqdm) and a line per epoch.
         threads : int, optional
-            Threads for BLAS and the engine's own kernels.  By default all
-            cores, except for small steps (batch rows x parameters below
-            ``nnc.network.AUTO_THREADS_WORK``), which run on one thread.
-            Results are identical for a given number of threads.
+            Threads of the engine; by default all cores, or one for small steps
+            (see ``nnc._threads``).  Results are identical for a given count.
         sparse : {"auto", True, False}
-            Whether the first layer skips zero inputs.  ``"auto"`` uses it
-            when fewer than half the inputs are non-zero, or X is sparse.
+            Whether the first layer skips zero inputs (``"auto"``: when fewer
+            than half the inputs are non-zero, or X is sparse).
         comm : mpi4py communicator, optional
             Data-parallel training: see :mod:`nnc.distributed`.
-        checkpoint : path, optional
-            Save the network (atomically) every ``checkpoint_every`` epochs.
+        sync_every : int
+            With ``comm``: average gradients every step (1), or parameters
+            every ``sync_every`` steps (local SGD).
 
         Returns
         -------
         dict of lists
             This call's per-epoch ``loss``, ``accuracy``, ``val_loss``,
             ``val_accuracy``, ``lr`` and ``seconds``.
+
+        Raises
+        ------
+        ValueError
+            Bad arguments, or NaN/infinity in X: nothing is changed.
+        DivergenceError
+            A non-finite loss or parameters: the parameters and the
+            optimizer's state go back to the start of the epoch.
         """
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("this network is already being trained by another thread; "
                                "fit calls on one network cannot overlap")
         try:
-            return self._fit(
-                X, y, epochs=epochs, batch_size=batch_size, lr=lr, shuffle=shuffle,
-                validation_data=validation_data, verbose=verbose, optimizer=optimizer,
-                momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2,
-                epsilon=epsilon, rho=rho, l2=l2, schedule=schedule,
-                validation_split=validation_split, early_stopping=early_stopping,
-                patience=patience, min_delta=min_delta,
-                restore_best_weights=restore_best_weights, callbacks=callbacks,
-                sample_weight=sample_weight, threads=threads, sparse=sparse, comm=comm,
-                sync_every=sync_every, checkpoint=checkpoint,
-                checkpoint_every=checkpoint_every, reset_optimizer=reset_optimizer)
+            trainer = Trainer(self, X, y, optimizer=optimizer, lr=lr, batch_size=batch_size,
+                              shuffle=shuffle, validation_data=validation_data,
+                              validation_split=validation_split, sample_weight=sample_weight,
+                              threads=threads, sparse=sparse, comm=comm, sync_every=sync_every)
+            return trainer.run(epochs, callbacks, verbose)
         finally:
             self._fit_lock.release()
 
     def partial_fit(self, X, y, epochs=1, **kwargs):
-        """Continue training for ``epochs`` more epochs, keeping the optimizer state."""
-        kwargs.setdefault("reset_optimizer", False)
+        """Continue training ``self.optimizer`` (state and step count) for ``epochs`` epochs.
+
+        Takes :meth:`fit`'s arguments except ``optimizer``.
+        """
+        if "optimizer" in kwargs:
+            raise TypeError("partial_fit continues self.optimizer; use fit(optimizer=...) to "
+                            "train with another one")
         return self.fit(X, y, epochs=epochs, **kwargs)
 
-    def _fit(self, X, y, *, epochs, batch_size, lr, shuffle, validation_data, verbose,
-             optimizer, momentum, nesterov, beta1, beta2, epsilon, rho, l2, schedule,
-             validation_split, early_stopping, patience, min_delta, restore_best_weights,
-             callbacks, sample_weight, threads, sparse, comm, sync_every, checkpoint,
-             checkpoint_every, reset_optimizer):
-        # ---- hyper-parameters
-        epochs = V.check_int("epochs", epochs, 0)
-        batch_size = V.check_int("batch_size", batch_size, 1)
-        if momentum is None:  # 0.9 when the optimizer is named for momentum
-            momentum = 0.9 if str(optimizer).lower() in ("momentum", "nesterov") else 0.0
-        momentum = V.check_float("momentum", momentum, 0.0, 1.0, high_open=True)
-        nesterov = V.check_bool("nesterov", nesterov)
-        shuffle = V.check_bool("shuffle", shuffle)
-        early_stopping = V.check_bool("early_stopping", early_stopping)
-        restore_best_weights = V.check_bool("restore_best_weights", restore_best_weights)
-        reset_optimizer = V.check_bool("reset_optimizer", reset_optimizer)
-        if checkpoint is not None:
-            checkpoint = V.check_path("checkpoint", checkpoint, parent_must_exist=True)
-        opt = _opts.resolve(optimizer, momentum, nesterov)
-        lr = _opts.DEFAULT_LR[opt] if lr is None else V.check_float("lr", lr, 0.0)
-        beta1 = V.check_float("beta1", beta1, 0.0, 1.0, high_open=True)
-        beta2 = V.check_float("beta2", beta2, 0.0, 1.0, high_open=True)
-        epsilon = V.check_float("epsilon", epsilon, 0.0, low_open=True)
-        rho = V.check_float("rho", rho, 0.0, 1.0, high_open=True)
-        l2 = V.check_float("l2", l2, 0.0)
-        validation_split = V.check_float("validation_split", validation_split, 0.0, 1.0,
-                                         high_open=True)
-        patience = V.check_int("patience", patience, 0)
-        min_delta = V.check_float("min_delta", min_delta, 0.0)
-        checkpoint_every = V.check_int("checkpoint_every", checkpoint_every, 1)
-        sync_every = V.check_int("sync_every", sync_every, 1)
-        verbose = V.check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose, 0)
-        schedule = _opts.as_schedule(schedule)
-        if callbacks is not None and (not isinstance(callbacks, (list, tuple))
-                                      or not all(callable(cb) for cb in callbacks)):
-            raise TypeError("callbacks must be a list of callables f(network, epoch, history)")
-        _threads(threads)  # checked now; the count is chosen once the batch size is known
-
-        # ---- data: validated and converted once, never copied per epoch
-        # Dense X is checked for NaN/inf by the engine during the first epoch,
-        # as it reads each row anyway: no extra pass over the training set here.
-        # (Sparse X is always checked up front; with MPI every rank must fail
-        # before the first collective.)
-        mode, data = self._prepare_X(X, sparse=sparse, check_finite=comm is not None)
-        check_in_engine = comm is None and mode != _INPUT_CSR
-        n = self._n_rows(mode, data)
-        labels, targets = self._prepare_y(y, n)
-        sw = V.check_sample_weight(sample_weight, n, self.dtype)
-        if validation_split > 0:
-            if mode == _INPUT_CSR or validation_data is not None:
-                raise ValueError("validation_split needs dense X and no validation_data")
-            n_val = int(math.floor(n * validation_split))
-            if n_val < 1 or n_val >= n:
-                raise ValueError(f"validation_split={validation_split} leaves no samples "
-                                 "on one side")
-            n -= n_val
-            yv = labels[n:] if labels is not None else targets[n:]
-            validation_data = (data[n:], yv)
-            data = data[:n]
-            labels = labels[:n] if labels is not None else None
-            targets = targets[:n] if targets is not None else None
-            sw = sw[:n] if sw is not None else None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (X_val, y_val)")
-            vmode, vdata = self._prepare_X(validation_data[0], sparse=False, name="X_val")
-            vn = self._n_rows(vmode, vdata)
-            vlabels, vtargets = self._prepare_y(validation_data[1], vn, name="y_val")
-            validation_data = (vmode, vdata, vlabels, vtargets)
-
-        # ---- optimizer state: kept across fits unless it changes or is reset
-        n_states = _opts.N_STATES[opt]
-        if reset_optimizer or self._opt is None or self._opt[0] != opt:
-            self._opt = (opt, [np.zeros_like(self.params) for _ in range(n_states)], 0)
-        states = self._opt[1]
-        grads = np.zeros_like(self.params) if (opt != "sgd" or comm is not None) else None
-
-        # ---- with a communicator each rank shuffles and drops out with its own
-        # stream, derived from rank 0's generator (see nnc.distributed.rank_rng)
-        rng = self._rng
-        if comm is not None:
-            from nnc.distributed import rank_rng
-            rng = rank_rng(comm, self._rng)
-
-        # ---- the engine and its workspace: allocated once for the whole fit
-        bs = min(batch_size, n)
-        threads = _threads(threads, bs * self._layout_size)
-        engine = self._engine(bs, mode, threads,
-                              self.dropout if any(self.dropout) else None)
-        self._set_data(engine, mode, data, labels, targets, sw)
-        engine.set_optimizer(_opts.CODES[opt], grads if grads is not None else self.params,
-                             states[0] if n_states > 0 else None,
-                             states[1] if n_states > 1 else None,
-                             lr, momentum, beta1, beta2, epsilon, rho, l2, self._opt[2],
-                             int(rng.integers(0, 2**63)))
-        dist = None
-        if comm is not None:
-            from nnc.distributed import DataParallel
-            dist = DataParallel(comm, self, engine, grads, states, sync_every,
-                                n_samples=n, batch_size=bs)
-            verbose = verbose if dist.rank == 0 else 0
-
-        history = _new_history()
-        order = np.arange(n, dtype=np.int64)
-        n_batches = -(-n // bs)
-        if dist is not None:
-            n_batches = dist.common_batches(n_batches)
-        best = (math.inf, None, -1)
-        wait = 0
-        progress = _Progress(verbose, epochs, n_batches)
-        with _blas_threads():
-            for epoch in range(epochs):
-                started = time.perf_counter()
-                epoch_lr = V.check_float(f"the learning rate that schedule returned for epoch "
-                                         f"{epoch + 1}", schedule(lr, len(self.history["loss"])),
-                                         0.0)
-                engine.lr = epoch_lr
-                if shuffle:
-                    rng.shuffle(order)
-                engine.set_order(order, bs)
-                engine.reset_stats()
-                # The first epoch reads every row: it checks them for NaN/inf.
-                engine.check_input = epoch == 0 and check_in_engine
-                # Only the parameters are kept (no copy of the optimizer's state:
-                # memory); a diverged run restores them and resets the optimizer.
-                snapshot = self.params.copy()
-                progress.start_epoch(epoch)
-                try:
-                    self._run_epoch(engine, n_batches, dist, progress, epoch, snapshot)
-                except BaseException:
-                    progress.close()
-                    raise
-                finally:
-                    self._opt = (opt, states, engine.t)
-                loss_sum, correct, seen = engine.stats()
-                if dist is not None:
-                    loss_sum, correct, seen = dist.sum_stats(loss_sum, correct, seen)
-                    dist.finish_epoch()
-                # weighted costs are averaged over samples, as the gradient is
-                record = {"loss": loss_sum / max(seen, 1),
-                          "accuracy": correct / max(seen, 1), "lr": epoch_lr}
-                if validation_data is not None:
-                    record.update(self._score(validation_data, threads, dist))
-                record["seconds"] = time.perf_counter() - started
-                for key, value in record.items():
-                    history[key].append(value)
-                    self.history[key].append(value)
-                progress.end_epoch(epoch, record)
-
-                if checkpoint is not None and (epoch + 1) % checkpoint_every == 0 and (
-                        dist is None or dist.rank == 0):
-                    self.save(checkpoint)
-                stop = False
-                if early_stopping:
-                    monitored = record.get("val_loss", record["loss"])
-                    if monitored < best[0] - min_delta:
-                        best = (monitored, self.params.copy(), epoch)
-                        wait = 0
-                    else:
-                        wait += 1
-                        stop = wait >= patience
-                for cb in callbacks or ():
-                    stop = bool(cb(self, epoch, history)) or stop
-                if stop:
-                    break
-        progress.close()
-        if early_stopping and restore_best_weights and best[1] is not None:
-            self.params[...] = best[1]
-        return history
-
-    def _run_epoch(self, engine, n_batches, dist, progress, epoch, snapshot):
-        """Spans of batches in the engine; back in Python only between spans."""
-        done, span = 0, 8
-        while done < n_batches:
-            stop = min(n_batches, done + span)
-            t0 = time.perf_counter()
-            if dist is None:
-                engine.train(done, stop, apply_update=True, fused=True)
-            else:
-                dist.train(done, stop)
-            elapsed = time.perf_counter() - t0
-            if engine.bad_row >= 0:
-                self._restore(snapshot)
-                raise ValueError(f"X contains NaN or infinity (in row {engine.bad_row}); "
-                                 "the network was left as it was before fit")
-            loss_sum = engine.stats()[0]
-            # min/max propagate NaN and need no temporary: cheap enough per span
-            finite_params = math.isfinite(self.params.min()) and math.isfinite(self.params.max())
-            if not math.isfinite(loss_sum) or not finite_params:
-                self._restore(snapshot)
-                what = f"loss is {loss_sum}" if not math.isfinite(loss_sum) else \
-                    "parameters became non-finite"
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch + 1}, within batches {done + 1}-{stop}"
-                    f" ({what}); parameters were restored to the start of the"
-                    " epoch and the optimizer's state reset: try a smaller learning rate")
-            progress.advance(stop - done)
-            done = stop
-            # Aim for spans of about SPAN_SECONDS, so Ctrl-C and progress stay prompt.
-            span = max(1, min(n_batches, int(span * SPAN_SECONDS / max(elapsed, 1e-6))))
-
-    def _restore(self, snapshot):
-        """Back to the parameters of the epoch's start, with a fresh optimizer."""
-        self.params[...] = snapshot
-        for s in self._opt[1]:
-            s[...] = 0
-        self._opt = (self._opt[0], self._opt[1], 0)
-
-    def _score(self, validation_data, threads, dist=None):
-        vmode, vdata, vlabels, vtargets = validation_data
-        vn = self._n_rows(vmode, vdata)
-        bs = min(1024, vn)
-        engine = self._engine(bs, vmode, threads)
-        self._set_data(engine, vmode, vdata, vlabels, vtargets)
-        engine.set_order(np.arange(vn, dtype=np.int64), bs, direct=True)
-        engine.score()
-        loss_sum, correct, seen = engine.stats()
-        if dist is not None:
-            loss_sum, correct, seen = dist.sum_stats(loss_sum, correct, seen)
-        return {"val_loss": loss_sum / seen, "val_accuracy": correct / seen}
-
-    # -- configuration ---------------------------------------------------------
     def get_config(self):
         """The constructor arguments that rebuild this architecture.
 
@@ -648,100 +420,3 @@ def _check_dropout(dropout, n_layers):
     for i, r in enumerate(rates):
         V.check_float(f"dropout[{i}]", r, 0.0, 1.0, high_open=True)
     return tuple(rates) + (0.0,)  # never on the output layer
-
-
-#: with threads=None, steps with fewer multiply-adds than this (batch rows x
-#: parameters) run on one thread: splitting them costs more than it saves,
-#: and far more when other programs hold the cores.
-AUTO_THREADS_WORK = 8_000_000
-
-
-def _threads(threads, work=None):
-    """The thread count to use: ``threads``, or by default every core
-    available to the process when a step's ``work`` is large enough."""
-    if threads is None:
-        if work is not None and work < AUTO_THREADS_WORK:
-            return 1
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not on Linux
-            return os.cpu_count() or 1
-    # An absurd count would make OpenMP abort while creating threads.
-    return V.check_int("threads", threads, 1, max(256, 4 * (os.cpu_count() or 1)))
-
-
-class _blas_threads:
-    """Hold BLAS to one thread while the engine runs.
-
-    The engine splits its products across its own threads, each calling
-    one-thread BLAS: a single pool of threads, instead of OpenMP's and
-    BLAS's pools taking turns (and spin-waiting against each other) on the
-    same cores.  The limit is process-wide, so it is reference-counted: with
-    several fits running in threads at once, the first to start sets it and
-    the last to finish restores it.
-    """
-
-    _controller = None  # threadpoolctl's view of the loaded BLAS libraries, found once
-    _lock = threading.Lock()
-    _users = 0
-    _limiter = None
-
-    def __enter__(self):
-        cls = _blas_threads
-        with cls._lock:
-            cls._users += 1
-            if cls._users == 1:
-                try:
-                    from threadpoolctl import ThreadpoolController
-                except ImportError:  # pragma: no cover - a declared dependency
-                    return self
-                if cls._controller is None:
-                    cls._controller = ThreadpoolController()
-                cls._limiter = cls._controller.limit(limits=1, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        cls = _blas_threads
-        with cls._lock:
-            cls._users -= 1
-            if cls._users == 0 and cls._limiter is not None:
-                cls._limiter.restore_original_limits()
-                cls._limiter = None
-        return False
-
-
-class _Progress:
-    """A tqdm bar per epoch when tqdm is installed, else one line per epoch."""
-
-    def __init__(self, verbose, epochs, n_batches):
-        self.verbose, self.epochs, self.n_batches = verbose, epochs, n_batches
-        self.bar = None
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        self._tqdm = tqdm if verbose >= 1 else None
-
-    def start_epoch(self, epoch):
-        if self._tqdm is not None:
-            self.bar = self._tqdm(total=self.n_batches, desc=f"Epoch {epoch + 1}/{self.epochs}",
-                                  unit="batch", leave=False, mininterval=0.2)
-
-    def advance(self, k):
-        if self.bar is not None:
-            self.bar.update(k)
-
-    def end_epoch(self, epoch, record):
-        self.close()
-        if self.verbose >= 1:
-            parts = [f"loss {record['loss']:.4f}", f"accuracy {record['accuracy']:.4f}"]
-            if "val_loss" in record:
-                parts += [f"val_loss {record['val_loss']:.4f}",
-                          f"val_accuracy {record['val_accuracy']:.4f}"]
-            print(f"Epoch {epoch + 1}/{self.epochs}: " + ", ".join(parts)
-                  + f" ({record['seconds']:.2f} s)", flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

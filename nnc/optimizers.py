@@ -1,35 +1,23 @@
 """Optimizers and learning-rate schedules.
 
+An optimizer is an object that owns its hyper-parameters, its state (the
+momentum or moment buffers, laid out like ``Network.params``) and its step
+count ``iterations``::
+
+    net.fit(X, y, optimizer=nnc.optimizers.Adam(lr=1e-3))
+    net.fit(X, y, optimizer="adam", lr=1e-3)          # the same thing
+
 The update rules themselves run inside the engine (``nnc/_kernels.pyx``);
-this module resolves the names and hyper-parameters users pass to ``fit``
-into the engine's codes, and computes the learning rate of each epoch.
+an optimizer hands the engine its rule's code, its hyper-parameters and its
+state buffers (:meth:`Optimizer.configure`), and computes the learning rate
+of each epoch from its schedule.
 """
+import numpy as np
 
-from nnc._codes import OPTIMIZERS as CODES  # name -> engine code (the enum in _engine.pyx)
-from nnc._validation import check_float
+from nnc._codes import OPTIMIZERS as CODES  # rule name -> engine code (the enum in _engine.pyx)
+from nnc._validation import check_bool, check_float
 
-#: default learning rate of each optimizer when fit(lr=None)
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adam": 0.001, "rmsprop": 0.001}
-
-#: how many state buffers (of the size of the parameters) each one keeps
-N_STATES = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "rmsprop": 1}
-
-
-def resolve(optimizer, momentum=0.0, nesterov=False):
-    """Map ``fit``'s optimizer arguments to a canonical name.
-
-    ``optimizer="sgd"`` with a non-zero ``momentum`` becomes classical
-    momentum, or Nesterov's when ``nesterov=True``.
-    """
-    if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer must be a string, got {type(optimizer).__name__}")
-    name = optimizer.lower()
-    if name not in CODES:
-        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {sorted(CODES)}")
-    check_float("momentum", momentum, 0.0, 1.0, high_open=True)
-    if name == "sgd" and momentum > 0:
-        name = "nesterov" if nesterov else "momentum"
-    return name
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Schedule", "as_schedule", "get"]
 
 
 class Schedule:
@@ -41,6 +29,12 @@ class Schedule:
         ``step``: ``lr * gamma ** (epoch // step_size)``;
         ``exponential``: ``lr * gamma ** epoch``;
         ``invscaling``: ``lr / (epoch + 1) ** power_t`` (scikit-learn's name).
+    gamma : float
+        Factor of ``step`` and ``exponential``.
+    step_size : int
+        Epochs between two steps of ``step``.
+    power_t : float
+        Exponent of ``invscaling``.
     """
 
     KINDS = ("constant", "step", "exponential", "invscaling")
@@ -64,6 +58,14 @@ class Schedule:
             return lr / (epoch + 1) ** self.power_t
         return lr
 
+    def get_config(self):
+        """The constructor arguments of this schedule."""
+        return {"kind": self.kind, "gamma": self.gamma, "step_size": self.step_size,
+                "power_t": self.power_t}
+
+    def __eq__(self, other):
+        return isinstance(other, Schedule) and self.get_config() == other.get_config()
+
     def __repr__(self):
         return (f"Schedule({self.kind!r}, gamma={self.gamma}, step_size={self.step_size}, "
                 f"power_t={self.power_t})")
@@ -78,3 +80,288 @@ def as_schedule(schedule):
     if callable(schedule):
         return schedule
     raise TypeError("schedule must be None, a name, a Schedule or a callable f(lr, epoch)")
+
+
+class Optimizer:
+    """Base class: the hyper-parameters, state and step count of one rule.
+
+    Subclasses set ``n_states`` (how many buffers shaped like the parameters
+    the rule keeps), list their hyper-parameters in ``_HYPER`` and implement
+    :meth:`_engine_rule`.  One optimizer serves one network: its state is
+    allocated for that network's parameters on first use (and again, zeroed,
+    if it is handed a network of another size or dtype).
+
+    Attributes
+    ----------
+    lr : float
+        Base learning rate; the schedule maps it to each epoch's rate.
+    l2 : float
+        L2 penalty: ``l2 * W`` is added to each step's weight gradient (the
+        tutorials' lambda/n); biases are not penalised.
+    schedule : callable ``f(lr, epoch) -> lr``
+    iterations : int
+        Optimizer steps taken so far (Adam's bias correction counts them).
+    """
+
+    _HYPER = ()
+    n_states = 0
+
+    def __init__(self, lr, l2=0.0, schedule=None):
+        self.lr = lr
+        self.l2 = l2
+        self.schedule = as_schedule(schedule)
+        self.iterations = 0
+        self._states = []
+        self.check()
+
+    # -- hyper-parameters --------------------------------------------------------
+    def check(self):
+        """Validate the hyper-parameters (again: they are plain attributes).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the hyper-parameter.
+        """
+        self.lr = check_float("lr", self.lr, 0.0)
+        self.l2 = check_float("l2", self.l2, 0.0)
+        if not callable(self.schedule):
+            raise TypeError("schedule must be a Schedule or a callable f(lr, epoch)")
+
+    def get_config(self):
+        """The constructor arguments that rebuild this optimizer (no state).
+
+        A :class:`Schedule` is given as its own config; any other callable
+        schedule as itself.
+        """
+        config = {name: getattr(self, name) for name in ("lr",) + self._HYPER + ("l2",)}
+        schedule = self.schedule
+        config["schedule"] = ({"class": "Schedule", **schedule.get_config()}
+                              if isinstance(schedule, Schedule) else schedule)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """An optimizer built from :meth:`get_config`'s dict (fresh state)."""
+        config = dict(config)
+        schedule = config.get("schedule")
+        if isinstance(schedule, dict):
+            schedule = dict(schedule)
+            schedule.pop("class", None)
+            config["schedule"] = Schedule(**schedule)
+        return cls(**config)
+
+    def learning_rate(self, epoch):
+        """The learning rate of ``epoch`` (0-based, counted over every fit)."""
+        return check_float(f"the learning rate that schedule returned for epoch {epoch + 1}",
+                           self.schedule(self.lr, epoch), 0.0)
+
+    def _engine_rule(self):
+        """(rule name, dict of the engine's hyper-parameters besides lr and l2)."""
+        raise NotImplementedError
+
+    # -- state ---------------------------------------------------------------------
+    @property
+    def states(self):
+        """The state buffers (a list of arrays laid out like the parameters)."""
+        return list(self._states)
+
+    def build(self, params):
+        """Allocate (zeroed) state for ``params`` unless it already fits them.
+
+        Returns the list of state buffers.
+        """
+        n_states = self._n_states()
+        fits = len(self._states) == n_states and all(
+            s.shape == params.shape and s.dtype == params.dtype for s in self._states)
+        if not fits:
+            self._states = [np.zeros_like(params) for _ in range(n_states)]
+            self.iterations = 0
+        return self.states
+
+    def _n_states(self):
+        return self.n_states
+
+    def take_state(self, other):
+        """Continue from ``other``'s state and step count if it runs the same rule.
+
+        Parameters
+        ----------
+        other : Optimizer or None
+
+        Returns
+        -------
+        bool
+            Whether the state was taken (same class and update rule).
+        """
+        if type(other) is not type(self) or other._engine_rule()[0] != self._engine_rule()[0]:
+            return False
+        self._states, self.iterations = other._states, other.iterations
+        return True
+
+    def reset(self):
+        """Forget the state and the step count."""
+        self._states = []
+        self.iterations = 0
+
+    def configure(self, engine, grads):
+        """Hand the engine this optimizer's rule, hyper-parameters and state.
+
+        Parameters
+        ----------
+        engine : nnc._engine.Engine
+        grads : ndarray or None
+            Gradient buffer laid out like the parameters (None: plain SGD,
+            which adds each step straight into the parameters).
+        """
+        self.check()
+        rule, hyper = self._engine_rule()
+        engine.set_optimizer(CODES[rule], grads, self._states, lr=self.lr, l2=self.l2,
+                             t=self.iterations, **hyper)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # Own writeable buffers, even when unpickled from a read-only memmap
+        # (joblib.load(mmap_mode="r")): the engine writes into them.
+        self._states = [np.array(s, copy=True, order="C") for s in self._states]
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                         if k != "schedule")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    ``v <- momentum * v - lr * g;  W <- W + v`` (Nesterov:
+    ``W <- W + momentum * v - lr * g``).  Plain SGD (``momentum=0``) keeps no
+    state and adds each step straight into the parameters.
+
+    Parameters
+    ----------
+    lr : float, default 0.1
+    momentum : float in [0, 1), default 0.0
+    nesterov : bool, default False
+    l2 : float, default 0.0
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``
+    """
+
+    _HYPER = ("momentum", "nesterov")
+    name = "sgd"
+
+    def __init__(self, lr=0.1, momentum=0.0, nesterov=False, l2=0.0, schedule=None):
+        self.momentum = momentum
+        self.nesterov = nesterov
+        super().__init__(lr, l2, schedule)
+
+    def check(self):
+        super().check()
+        self.momentum = check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        self.nesterov = check_bool("nesterov", self.nesterov)
+
+    def _n_states(self):
+        return 1 if self.momentum > 0 else 0
+
+    def _engine_rule(self):
+        if self.momentum == 0:
+            return "sgd", {}
+        return ("nesterov" if self.nesterov else "momentum"), {"momentum": self.momentum}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), bias corrections folded into the step size.
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+    beta1, beta2 : float in [0, 1), default 0.9, 0.999
+        Decay of the first and second moment estimates.
+    epsilon : float > 0, default 1e-8
+    l2 : float, default 0.0
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``
+    """
+
+    _HYPER = ("beta1", "beta2", "epsilon")
+    n_states = 2
+    name = "adam"
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, l2=0.0, schedule=None):
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        super().__init__(lr, l2, schedule)
+
+    def check(self):
+        super().check()
+        self.beta1 = check_float("beta1", self.beta1, 0.0, 1.0, high_open=True)
+        self.beta2 = check_float("beta2", self.beta2, 0.0, 1.0, high_open=True)
+        self.epsilon = check_float("epsilon", self.epsilon, 0.0, low_open=True)
+
+    def _engine_rule(self):
+        return "adam", {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``s <- rho * s + (1 - rho) * g^2;  W <- W - lr * g / (sqrt(s) + epsilon)``.
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+    rho : float in [0, 1), default 0.9
+    epsilon : float > 0, default 1e-8
+    l2 : float, default 0.0
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``
+    """
+
+    _HYPER = ("rho", "epsilon")
+    n_states = 1
+    name = "rmsprop"
+
+    def __init__(self, lr=0.001, rho=0.9, epsilon=1e-8, l2=0.0, schedule=None):
+        self.rho, self.epsilon = rho, epsilon
+        super().__init__(lr, l2, schedule)
+
+    def check(self):
+        super().check()
+        self.rho = check_float("rho", self.rho, 0.0, 1.0, high_open=True)
+        self.epsilon = check_float("epsilon", self.epsilon, 0.0, low_open=True)
+
+    def _engine_rule(self):
+        return "rmsprop", {"rho": self.rho, "epsilon": self.epsilon}
+
+
+#: the names ``get`` accepts, with the defaults each name implies
+_NAMES = {"sgd": (SGD, {}), "momentum": (SGD, {"momentum": 0.9}),
+          "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
+          "adam": (Adam, {}), "rmsprop": (RMSprop, {})}
+
+
+def get(optimizer, **overrides):
+    """An optimizer from a name or an optimizer object.
+
+    Parameters
+    ----------
+    optimizer : str or Optimizer
+        ``"sgd"``, ``"momentum"`` (SGD with momentum 0.9), ``"nesterov"``
+        (SGD with Nesterov momentum 0.9), ``"adam"`` or ``"rmsprop"``; an
+        :class:`Optimizer` is returned as it is.
+    **overrides
+        Constructor arguments for a name (``lr=None`` means the default).
+
+    Returns
+    -------
+    Optimizer
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(optimizer, Optimizer):
+        if overrides:
+            raise ValueError(f"{sorted(overrides)} given with an optimizer object: set them "
+                             "on the object instead")
+        return optimizer
+    if not isinstance(optimizer, str):
+        raise TypeError("optimizer must be a name or an nnc.optimizers.Optimizer, got "
+                        f"{type(optimizer).__name__}")
+    name = optimizer.lower()
+    if name not in _NAMES:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {sorted(_NAMES)}")
+    cls, defaults = _NAMES[name]
+    return cls(**{**defaults, **overrides})

@@ -54,6 +54,7 @@ from scipy import sparse as _sp
 from nnc import _validation as V
 from nnc import activations as _acts
 from nnc.network import DivergenceError, Network
+from nnc.optimizers import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -384,18 +385,12 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
                 return True
             return False
 
-        fit_kwargs = {"optimizer": p["solver"], "lr": p["lr"]}
-        if p["solver"] == "adam":
-            fit_kwargs.update(beta1=p["beta_1"], beta2=p["beta_2"], epsilon=p["epsilon"])
-        else:
-            fit_kwargs.update(momentum=p["momentum"], nesterov=bool(self.nesterovs_momentum),
-                              schedule=self._sgd_schedule(p))
         epochs = 1 if incremental else p["max_iter"]
         try:
             self.network_.fit(X, targets, epochs=epochs, batch_size=bs,
-                              shuffle=bool(self.shuffle), verbose=0, l2=l2,
-                              sample_weight=sw, threads=p["threads"],
-                              callbacks=[on_epoch], **fit_kwargs)
+                              optimizer=self._optimizer(p, l2), shuffle=bool(self.shuffle),
+                              verbose=0, sample_weight=sw, threads=p["threads"],
+                              callbacks=[on_epoch])
         except DivergenceError as exc:
             raise ValueError("Solver produced non-finite parameter weights. The input data "
                              "may contain large values and need to be preprocessed; or "
@@ -409,15 +404,33 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
                           ConvergenceWarning)
         return self
 
+    def _optimizer(self, p, l2):
+        """This call's optimizer; it continues the network's state and step count
+        when it runs the same rule (warm_start, partial_fit)."""
+        if p["solver"] == "adam":
+            opt = Adam(lr=p["lr"], beta1=p["beta_1"], beta2=p["beta_2"], epsilon=p["epsilon"],
+                       l2=l2)
+        else:
+            opt = SGD(lr=p["lr"], momentum=p["momentum"], nesterov=bool(self.nesterovs_momentum),
+                      l2=l2, schedule=self._sgd_schedule(p))
+        opt.take_state(self.network_.optimizer)
+        return opt
+
     def _sgd_schedule(self, p):
-        """Per-epoch learning rate of plain SGD, as scikit-learn computes it."""
+        """Per-epoch learning rate of plain SGD, as scikit-learn computes it (bound
+        methods, so that the fitted estimator stays picklable)."""
         if p["learning_rate"] == "invscaling":
-            power_t = p["power_t"]
-            # t_ counts the samples seen so far, over all fits (updated per epoch)
-            return lambda lr, epoch: lr / (self.t_ + 1) ** power_t
+            return self._invscaling_lr
         if p["learning_rate"] == "adaptive":
-            return lambda lr, epoch: self._sgd_lr
+            return self._adaptive_lr
         return None
+
+    def _invscaling_lr(self, lr, epoch):
+        # t_ counts the samples seen so far, over all fits (updated per epoch)
+        return lr / (self.t_ + 1) ** float(self.power_t)
+
+    def _adaptive_lr(self, lr, epoch):
+        return self._sgd_lr
 
     def _update_no_improvement(self, early_stopping, X_val, y_val, sw_val):
         tol = float(self.tol)

@@ -136,8 +136,9 @@ def test_train_tutorial_defaults(capsys, tmp_path, monkeypatch):
     assert code == 0
     assert seen["sizes"] == (784, 30, 10) and seen["acts"] == ("sigmoid", "sigmoid")
     assert seen["loss"] == "quadratic" and seen["init"] == "gaussian"
-    assert (seen["epochs"], seen["batch_size"], seen["lr"], seen["n"]) == (30, 10, 3.0, 50000)
-    assert seen["optimizer"] == "sgd" and seen["l2"] == 0.0
+    opt = seen["optimizer"]
+    assert (seen["epochs"], seen["batch_size"], opt.lr, seen["n"]) == (30, 10, 3.0, 50000)
+    assert type(opt) is nnc.optimizers.SGD and opt.momentum == 0.0 and opt.l2 == 0.0
     assert seen["validation_data"][0].shape == (10000, 784)
     assert (tmp_path / "model.npz").exists()
     assert "Test accuracy:" in out.splitlines()[-1]
@@ -182,11 +183,13 @@ def test_train_options_reach_the_network(capsys, tmp_path, monkeypatch):
         "--train-size", "5000", "--threads", "1", "--seed", "1", "--out", out_path, "--quiet")
     assert code == 0, err
     assert len(out.strip().splitlines()) == 1                  # --quiet: the result only
-    # no --momentum: fit's own default for the optimizer (0.9 for "momentum")
-    assert captured["momentum"] is None and captured["optimizer"] == "momentum"
-    assert captured["l2"] == pytest.approx(5 / 5000)
+    opt = captured["optimizer"]
+    assert isinstance(opt, nnc.optimizers.SGD) and opt.momentum == 0.9 and not opt.nesterov
+    assert opt.lr == 0.05 and opt.l2 == pytest.approx(5 / 5000)
     assert captured["validation_split"] == 0.2 and captured["validation_data"] is None
-    assert captured["early_stopping"] and captured["patience"] == 3
+    stoppers = [cb for cb in captured["callbacks"]
+                if isinstance(cb, nnc.callbacks.EarlyStopping)]
+    assert len(stoppers) == 1 and stoppers[0].patience == 3
     assert captured["verbose"] == 0 and captured["batch_size"] == 50
     net = nnc.load(out_path)
     assert net.sizes == (784, 24, 12, 10)

@@ -111,7 +111,8 @@ def test_estimators_pickle_cleanly(digits, make):
     Recorder(io.BytesIO(blob)).load()
     nnc_classes = {c for c in classes if c.startswith("nnc.")}
     assert nnc_classes <= {"nnc.sklearn.MLPClassifier", "nnc.sklearn.MLPRegressor",
-                           "nnc.network.Network"}, nnc_classes
+                           "nnc.network.Network", "nnc.optimizers.SGD", "nnc.optimizers.Adam",
+                           "nnc.optimizers.Schedule"}, nnc_classes
     assert not {c for c in classes if c.split(".")[0] in ("_thread", "threading", "io",
                                                           "_io", "socket", "mmap")}, classes
     # A pickled fitted estimator keeps training where it stopped.

@@ -122,7 +122,7 @@ def test_sgd_equals_single_process_on_concatenated_batches(ranks):
     # Rank 0's seed: its parameters were broadcast (rank 1 used another seed).
     ref = nnc.Network(**cfg["net"])
     h = ref.fit(X, y, epochs=cfg["epochs"], batch_size=2 * bs, shuffle=False,
-                validation_data=(Xv, yv), verbose=0, threads=1, **cfg["fit"])
+                validation_data=(Xv, yv), verbose=0, threads=1, **cfg["fit"]())
 
     params = same_on_ranks(ranks, "sgd_params")
     assert np.max(np.abs(params - ref.params)) <= TOL
@@ -144,6 +144,7 @@ def test_adam_unequal_shards_weighted_equals_single_process(ranks):
     assert n_steps == 6 and cfg["n"][0] % bs != 0  # the case exercises both rules
 
     ref = nnc.Network(**cfg["net"])
+    fit_kw = cfg["fit"]()  # one optimizer object: its state carries over between calls
     losses, accs = [], []
     for _ in range(cfg["epochs"]):
         loss_sum = weight_sum = correct = seen = 0.0
@@ -154,7 +155,7 @@ def test_adam_unequal_shards_weighted_equals_single_process(ranks):
             # One step on the concatenated batch; the optimizer state (and
             # Adam's step count) carries over between fit calls.
             h = ref.fit(Xk, yk, epochs=1, batch_size=len(Xk), shuffle=False,
-                        sample_weight=wk, verbose=0, threads=1, **cfg["fit"])
+                        sample_weight=wk, verbose=0, threads=1, **fit_kw)
             # Weighted costs are averaged over samples (sum(w*C)/n), like the gradient.
             loss_sum += h["loss"][0] * len(Xk)
             weight_sum += len(Xk)
@@ -197,7 +198,7 @@ def test_local_sgd_averages_every_k_steps_and_at_epoch_end(ranks, k):
             for X, y in shards:
                 net = net_with(current, **cfg["net"])
                 net.fit(X[s0 * bs:s1 * bs], y[s0 * bs:s1 * bs], epochs=1, batch_size=bs,
-                        shuffle=False, verbose=0, threads=1, **cfg["fit"])
+                        shuffle=False, verbose=0, threads=1, **cfg["fit"]())
                 local.append(net.params.copy())
             current = np.mean(local, axis=0)
             expected.append(current)

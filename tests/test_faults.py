@@ -106,8 +106,8 @@ def announce(lr, epoch):  # called in Python as each epoch starts
     return lr
 
 try:
-    net.fit(X, y, epochs=10000, batch_size=16, lr=0.1, threads=1, verbose=0,
-            schedule=announce)
+    net.fit(X, y, epochs=10000, batch_size=16, threads=1, verbose=0,
+            optimizer=nnc.optimizers.SGD(lr=0.1, schedule=announce))
 except KeyboardInterrupt:
     print(f"INTERRUPTED after {len(net.history['loss'])} epochs", flush=True)
 else:
@@ -160,7 +160,7 @@ def report(net, epoch, history):
     print(f"EPOCH {epoch + 1}", flush=True)
 
 net.fit(X, y, epochs=100000, batch_size=10, lr=0.5, threads=1, verbose=0,
-        checkpoint="ck.npz", checkpoint_every=1, callbacks=[report])
+        callbacks=[nnc.callbacks.ModelCheckpoint("ck.npz", every=1), report])
 """
 
 
@@ -183,7 +183,7 @@ def test_sigkill_leaves_a_checkpoint_that_partial_fit_resumes(tmp_path):
     y = (X[:, :10].sum(1) > X[:, 10:].sum(1)).astype(int)
     before = net.evaluate(X, y)
     hist = net.partial_fit(X, y, epochs=2, batch_size=10, lr=0.5, verbose=0,
-                           checkpoint=ck)
+                           callbacks=[nnc.callbacks.ModelCheckpoint(ck)])
     assert len(hist["loss"]) == 2 and np.isfinite(hist["loss"]).all()
     assert len(net.history["loss"]) == n_done + 2
     # resumed from the checkpoint, not from scratch: far better than a fresh network
@@ -567,7 +567,7 @@ def test_checkpoint_failure_keeps_the_previous_checkpoint(tmp_path, monkeypatch)
     y = np.arange(40) % 2
     net = nnc.Network([3, 2], seed=0)
     ck = tmp_path / "ck.npz"
-    net.fit(X, y, epochs=1, verbose=0, checkpoint=ck)
+    net.fit(X, y, epochs=1, verbose=0, callbacks=[nnc.callbacks.ModelCheckpoint(ck)])
     saved_params = net.params.copy()
 
     def failing_savez(fh, **arrays):
@@ -575,7 +575,7 @@ def test_checkpoint_failure_keeps_the_previous_checkpoint(tmp_path, monkeypatch)
 
     monkeypatch.setattr(nio.np, "savez", failing_savez)
     with pytest.raises(OSError, match="disk full"):
-        net.fit(X, y, epochs=1, verbose=0, checkpoint=ck)
+        net.fit(X, y, epochs=1, verbose=0, callbacks=[nnc.callbacks.ModelCheckpoint(ck)])
     monkeypatch.undo()
     np.testing.assert_array_equal(nnc.load(ck).params, saved_params)
     assert _temp_files(tmp_path) == []
@@ -599,19 +599,27 @@ def test_divergence_restores_the_start_of_the_epoch(dtype, optimizer):
     # two calm epochs, then a learning rate that blows up
     huge = 1e37 if dtype == "float32" else 1e300  # Adam's steps are about lr itself
     schedule = lambda lr, epoch: 1e-3 if epoch < 2 else huge  # noqa: E731
-    kw = {"momentum": 0.9, "optimizer": "sgd"} if optimizer == "momentum" else \
-        {"optimizer": optimizer}
+    opt = nnc.optimizers.get(optimizer, lr=1.0, schedule=schedule)
+    states = []
+
+    def record(n, e, h):
+        ends.append(n.params.copy())
+        states.append(([s.copy() for s in n.optimizer.states], n.optimizer.iterations))
+
     with pytest.raises(nnc.DivergenceError) as info:
-        net.fit(X, Y, epochs=6, batch_size=10, lr=1.0, schedule=schedule, verbose=0,
-                callbacks=[lambda n, e, h: ends.append(n.params.copy())], **kw)
+        net.fit(X, Y, epochs=6, batch_size=10, optimizer=opt, verbose=0, callbacks=[record])
     assert isinstance(info.value, ArithmeticError)
     msg = str(info.value)
     assert "epoch 3" in msg and "batch" in msg and "smaller learning rate" in msg
     assert len(ends) == 2
     np.testing.assert_array_equal(net.params, ends[-1])
     assert len(net.history["loss"]) == 2  # the diverged epoch is not recorded
+    # the optimizer's state and step count went back with the parameters
+    assert net.optimizer is opt and opt.iterations == states[-1][1]
+    for s, saved in zip(opt.states, states[-1][0], strict=True):
+        np.testing.assert_array_equal(s, saved)
     # still usable: training goes on with a sane learning rate
-    hist = net.fit(X, Y, epochs=1, batch_size=10, lr=1e-3, verbose=0, **kw)
+    hist = net.fit(X, Y, epochs=1, batch_size=10, optimizer=optimizer, lr=1e-3, verbose=0)
     assert np.isfinite(hist["loss"]).all() and np.isfinite(net.params).all()
 
 

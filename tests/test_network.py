@@ -5,6 +5,8 @@ import scipy.sparse as sp
 
 import nnc
 from nnc import activations as acts
+from nnc.callbacks import EarlyStopping
+from nnc.optimizers import SGD, Adam, RMSprop, get
 
 
 def data(n=23, d=6, k=3, seed=0, zeros=0.0):
@@ -26,7 +28,8 @@ def assert_same_params(net, ref, tol=1e-9):
 # ---------------------------------------------------------------------------
 # One epoch, no shuffling == the NumPy algorithm (float64, <= 1e-9)
 # ---------------------------------------------------------------------------
-# name: (network kwargs, fit kwargs, reference optimizer kwargs)
+# name: (network kwargs, fit kwargs (or a function making them: optimizers
+# hold state, so every test needs a fresh one), reference optimizer kwargs)
 CASES = {
     "tutorial sigmoid/quadratic sgd": (
         dict(sizes=[6, 5, 3]), dict(lr=3.0), dict(name="sgd", lr=3.0)),
@@ -43,32 +46,43 @@ CASES = {
              loss="binary_crossentropy", init="scaled"),
         dict(lr=0.7), dict(name="sgd", lr=0.7)),
     "momentum": (
-        dict(sizes=[6, 5, 3]), dict(lr=0.5, momentum=0.9),
+        dict(sizes=[6, 5, 3]), lambda: dict(optimizer=SGD(lr=0.5, momentum=0.9)),
         dict(name="momentum", lr=0.5, momentum=0.9)),
     "nesterov": (
         dict(sizes=[6, 5, 3], activation="tanh", output_activation="softmax",
              loss="categorical_crossentropy"),
-        dict(lr=0.1, momentum=0.8, nesterov=True),
+        lambda: dict(optimizer=SGD(lr=0.1, momentum=0.8, nesterov=True)),
         dict(name="nesterov", lr=0.1, momentum=0.8)),
     "nesterov by name": (
-        dict(sizes=[6, 5, 3]), dict(optimizer="nesterov", lr=0.2, momentum=0.5),
+        dict(sizes=[6, 5, 3]), lambda: dict(optimizer=get("nesterov", lr=0.2, momentum=0.5)),
         dict(name="nesterov", lr=0.2, momentum=0.5)),
     "adam": (
         dict(sizes=[6, 5, 3], activation="relu", output_activation="softmax",
              loss="categorical_crossentropy", init="he"),
-        dict(optimizer="adam", lr=0.01, beta1=0.8, beta2=0.99, epsilon=1e-7),
+        lambda: dict(optimizer=Adam(lr=0.01, beta1=0.8, beta2=0.99, epsilon=1e-7)),
         dict(name="adam", lr=0.01, beta1=0.8, beta2=0.99, eps=1e-7)),
     "rmsprop": (
         dict(sizes=[6, 5, 3], activation="swish"),
-        dict(optimizer="rmsprop", lr=0.01, rho=0.8, epsilon=1e-6),
+        lambda: dict(optimizer=RMSprop(lr=0.01, rho=0.8, epsilon=1e-6)),
         dict(name="rmsprop", lr=0.01, rho=0.8, eps=1e-6)),
     "l2 sgd": (
-        dict(sizes=[6, 5, 3]), dict(lr=1.0, l2=0.05), dict(name="sgd", lr=1.0, l2=0.05)),
+        dict(sizes=[6, 5, 3]), lambda: dict(optimizer=SGD(lr=1.0, l2=0.05)),
+        dict(name="sgd", lr=1.0, l2=0.05)),
+    "adam by name": (
+        dict(sizes=[6, 5, 3], activation="tanh"), dict(optimizer="adam", lr=0.01),
+        dict(name="adam", lr=0.01)),
+    "rmsprop by name": (
+        dict(sizes=[6, 5, 3]), dict(optimizer="rmsprop", lr=0.02),
+        dict(name="rmsprop", lr=0.02)),
+    "momentum by name": (
+        dict(sizes=[6, 5, 3]), dict(optimizer="momentum", lr=0.3),
+        dict(name="momentum", lr=0.3, momentum=0.9)),
     "l2 momentum": (
-        dict(sizes=[6, 5, 3], activation="softplus"), dict(lr=0.3, momentum=0.7, l2=0.01),
+        dict(sizes=[6, 5, 3], activation="softplus"),
+        lambda: dict(optimizer=SGD(lr=0.3, momentum=0.7, l2=0.01)),
         dict(name="momentum", lr=0.3, momentum=0.7, l2=0.01)),
     "l2 adam": (
-        dict(sizes=[6, 5, 3]), dict(optimizer="adam", lr=0.02, l2=0.1),
+        dict(sizes=[6, 5, 3]), lambda: dict(optimizer=Adam(lr=0.02, l2=0.1)),
         dict(name="adam", lr=0.02, l2=0.1)),
 }
 
@@ -77,6 +91,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_epoch_equals_numpy_reference(case, epochs, reference):
     net_kw, fit_kw, opt_kw = CASES[case]
+    fit_kw = fit_kw() if callable(fit_kw) else fit_kw
     X, y = data()
     net = nnc.Network(dtype="float64", seed=3, **net_kw)
     ref = reference.Net(net)
@@ -139,9 +154,9 @@ def test_float32_training_tracks_float64():
 # ---------------------------------------------------------------------------
 # dense vs sparse inputs train the same network
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("fit_kw", [dict(lr=0.5), dict(optimizer="adam", lr=0.01),
-                                    dict(lr=0.3, momentum=0.9, l2=0.01)])
-def test_dense_and_sparse_training_agree(fit_kw):
+@pytest.mark.parametrize("make_opt", [lambda: SGD(lr=0.5), lambda: Adam(lr=0.01),
+                                      lambda: SGD(lr=0.3, momentum=0.9, l2=0.01)])
+def test_dense_and_sparse_training_agree(make_opt):
     X, y = data(n=60, d=12, zeros=0.7, seed=10)
     X[4] = 0.0
     results = {}
@@ -149,7 +164,7 @@ def test_dense_and_sparse_training_agree(fit_kw):
                               ("auto", X, "auto"), ("csr", sp.csr_matrix(X), "auto")]:
         net = nnc.Network([12, 8, 3], activation="relu", output_activation="softmax",
                           loss="categorical_crossentropy", dtype="float64", seed=11, init="he")
-        net.fit(inp, y, epochs=3, batch_size=7, verbose=0, sparse=sparse, **fit_kw)
+        net.fit(inp, y, epochs=3, batch_size=7, verbose=0, sparse=sparse, optimizer=make_opt())
         results[name] = net.params.copy()
     for name in ("compact", "auto", "csr"):
         np.testing.assert_allclose(results[name], results["dense"], rtol=1e-9, atol=1e-9)
@@ -336,8 +351,8 @@ def test_early_stopping_restores_best_weights(restore):
                       loss="categorical_crossentropy", dtype="float64", seed=9)
     snapshots = []
     h = net.fit(X, y, epochs=40, batch_size=8, lr=0.5, verbose=0, validation_data=val,
-                early_stopping=True, patience=3, restore_best_weights=restore,
-                callbacks=[lambda n, e, hist: snapshots.append(n.params.copy())])
+                callbacks=[EarlyStopping(patience=3, restore_best_weights=restore),
+                           lambda n, e, hist: snapshots.append(n.params.copy())])
     n_epochs = len(h["val_loss"])
     assert n_epochs < 40, "early stopping never triggered"
     best = int(np.argmin(h["val_loss"]))
@@ -354,8 +369,8 @@ def test_early_stopping_monitors_training_loss_without_validation():
     X, y, _ = _diverging_validation()
     net = nnc.Network([4, 6, 2], dtype="float64", seed=10)
     # a huge min_delta: no epoch counts as an improvement after the first
-    h = net.fit(X, y, epochs=20, batch_size=8, lr=0.5, verbose=0, early_stopping=True,
-                patience=2, min_delta=1e9)
+    h = net.fit(X, y, epochs=20, batch_size=8, lr=0.5, verbose=0,
+                callbacks=[EarlyStopping(patience=2, min_delta=1e9)])
     assert len(h["loss"]) == 3
 
 
@@ -379,24 +394,25 @@ def test_callbacks_can_stop_training():
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "momentum"])
 def test_partial_fit_keeps_optimizer_state(optimizer):
     X, y = data()
-    kw = dict(batch_size=5, lr=0.01, shuffle=False, verbose=0, optimizer=optimizer)
-    if optimizer == "momentum":
-        kw.update(momentum=0.9, optimizer="sgd")
+    kw = dict(batch_size=5, shuffle=False, verbose=0)
     whole = nnc.Network([6, 5, 3], dtype="float64", seed=12)
-    whole.fit(X, y, epochs=2, **kw)
+    whole.fit(X, y, epochs=2, optimizer=optimizer, lr=0.01, **kw)
     parts = nnc.Network([6, 5, 3], dtype="float64", seed=12)
-    parts.partial_fit(X, y, epochs=1, **kw)
+    parts.fit(X, y, epochs=1, optimizer=optimizer, lr=0.01, **kw)
     parts.partial_fit(X, y, epochs=1, **kw)
     np.testing.assert_array_equal(parts.params, whole.params)
-    # fit keeps the state as well; reset_optimizer=True starts afresh, which differs
+    assert parts.optimizer.iterations == whole.optimizer.iterations
+    # fit(optimizer=None) continues as well; a named optimizer starts afresh, which differs
     again = nnc.Network([6, 5, 3], dtype="float64", seed=12)
-    again.fit(X, y, epochs=1, **kw)
+    again.fit(X, y, epochs=1, optimizer=optimizer, lr=0.01, **kw)
     again.fit(X, y, epochs=1, **kw)
     np.testing.assert_array_equal(again.params, whole.params)
     reset = nnc.Network([6, 5, 3], dtype="float64", seed=12)
-    reset.fit(X, y, epochs=1, **kw)
-    reset.fit(X, y, epochs=1, reset_optimizer=True, **kw)
+    reset.fit(X, y, epochs=1, optimizer=optimizer, lr=0.01, **kw)
+    reset.fit(X, y, epochs=1, optimizer=optimizer, lr=0.01, **kw)
     assert not np.allclose(reset.params, whole.params, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="partial_fit"):
+        parts.partial_fit(X, y, optimizer="adam", **kw)
 
 
 def test_sample_weight_of_ones_equals_no_weights():

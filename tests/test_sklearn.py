@@ -326,9 +326,9 @@ def test_partial_fit_with_reset_state_would_differ(digits):
     a.partial_fit(Xtr, ytr, classes=np.arange(10))
     b = pickle.loads(pickle.dumps(a))
     a.partial_fit(Xtr, ytr)
-    b.network_.partial_fit(Xtr, ytr, batch_size=200, optimizer="adam", lr=0.001,
-                           l2=1e-4 / 200, shuffle=False, verbose=0, reset_optimizer=True,
-                           threads=1)
+    b.network_.fit(Xtr, ytr, batch_size=200, optimizer=nnc.optimizers.Adam(lr=0.001,
+                                                                          l2=1e-4 / 200),
+                   shuffle=False, verbose=0, threads=1)
     assert not np.allclose(a.coefs_[0], b.coefs_[0], rtol=1e-6, atol=1e-8)
 
 

@@ -251,7 +251,7 @@ def test_read_only_memmap_pickle_gives_owned_writable_state(dtype, tmp_path):
     twin = copy.deepcopy(net)
     joblib.dump(net, tmp_path / "net.joblib")
     back = joblib.load(tmp_path / "net.joblib", mmap_mode="r")
-    arrays = [back.params] + [s for s in back._opt[1]]
+    arrays = [back.params, *back.optimizer.states]
     assert all(type(a) is np.ndarray and a.flags.writeable and a.flags.owndata
                and a.flags.c_contiguous for a in arrays)
     back.partial_fit(X, y, verbose=0, threads=1)

@@ -40,12 +40,16 @@ def make_data(dtype=np.float32):
 
 
 def unchanged(net, before):
-    params, n_hist = before
-    return np.array_equal(net.params, params) and len(net.history["loss"]) == n_hist
+    params, n_hist, opt, iterations = before
+    return (np.array_equal(net.params, params) and len(net.history["loss"]) == n_hist
+            and net.optimizer is opt
+            and (opt is None or opt.iterations == iterations))
 
 
 def snapshot(net):
-    return net.params.copy(), len(net.history["loss"])
+    opt = net.optimizer
+    return (net.params.copy(), len(net.history["loss"]), opt,
+            None if opt is None else opt.iterations)
 
 
 def call(net, method, X, y=None, **kw):
@@ -255,28 +259,78 @@ BAD_FIT_KW = [
     ("batch_size", np.float64(8), TypeError),
     ("lr", -0.1, ValueError), ("lr", float("nan"), ValueError), ("lr", float("inf"), ValueError),
     ("lr", "0.1", TypeError), ("lr", True, TypeError), ("lr", 1j, TypeError),
-    ("optimizer", "foo", ValueError), ("optimizer", None, TypeError),
-    ("momentum", -0.5, ValueError), ("momentum", 1.0, ValueError),
-    ("momentum", float("nan"), ValueError), ("momentum", "0.9", TypeError),
-    ("nesterov", "yes", TypeError),
-    ("beta1", 1.0, ValueError), ("beta1", -0.1, ValueError), ("beta2", 1.5, ValueError),
-    ("epsilon", 0.0, ValueError), ("epsilon", -1e-8, ValueError),
-    ("rho", 1.0, ValueError), ("l2", -1e-3, ValueError), ("l2", float("nan"), ValueError),
+    ("optimizer", "foo", ValueError), ("optimizer", 3, TypeError),
+    ("optimizer", nnc.optimizers.SGD, TypeError),
     ("validation_split", 1.0, ValueError), ("validation_split", -0.1, ValueError),
     ("validation_split", 0.01, ValueError),  # rounds to no validation sample
-    ("patience", -1, ValueError), ("min_delta", -1.0, ValueError),
-    ("checkpoint_every", 0, ValueError), ("sync_every", 0, ValueError),
+    ("sync_every", 0, ValueError),
     ("verbose", -1, ValueError), ("verbose", "yes", TypeError),
-    ("schedule", "foo", ValueError), ("schedule", 3, TypeError),
     ("callbacks", print, TypeError), ("callbacks", [1], TypeError),
     ("threads", 0, ValueError), ("threads", -2, ValueError), ("threads", 2.0, TypeError),
     ("threads", 10**9, ValueError), ("threads", 2**40, ValueError),
     ("sparse", "x", ValueError),
     ("shuffle", "no", TypeError), ("shuffle", None, TypeError), ("shuffle", 2, TypeError),
-    ("early_stopping", "no", TypeError), ("restore_best_weights", None, TypeError),
-    ("reset_optimizer", "x", TypeError),
-    ("checkpoint", 3.5, TypeError), ("checkpoint", "", ValueError),
 ]
+
+#: (class, hyper-parameter, bad value, exception): refused when the object is
+#: made, and when the attribute is set later, by the fit that would use it
+BAD_HYPER = [
+    ("SGD", "momentum", -0.5, ValueError), ("SGD", "momentum", 1.0, ValueError),
+    ("SGD", "momentum", float("nan"), ValueError), ("SGD", "momentum", "0.9", TypeError),
+    ("SGD", "nesterov", "yes", TypeError), ("SGD", "lr", -0.1, ValueError),
+    ("SGD", "lr", "0.1", TypeError),
+    ("Adam", "beta1", 1.0, ValueError), ("Adam", "beta1", -0.1, ValueError),
+    ("Adam", "beta2", 1.5, ValueError),
+    ("Adam", "epsilon", 0.0, ValueError), ("Adam", "epsilon", -1e-8, ValueError),
+    ("RMSprop", "rho", 1.0, ValueError), ("RMSprop", "epsilon", 0.0, ValueError),
+    ("SGD", "l2", -1e-3, ValueError), ("Adam", "l2", float("nan"), ValueError),
+    ("SGD", "schedule", 3, TypeError),
+]
+
+
+@pytest.mark.parametrize("cls,name,value,exc", BAD_HYPER,
+                         ids=[f"{c}.{n}={v!r}" for c, n, v, _ in BAD_HYPER])
+def test_bad_optimizer_hyper_parameters(cls, name, value, exc):
+    cls = getattr(nnc.optimizers, cls)
+    with pytest.raises(exc, match=rf"\b{name}\b"):
+        cls(**{name: value})
+    net = make_net()
+    X, y = make_data()
+    net.fit(X, y, verbose=0, optimizer=cls())
+    before = snapshot(net)
+    setattr(net.optimizer, name, value)
+    with pytest.raises(exc, match=rf"\b{name}\b"):
+        net.partial_fit(X, y, verbose=0)
+    assert unchanged(net, before)
+
+
+@pytest.mark.parametrize("make,exc,match", [
+    (lambda: nnc.optimizers.Schedule("foo"), ValueError, "schedule"),
+    (lambda: nnc.optimizers.SGD(schedule="foo"), ValueError, "schedule"),
+    (lambda: nnc.callbacks.EarlyStopping(patience=-1), ValueError, "patience"),
+    (lambda: nnc.callbacks.EarlyStopping(min_delta=-1.0), ValueError, "min_delta"),
+    (lambda: nnc.callbacks.EarlyStopping(restore_best_weights=None), TypeError,
+     "restore_best_weights"),
+    (lambda: nnc.callbacks.EarlyStopping(monitor=3), TypeError, "monitor"),
+    (lambda: nnc.callbacks.ModelCheckpoint("m.npz", every=0), ValueError, "every"),
+    (lambda: nnc.callbacks.ModelCheckpoint(3.5), TypeError, "checkpoint"),
+    (lambda: nnc.callbacks.ModelCheckpoint(""), ValueError, "checkpoint"),
+    (lambda: nnc.callbacks.LambdaCallback(on_epoch_end=3), TypeError, "on_epoch_end"),
+    (lambda: nnc.optimizers.get("adam", momentum=0.9), TypeError, "momentum"),
+    (lambda: nnc.optimizers.get(nnc.optimizers.Adam(), lr=0.1), ValueError, "lr"),
+])
+def test_bad_schedule_and_callback_arguments(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_lr_with_an_optimizer_object_is_refused():
+    net = make_net()
+    X, y = make_data()
+    before = snapshot(net)
+    with pytest.raises(ValueError, match="lr"):
+        net.fit(X, y, verbose=0, optimizer=nnc.optimizers.Adam(), lr=0.1)
+    assert unchanged(net, before)
 
 
 @pytest.mark.parametrize("name,value,exc", BAD_FIT_KW,
@@ -296,10 +350,17 @@ def test_checkpoint_in_missing_directory_fails_before_training(tmp_path):
     net = make_net()
     X, y = make_data()
     before = snapshot(net)
+    ModelCheckpoint = nnc.callbacks.ModelCheckpoint
     with pytest.raises(FileNotFoundError, match=r"checkpoint: the directory"):
-        net.fit(X, y, verbose=0, checkpoint=tmp_path / "missing" / "model.npz")
+        ModelCheckpoint(tmp_path / "missing" / "model.npz")
     with pytest.raises(IsADirectoryError, match=r"checkpoint"):
-        net.fit(X, y, verbose=0, checkpoint=tmp_path)
+        ModelCheckpoint(tmp_path)
+    # a folder removed after the callback was made: fit fails before training
+    os.mkdir(tmp_path / "gone")
+    ck = ModelCheckpoint(tmp_path / "gone" / "model.npz")
+    os.rmdir(tmp_path / "gone")
+    with pytest.raises(FileNotFoundError, match=r"checkpoint: the directory"):
+        net.fit(X, y, verbose=0, callbacks=[ck])
     assert unchanged(net, before)
 
 
@@ -413,9 +474,10 @@ def test_numpy_scalars_are_accepted_as_hyper_parameters():
     X, y = make_data()
     a, b = make_net(dropout=np.float32(0.25)), make_net(dropout=0.25)
     kw = dict(epochs=2, verbose=0, threads=1)
-    a.fit(X, y, batch_size=np.int64(8), lr=np.float32(0.5), momentum=np.float32(0.5),
-          shuffle=np.bool_(True), **kw)
-    b.fit(X, y, batch_size=8, lr=float(np.float32(0.5)), momentum=0.5, shuffle=True, **kw)
+    a.fit(X, y, batch_size=np.int64(8), shuffle=np.bool_(True), **kw,
+          optimizer=nnc.optimizers.SGD(lr=np.float32(0.5), momentum=np.float32(0.5)))
+    b.fit(X, y, batch_size=8, shuffle=True, **kw,
+          optimizer=nnc.optimizers.SGD(lr=float(np.float32(0.5)), momentum=0.5))
     np.testing.assert_array_equal(a.params, b.params)
 
 
@@ -713,7 +775,8 @@ def test_flags_accept_zero_and_one():
 def test_path_like_checkpoint(tmp_path):
     X, y = make_data()
     net = make_net()
-    net.fit(X, y, epochs=1, verbose=0, checkpoint=tmp_path / "ck.npz")
+    net.fit(X, y, epochs=1, verbose=0,
+            callbacks=[nnc.callbacks.ModelCheckpoint(tmp_path / "ck.npz")])
     assert os.path.exists(tmp_path / "ck.npz")
     np.testing.assert_array_equal(nnc.load(tmp_path / "ck.npz").params, net.params)
 
@@ -837,5 +900,5 @@ def test_schedule_returning_a_bad_learning_rate(value, exc, match):
     before = snapshot(net)
     schedule = lambda lr, epoch: value  # noqa: E731
     with pytest.raises(exc, match=r"learning rate that schedule returned for epoch 1 " + match):
-        net.fit(X, y, epochs=2, verbose=0, schedule=schedule)
+        net.fit(X, y, epochs=2, verbose=0, optimizer=nnc.optimizers.SGD(schedule=schedule))
     assert unchanged(net, before)

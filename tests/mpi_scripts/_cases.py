@@ -5,6 +5,8 @@ from the same seeds to compute single-process references.
 """
 import numpy as np
 
+from nnc import optimizers
+
 N_RANKS = 2
 N_FEATURES = 5
 
@@ -28,7 +30,7 @@ def batches(n, bs):
 # --- case "sgd": equal shards, plain SGD, two epochs, validation data
 SGD = dict(n=(24, 24), seed=1, bs=4, epochs=2,
            net=dict(sizes=[N_FEATURES, 7, 3], dtype="float64", seed=3),
-           fit=dict(lr=0.5, optimizer="sgd", l2=1e-3))
+           fit=lambda: dict(optimizer=optimizers.SGD(lr=0.5, l2=1e-3)))  # a fresh optimizer per fit
 SGD_VAL = dict(n=(9, 14), seed=50)
 
 # --- case "adam": unequal shards (the epoch ends with the shortest shard),
@@ -37,7 +39,7 @@ ADAM = dict(n=(23, 30), seed=2, bs=4, epochs=2,
             net=dict(sizes=[N_FEATURES, 6, 4, 3], activation="tanh",
                      output_activation="softmax", loss="sparse_categorical_crossentropy",
                      dtype="float64", seed=4),
-            fit=dict(lr=0.02, optimizer="adam", l2=1e-3))
+            fit=lambda: dict(optimizer=optimizers.Adam(lr=0.02, l2=1e-3)))
 
 
 def adam_weights(n, rank):
@@ -46,5 +48,5 @@ def adam_weights(n, rank):
 # --- case "local": local SGD (sync_every=k), equal shards of 6 batches
 LOCAL = dict(n=(24, 24), seed=5, bs=4, epochs=2,
              net=dict(sizes=[N_FEATURES, 8, 3], dtype="float64", seed=6),
-             fit=dict(lr=0.5, optimizer="sgd"))
+             fit=lambda: dict(optimizer="sgd", lr=0.5))
 LOCAL_K = (3, 4)

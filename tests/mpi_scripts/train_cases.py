@@ -17,7 +17,7 @@ import _cases as C  # noqa: E402
 
 import nnc  # noqa: E402
 import nnc.distributed as D  # noqa: E402
-import nnc.network  # noqa: E402
+import nnc.training  # noqa: E402
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
@@ -69,7 +69,7 @@ def case_sgd():
     # A different seed on rank 1: rank 0's parameters must win.
     net = nnc.Network(**{**cfg["net"], "seed": cfg["net"]["seed"] + rank})
     h = net.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["bs"], shuffle=False,
-                validation_data=(Xv, yv), verbose=0, threads=1, comm=comm, **cfg["fit"])
+                validation_data=(Xv, yv), verbose=0, threads=1, comm=comm, **cfg["fit"]())
     arrays["sgd_params"] = net.params.copy()
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         arrays[f"sgd_{key}"] = np.array(h[key])
@@ -90,7 +90,7 @@ def case_adam():
     sw = C.adam_weights(len(X), rank)
     net = nnc.Network(**cfg["net"])
     h = net.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["bs"], shuffle=False,
-                sample_weight=sw, verbose=0, threads=1, comm=comm, **cfg["fit"])
+                sample_weight=sw, verbose=0, threads=1, comm=comm, **cfg["fit"]())
     arrays["adam_params"] = net.params.copy()
     arrays["adam_loss"] = np.array(h["loss"])
     arrays["adam_accuracy"] = np.array(h["accuracy"])
@@ -103,7 +103,7 @@ def case_local():
         recording()
         net = nnc.Network(**cfg["net"])
         net.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["bs"], shuffle=False, verbose=0,
-                threads=1, comm=comm, sync_every=k, **cfg["fit"])
+                threads=1, comm=comm, sync_every=k, **cfg["fit"]())
         arrays[f"local{k}_params"] = net.params.copy()
         arrays[f"local{k}_synced"] = np.array(Recording.log["synced"])
     # Adam with local SGD: the optimizer state is averaged too, ranks stay equal.
@@ -124,7 +124,7 @@ def case_shuffle():
         recording()
         net = nnc.Network([C.N_FEATURES, 6, 3], dtype="float64", seed=8)
         net.fit(X, y, epochs=2, batch_size=5, shuffle=True, verbose=0, threads=1,
-                comm=comm, momentum=0.9, lr=0.1)
+                comm=comm, optimizer=nnc.optimizers.SGD(lr=0.1, momentum=0.9))
         finals.append(net.params.copy())
         arrays["shuffle_grad_step0"] = Recording.log["grad_step0"]
     arrays["shuffle_params_run1"], arrays["shuffle_params_run2"] = finals
@@ -178,12 +178,12 @@ def case_divergence():
     # rank 0 only: rank 0 returns to fit after every step (tiny spans), rank 1
     # runs the whole epoch in one span.  Zero sample weights keep the first 8
     # steps (fit's first span) from moving anything; step 9's update overflows.
-    saved = nnc.network.SPAN_SECONDS
+    saved = nnc.training.SPAN_SECONDS
     X, y = C.classification(64, 14)
     X *= 1000.0   # a linear network: weight gradients ~1e6, finite losses ~1e7
     sw = np.r_[np.zeros(32), np.ones(32)]
     try:
-        nnc.network.SPAN_SECONDS = 1e-12 if rank == 0 else 1e12
+        nnc.training.SPAN_SECONDS = 1e-12 if rank == 0 else 1e12
         for k in (1, 3):
             net = nnc.Network([C.N_FEATURES, 4, 3], activation="identity", dtype="float64",
                               seed=15)
@@ -196,7 +196,7 @@ def case_divergence():
                 info[f"overflow{k}"] = f"DivergenceError: {exc}"
             info[f"overflow{k}_restored"] = bool(np.array_equal(net.params, start))
     finally:
-        nnc.network.SPAN_SECONDS = saved
+        nnc.training.SPAN_SECONDS = saved
     # The communicator is still usable afterwards: nobody was left behind.
     info["after_divergence_allreduce"] = comm.allreduce(1)
 
