@@ -60,6 +60,7 @@ def save(network, path, metadata=None):
         JSON-serialisable values stored with the model.
     """
     from nnc._version import __version__
+    V.check_model("network", network)
     path = V.check_path("path", path)
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError("metadata must be a dict of JSON-serialisable values")

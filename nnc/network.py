@@ -160,6 +160,7 @@ class Network:
 
     # -- data --------------------------------------------------------------
     def _prepare_X(self, X, sparse="auto", name="X", check_finite=True):
+        sparse = V.check_bool_or_auto("sparse", sparse)
         kind, data = V.check_X(X, self.sizes[0], self.dtype, name, check_finite)
         if kind == "csr":
             return _INPUT_CSR, data
@@ -380,6 +381,9 @@ class Network:
         beta2 = V.check_float("beta2", beta2, 0.0, 1.0, high_open=True)
         epsilon = V.check_float("epsilon", epsilon, 0.0, low_open=True)
         rho = V.check_float("rho", rho, 0.0, 1.0, high_open=True)
+        used = {"adam": dict(epsilon=epsilon, beta1=beta1, beta2=beta2),  # what rounds in dtype
+                "rmsprop": dict(epsilon=epsilon, rho=rho)}.get(opt, {"momentum": momentum})
+        V.check_optimizer_dtype(self.dtype, lr=lr, **used)
         l2 = V.check_float("l2", l2, 0.0)
         validation_split = V.check_float("validation_split", validation_split, 0.0, 1.0,
                                          high_open=True)
@@ -633,9 +637,7 @@ def _density(x, max_rows=2000):
 
 
 def _check_sizes(sizes):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError("sizes must be a sequence of layer sizes such as [784, 30, 10]")
-    sizes = list(sizes)
+    sizes = V.check_sequence("sizes", sizes, "a sequence of layer sizes such as [784, 30, 10]")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output layer, got {sizes}")
     if len(sizes) > 65:
@@ -648,7 +650,8 @@ def _check_activations(activation, output_activation, n_layers):
     if isinstance(activation, str):
         names = [_acts.canonical(activation)] * n_layers
     else:
-        if not hasattr(activation, "__len__") or len(activation) != n_layers:
+        activation = V.check_sequence("activation", activation, f"a name or a list of {n_layers} names")
+        if len(activation) != n_layers:
             raise ValueError(f"activation must be a name or a list of {n_layers} names "
                              "(one per layer of weights)")
         names = [_acts.canonical(a, f"activation[{i}]") for i, a in enumerate(activation)]
@@ -665,9 +668,7 @@ def _check_dropout(dropout, n_layers):
     if isinstance(dropout, (int, float, np.integer, np.floating)) and not isinstance(dropout, bool):
         rates = [float(dropout)] * (n_layers - 1)
     else:
-        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__"):
-            raise TypeError("dropout must be a rate in [0, 1) or a sequence of rates, "
-                            f"got {type(dropout).__name__}")
+        dropout = V.check_sequence("dropout", dropout, "a rate in [0, 1) or a sequence of rates")
         rates = [V.check_float(f"dropout[{i}]", r) for i, r in enumerate(dropout)]
         if len(rates) != n_layers - 1:
             raise ValueError(f"dropout needs one rate per hidden layer ({n_layers - 1})")

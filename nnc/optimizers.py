@@ -5,7 +5,7 @@ this module resolves the names and hyper-parameters users pass to ``fit``
 into the engine's codes, and computes the learning rate of each epoch.
 """
 
-from nnc._validation import check_float
+from nnc._validation import check_choice, check_float, check_int
 
 #: name -> engine code (see the OPT_* enum in _engine.pyx)
 CODES = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4}
@@ -48,13 +48,9 @@ class Schedule:
     KINDS = ("constant", "step", "exponential", "invscaling")
 
     def __init__(self, kind="constant", gamma=0.1, step_size=10, power_t=0.5):
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown schedule {kind!r}; expected one of {self.KINDS}")
-        self.kind = kind
+        self.kind = check_choice("kind", kind, self.KINDS)
         self.gamma = check_float("gamma", gamma, 0.0, low_open=True)
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"step_size must be an integer >= 1, got {step_size!r}")
-        self.step_size = step_size
+        self.step_size = check_int("step_size", step_size, 1)
         self.power_t = check_float("power_t", power_t, 0.0)
 
     def __call__(self, lr, epoch):
@@ -76,7 +72,7 @@ def as_schedule(schedule):
     if schedule is None:
         return Schedule("constant")
     if isinstance(schedule, str):
-        return Schedule(schedule)
+        return Schedule(check_choice("schedule", schedule, Schedule.KINDS))
     if callable(schedule):
         return schedule
     raise TypeError("schedule must be None, a name, a Schedule or a callable f(lr, epoch)")
