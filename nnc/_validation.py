@@ -183,8 +183,8 @@ def check_path(name, value, must_exist=False, parent_must_exist=False):
 
 def check_dtype(dtype):
     """The network dtype: float32 or float64 (anything else is refused)."""
-    if isinstance(dtype, (bool, np.bool_)):
-        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if isinstance(dtype, (bool, np.bool_, np.ndarray)):
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {describe(dtype)}")
     try:
         dt = np.dtype(dtype)
     except (TypeError, ValueError):

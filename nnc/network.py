@@ -84,9 +84,8 @@ class Network:
         if seed is not None:
             seed = V.check_int("seed", seed, 0)
         self.seed = seed
-        if not isinstance(init, str) or init.lower() not in _INIT:
-            raise ValueError(f"init must be one of {_INIT}, got {init!r}")
-        self.init = init.lower()
+        self.init = V.check_choice("init", init.lower() if isinstance(init, str) else init,
+                                   _INIT)
         self.dropout = _check_dropout(dropout, n_layers)
         self._rng = np.random.default_rng(seed)
         self._layout()

@@ -382,7 +382,7 @@ BAD_CTOR = [
     ({"seed": 1.5}, TypeError, r"seed must be an integer"),
     ({"seed": "1"}, TypeError, r"seed must be an integer"),
     ({"init": "foo"}, ValueError, r"init must be one of"),
-    ({"init": None}, ValueError, r"init must be one of"),
+    ({"init": None}, TypeError, r"init must be one of"),
     ({"dropout": 1.0}, ValueError, r"dropout\[0\] must be < 1.0"),
     ({"dropout": -0.1}, ValueError, r"dropout\[0\] must be >= 0.0"),
     ({"dropout": float("nan")}, ValueError, r"dropout\[0\] must be finite"),
