@@ -449,3 +449,38 @@ def test_sklearn_zero_d_arrays_are_refused_by_name(name):
     clf = sk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=2)
     clf.set_params(**{name: value})
     _raises_naming((TypeError, ValueError), name, lambda: clf.fit(*_data()))
+
+
+# ---------------------------------------------------------------------------
+# downloads and plots: flags and numbers in the same vocabulary
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["no", "False", None, 2, np.array(False)], ids=repr)
+@pytest.mark.parametrize("name", ["download", "progress"])
+def test_load_dataset_flags_are_booleans(name, value, tmp_path):
+    from nnc import downloads
+    # refused before the cache is looked at or anything is fetched ("no" was truthy)
+    _raises_naming(TypeError, name, lambda: downloads.load_dataset(
+        "fashion-mnist", cache_dir=tmp_path, **{name: value}))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    ({"force": "no"}, TypeError, "force"), ({"progress": "yes"}, TypeError, "progress"),
+    ({"timeout": "5"}, TypeError, "timeout"), ({"timeout": np.array(5.0)}, TypeError, "timeout"),
+    ({"timeout": np.float32(0.0)}, ValueError, "timeout"),  # a number: only its value is wrong
+    ({"timeout": -1}, ValueError, "timeout"),
+], ids=repr)
+def test_download_arguments_are_checked_before_any_work(kw, exc, name, tmp_path):
+    from nnc import downloads
+    _raises_naming(exc, name, lambda: downloads.download("kmnist", tmp_path, **kw))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("value", ["no", None, 2, np.array(True)], ids=repr)
+def test_plot_normalize_is_a_boolean(value):
+    pytest.importorskip("matplotlib")
+    from nnc import plot
+    _raises_naming(TypeError, "normalize",
+                   lambda: plot.confusion_matrix([0, 1], [0, 1], normalize=value))
+    fig = plot.confusion_matrix([0, 1, 1], [0, 1, 0], normalize=np.bool_(True))
+    np.testing.assert_allclose(fig.nnc_matrix.sum(axis=1), [1, 2])
