@@ -649,7 +649,8 @@ def _check_activations(activation, output_activation, n_layers):
     if isinstance(activation, str):
         names = [_acts.canonical(activation)] * n_layers
     else:
-        activation = V.check_sequence("activation", activation, f"a name or a list of {n_layers} names")
+        activation = V.check_sequence("activation", activation,
+                                      f"a name or a list of {n_layers} names")
         if len(activation) != n_layers:
             raise ValueError(f"activation must be a name or a list of {n_layers} names "
                              "(one per layer of weights)")
