@@ -484,3 +484,39 @@ def test_plot_normalize_is_a_boolean(value):
                    lambda: plot.confusion_matrix([0, 1], [0, 1], normalize=value))
     fig = plot.confusion_matrix([0, 1, 1], [0, 1, 0], normalize=np.bool_(True))
     np.testing.assert_allclose(fig.nnc_matrix.sum(axis=1), [1, 2])
+
+
+# ---------------------------------------------------------------------------
+# the shared helpers themselves
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["abc", b"ab", {1: 2}, {4, 3}, (x for x in [4, 3]), 5,
+                                   None, np.array(3), np.zeros((2, 2))], ids=repr)
+def test_check_sequence_refuses_what_is_not_an_ordered_sequence(value):
+    _raises_naming(TypeError, "sizes", lambda: V.check_sequence("sizes", value))
+
+
+@pytest.mark.parametrize("value", [[4, 3], (4, 3), np.array([4, 3]), range(4, 2, -1)])
+def test_check_sequence_accepts_sequences(value):
+    assert V.check_sequence("sizes", value) == [4, 3]
+
+
+def test_check_bytes_reads_any_buffer_as_bytes():
+    import array
+    ints = array.array("i", [1, 2])
+    assert bytes(V.check_bytes("raw", memoryview(ints))) == ints.tobytes()
+    strided = memoryview(b"abcdef")[::2]
+    assert bytes(V.check_bytes("raw", strided)) == b"ace"
+    _raises_naming(TypeError, "raw", lambda: V.check_bytes("raw", "abc"))
+
+
+def test_check_bool_or_auto():
+    assert V.check_bool_or_auto("sparse", "auto") == "auto"
+    assert V.check_bool_or_auto("sparse", np.bool_(True)) is True
+    assert V.check_bool_or_auto("sparse", 0) is False
+    _raises_naming(ValueError, "sparse", lambda: V.check_bool_or_auto("sparse", "Auto"))
+    _raises_naming(TypeError, "sparse", lambda: V.check_bool_or_auto("sparse", 0.0))
+
+
+def test_describe_names_zero_d_arrays_and_truncates():
+    assert "0-d array" in V.describe(np.array(1.5))
+    assert len(V.describe("x" * 500)) < 80
