@@ -21,9 +21,24 @@ def is_sparse(x):
     return _sp is not None and _sp.issparse(x)
 
 
+def describe(value):
+    """A short description of a refused value, for error messages.
+
+    A 0-d array is called out by name: it looks like a scalar but is not
+    accepted as one (pass ``value.item()`` or a NumPy scalar instead).
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return f"a 0-d array ({value.dtype}); pass a scalar such as value.item()"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
 def check_int(name, value, low=None, high=None):
+    """An integer: Python's ``int`` or a NumPy integer scalar (not bool, not 0-d arrays)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+        raise TypeError(f"{name} must be an integer, got {describe(value)}")
     value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
@@ -33,8 +48,9 @@ def check_int(name, value, low=None, high=None):
 
 
 def check_float(name, value, low=None, high=None, low_open=False, high_open=False):
+    """A finite real: Python's ``int``/``float`` or a NumPy scalar (not bool, not 0-d arrays)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -48,14 +64,98 @@ def check_float(name, value, low=None, high=None, low_open=False, high_open=Fals
 def check_bool(name, value):
     """A flag: ``True``/``False``, NumPy's bools, or the integers 0 and 1.
 
-    Anything else (a string such as ``"no"``, None, 2) is refused rather than
-    read by its truthiness.
+    Anything else (a string such as ``"no"``, None, 2, a 0-d array) is
+    refused rather than read by its truthiness.
     """
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, numbers.Integral) and value in (0, 1):
         return bool(value)
-    raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    raise TypeError(f"{name} must be True or False, got {describe(value)}")
+
+
+def check_bool_or_auto(name, value):
+    """A flag that may also be the string ``"auto"`` (returned as is)."""
+    if isinstance(value, str):
+        if value == "auto":
+            return value
+        raise ValueError(f"{name} must be True, False or 'auto', got {value!r}")
+    try:
+        return check_bool(name, value)
+    except TypeError:
+        raise TypeError(f"{name} must be True, False or 'auto', got {describe(value)}") from None
+
+
+def check_choice(name, value, choices):
+    """One of the strings ``choices`` (exact match), else an error listing them."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {tuple(choices)}, got {describe(value)}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_sequence(name, value, what="a sequence"):
+    """A list from an ordered sequence (list, tuple, 1-D array...).
+
+    Strings, bytes, mappings, sets, 0-d arrays and non-iterables are refused
+    with an error naming the argument (never "iteration over a 0-d array").
+    """
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        raise TypeError(f"{name} must be {what}, got "
+                        + (describe(value) if value.ndim == 0 else f"a {value.ndim}-D array"))
+    if (isinstance(value, (str, bytes, bytearray, set, frozenset, dict))
+            or not hasattr(value, "__len__") or not hasattr(value, "__iter__")):
+        raise TypeError(f"{name} must be {what}, got {describe(value)}")
+    return list(value)
+
+
+def check_bytes(name, value):
+    """Bytes-like input to a parser: ``bytes``, ``bytearray`` or a ``memoryview``."""
+    if isinstance(value, (bytes, bytearray)):
+        return value
+    if isinstance(value, memoryview):
+        return value.cast("B") if value.c_contiguous else value.tobytes()
+    hint = " (open the file in binary mode, or pass a path to load_idx)" \
+        if isinstance(value, str) else ""
+    raise TypeError(f"{name} must be bytes, bytearray or memoryview, "
+                    f"got {type(value).__name__}{hint}")
+
+
+#: the hyper-parameters that must not round to 0 (or, for epsilon, below the
+#: smallest normal number) in the network's dtype, and why
+_ROUNDING = {
+    "epsilon": "Adam/RMSprop would divide 0 by 0 and turn the loss into NaN",
+    "lr": "training would not move the parameters",
+}
+
+
+def check_optimizer_dtype(dtype, **values):
+    """Refuse hyper-parameters that the engine's ``dtype`` cannot represent.
+
+    The update rules run in the network's dtype, so in float32 an
+    ``epsilon`` below about 1.2e-38 rounds to 0 (Adam/RMSprop then divide
+    0 by 0), a positive ``lr`` below it does nothing, and a decay rate such
+    as ``beta2 = 1 - 1e-9`` rounds to exactly 1 (the moving averages never
+    move).  Pass the already checked values by keyword; None is skipped.
+    """
+    dtype = np.dtype(dtype)
+    tiny = np.finfo(dtype).tiny
+    for name, value in values.items():
+        if value is None:
+            continue
+        rounded = dtype.type(value)
+        if name in _ROUNDING and value > 0 and rounded < (tiny if name == "epsilon" else
+                                                          np.finfo(dtype).smallest_subnormal):
+            raise ValueError(
+                f"{name}={value!r} is too small for a {dtype.name} network: it rounds to "
+                f"{float(rounded)!r}, and {_ROUNDING[name]}; use a value >= "
+                f"{float(tiny):.3g} or dtype='float64'")
+        if name not in _ROUNDING and value < 1 and rounded >= 1:
+            raise ValueError(
+                f"{name}={value!r} rounds to 1.0 in a {dtype.name} network, so its moving "
+                f"average would never change; use a value <= "
+                f"{float(np.nextafter(dtype.type(1), dtype.type(0))):.9g} or dtype='float64'")
 
 
 def check_path(name, value, must_exist=False, parent_must_exist=False):
@@ -83,8 +183,8 @@ def check_path(name, value, must_exist=False, parent_must_exist=False):
 
 def check_dtype(dtype):
     """The network dtype: float32 or float64 (anything else is refused)."""
-    if isinstance(dtype, (bool, np.bool_)):
-        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if isinstance(dtype, (bool, np.bool_, np.ndarray)):
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {describe(dtype)}")
     try:
         dt = np.dtype(dtype)
     except (TypeError, ValueError):
@@ -146,15 +246,19 @@ def _convert(arr, dtype, name, check_finite=True):
     return out
 
 
-def _check_csr(X, n_features, dtype, name):
+def _check_csr_shape(X, n_features, name):
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D of shape (n_samples, {n_features}), "
                          f"got shape {X.shape}")
-    X = X.tocsr() if X.format != "csr" else X
     if X.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} features (columns), got {X.shape[1]}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: it needs at least one sample")
+
+
+def _check_csr(X, n_features, dtype, name):
+    _check_csr_shape(X, n_features, name)  # before tocsr(), which copies other formats
+    X = X.tocsr() if X.format != "csr" else X
     _numeric_kind(X.data, name)
     if not X.has_sorted_indices or not X.has_canonical_format:
         X = X.copy()
@@ -199,6 +303,26 @@ def check_X(X, n_features, dtype, name="X", check_finite=True):
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it needs at least one sample")
     return "dense", _convert(arr, dtype, name, check_finite)
+
+
+def check_dense_X(X, n_features, dtype, name="X"):
+    """Like :func:`check_X`, but a sparse X becomes a dense array.
+
+    Its shape is checked first, so that a matrix of the wrong width is
+    refused before anything of its size is allocated.
+    """
+    if is_sparse(X):
+        _check_csr_shape(X, n_features, name)
+        X = X.toarray()
+    return check_X(X, n_features, dtype, name)[1]
+
+
+def check_model(name, value):
+    """An nnc model (a Network or a Perceptron): anything with a config and params."""
+    if not (callable(getattr(value, "get_config", None))
+            and isinstance(getattr(value, "params", None), np.ndarray)):
+        raise TypeError(f"{name} must be an nnc Network or Perceptron, got {describe(value)}")
+    return value
 
 
 def check_y(y, n_samples, n_out, dtype, name="y"):

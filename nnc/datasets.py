@@ -10,6 +10,8 @@ import zlib
 
 import numpy as np
 
+from nnc import _validation as V
+
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 MNIST_DIR = os.path.join(DATA_DIR, "mnist")
 
@@ -32,6 +34,7 @@ def _read_bytes(path):
 
 def parse_idx(raw, name="<bytes>"):
     """Parse the bytes of an IDX file into an array, validating the header."""
+    raw = V.check_bytes("raw", raw)
     if len(raw) < 4:
         raise ValueError(f"{name}: too short for an IDX header ({len(raw)} bytes)")
     if raw[0] != 0 or raw[1] != 0:
@@ -63,13 +66,14 @@ def load_idx(path):
     ValueError
         When the magic number, data type, dimensions or size are wrong.
     """
-    return parse_idx(_read_bytes(os.fspath(path)), name=os.fspath(path))
+    path = V.check_path("path", path)
+    return parse_idx(_read_bytes(path), name=path)
 
 
 def load_images_labels(images_path, labels_path):
     """An IDX image file and its label file as (X float32 in [0, 1], y int64)."""
-    images = load_idx(images_path)
-    labels = load_idx(labels_path)
+    images = load_idx(V.check_path("images_path", images_path))
+    labels = load_idx(V.check_path("labels_path", labels_path))
     if images.ndim < 2 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"images {images.shape} and labels {labels.shape} do not match")
     X = images.reshape(images.shape[0], -1).astype(np.float32)
@@ -86,7 +90,7 @@ def load_mnist(directory=None):
     offline.  The tutorials split the training images into 50,000 for
     training and 10,000 for validation: ``X_train[:50000]``, ``X_train[50000:]``.
     """
-    d = MNIST_DIR if directory is None else os.fspath(directory)
+    d = MNIST_DIR if directory is None else V.check_path("directory", directory)
     train = load_images_labels(os.path.join(d, "train-images-idx3-ubyte.gz"),
                                os.path.join(d, "train-labels-idx1-ubyte.gz"))
     test = load_images_labels(os.path.join(d, "t10k-images-idx3-ubyte.gz"),

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnc import _validation as V
 from nnc.io import remove_quietly
 
 #: the four IDX files of an MNIST-style dataset, in the order
@@ -292,8 +293,8 @@ def download(name, cache_dir=None, *, base_url=None, force=False, timeout=60.0,
         file is deleted.
     """
     info = REGISTRY[canonical_name(name)]
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = V.check_float("timeout", timeout, 0.0, low_open=True)  # seconds
+    force, progress = V.check_bool("force", force), V.check_bool("progress", progress)
     root = _resolve_cache(cache_dir)
     directory = os.path.join(root, info.name)
     os.makedirs(directory, exist_ok=True)
@@ -482,6 +483,7 @@ def load_dataset(name_or_path, cache_dir=None, *, download=True, base_url=None,
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError("dataset must be a name or a path, got "
                         f"{type(name_or_path).__name__}")
+    download, progress = V.check_bool("download", download), V.check_bool("progress", progress)
     text = os.fspath(name_or_path)
     key = ALIASES.get(text.strip().lower(), text.strip().lower())
     if key == "mnist" and not os.path.exists(text):

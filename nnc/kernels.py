@@ -1,10 +1,23 @@
 """nnc's compute kernels, callable from Python over NumPy arrays.
 
-Each function takes float32 or float64 C-contiguous arrays (all of one
-dtype) and writes its result in place.  They are the same C cores the
-training engine runs; here every argument is checked first (number of
-dimensions, dtype, layout, shapes), because the cores run without bounds
-checks.
+Each function takes float32 or float64 arrays (all of one dtype) and writes
+its result in place into its output argument.  They are the same C cores the
+training engine runs, which run without bounds checks; so every argument is
+checked here first, and a bad one raises ``TypeError``/``ValueError`` naming
+it:
+
+- type (a NumPy array, not a masked array), dtype (float32/float64, native
+  byte order, the same for all), number of dimensions and shape;
+- layout: C-contiguous and aligned;
+- the output: writeable, and not overlapping any input in memory.  An output
+  that overlaps an input (the same array, or two views of one buffer that
+  share any element) raises ``ValueError`` naming both, because the cores
+  read the inputs while they write the output.  The one exception is
+  :func:`activation`, an elementwise map, whose ``out`` may *be* ``z`` (the
+  same memory, computed in place); a partial overlap is refused there too.
+  Inputs may overlap one another freely: they are only read.
+
+The kernels:
 
 - :func:`matvec` -- ``out = W x + b`` for one sample
 - :func:`batch_forward` -- ``out = X W^T + b`` for a mini-batch
@@ -20,6 +33,7 @@ Activation and loss codes are in ``nnc.activations.CODES`` and
 import numpy as np
 
 from nnc import _kernels
+from nnc import _validation as V
 from nnc import activations as _acts
 from nnc import losses as _losses
 
@@ -27,24 +41,87 @@ __all__ = ["activation", "activation_derivative", "backprop_delta", "batch_forwa
            "loss_and_delta", "matvec", "sgd_step", "weight_gradient"]
 
 
-def _arrays(names, arrays, ndims, writable=()):
-    """Check that the arrays share one float dtype, their ndim, and C order."""
+def _check_array(name, arr, dtype):
+    """One argument's type, dtype and layout (not its shape)."""
+    if not isinstance(arr, np.ndarray) or isinstance(arr, np.ma.MaskedArray):
+        raise TypeError(f"{name} must be a NumPy array, got {V.describe(arr)}")
+    if arr.dtype.char not in "fd" or not arr.dtype.isnative:
+        raise TypeError(f"{name} must be float32 or float64 (native byte order), "
+                        f"got {arr.dtype}")
+    if dtype is not None and arr.dtype != dtype:
+        raise TypeError(f"{name} has dtype {arr.dtype}, expected {dtype} like the first array")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
+    if not arr.flags.aligned:
+        raise ValueError(f"{name} must be aligned to its item size (use np.require(..., "
+                         "requirements='A'))")
+
+
+def _check_shapes(spec):
+    """Match every array's shape against symbolic dimensions.
+
+    ``spec`` is a list of ``(name, array, dims)``, dims a tuple of symbols
+    such as ``("m", "n_in")``; the first array that names a symbol fixes it.
+    """
+    sizes, origin = {}, {}
+    for name, arr, dims in spec:
+        if arr.ndim != len(dims):
+            raise ValueError(f"{name} must be {len(dims)}-D of shape ({', '.join(dims)}), "
+                             f"got shape {arr.shape}")
+        for dim, n in zip(dims, arr.shape, strict=True):
+            if sizes.setdefault(dim, n) != n:
+                expected = tuple(sizes.get(d, "?") for d in dims)
+                raise ValueError(f"{name} must have shape ({', '.join(dims)}) = {expected} "
+                                 f"to match {origin[dim]}, got {arr.shape}")
+            origin.setdefault(dim, name)
+
+
+def _start(arr):
+    return arr.__array_interface__["data"][0]
+
+
+def overlaps(a, b):
+    """Whether two C-contiguous arrays share any byte of memory.
+
+    The elements of a contiguous array fill one interval of memory, so two
+    of them share memory if and only if their intervals intersect: NumPy's
+    bounds test (``np.may_share_memory``) is exact here, and cheaper than
+    ``np.shares_memory``'s general solver.
+    """
+    return a.nbytes > 0 and b.nbytes > 0 and bool(np.may_share_memory(a, b))
+
+
+def _check_aliasing(spec, outputs, in_place=()):
+    """Refuse an output that overlaps any other argument.
+
+    ``in_place`` lists ``(output, input)`` pairs that may be the very same
+    memory (same start, same shape): elementwise kernels compute those in
+    place correctly.
+    """
+    arrays = {name: arr for name, arr, _ in spec}
+    for out in outputs:
+        for name, arr in arrays.items():
+            if name == out or not overlaps(arrays[out], arr):
+                continue
+            same = _start(arrays[out]) == _start(arr) and arrays[out].shape == arr.shape
+            if same and (out, name) in in_place:
+                continue
+            how = "is the same memory as" if same else "overlaps"
+            raise ValueError(f"{out} {how} {name}: the output must not share memory with "
+                             "an input (pass a separate output array)")
+
+
+def _check(spec, outputs, in_place=()):
+    """Types, layout, shapes, writeability and aliasing of a kernel's arrays."""
     dtype = None
-    for name, arr, ndim in zip(names, arrays, ndims):
-        if not isinstance(arr, np.ndarray):
-            raise TypeError(f"{name} must be a NumPy array, got {type(arr).__name__}")
-        if arr.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{name} must be float32 or float64, got {arr.dtype}")
-        if dtype is None:
-            dtype = arr.dtype
-        elif arr.dtype != dtype:
-            raise TypeError(f"{name} has dtype {arr.dtype}, expected {dtype} like {names[0]}")
-        if arr.ndim != ndim:
-            raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-        if not arr.flags.c_contiguous:
-            raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
-        if name in writable and not arr.flags.writeable:
-            raise ValueError(f"{name} must be writeable")
+    for name, arr, _ in spec:
+        _check_array(name, arr, dtype)
+        dtype = arr.dtype if dtype is None else dtype
+    _check_shapes(spec)
+    for name, arr, _ in spec:
+        if name in outputs and not arr.flags.writeable:
+            raise ValueError(f"{name} must be writeable (it receives the result)")
+    _check_aliasing(spec, outputs, in_place)
 
 
 def _code(table, value, argname):
@@ -52,7 +129,7 @@ def _code(table, value, argname):
         return table.CODES[table.canonical(value)] if table is _losses else \
             table.CODES[table.canonical(value, argname)]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{argname} must be a name or an integer code")
+        raise TypeError(f"{argname} must be a name or an integer code, got {V.describe(value)}")
     top = max(table.CODES.values())
     if not 0 <= value <= top:
         raise ValueError(f"{argname} must be a code in [0, {top}], got {value}")
@@ -68,8 +145,10 @@ def matvec(w, x, b, out):
     x : ndarray of shape (n_in,)
     b : ndarray of shape (n_out,)
     out : ndarray of shape (n_out,), written in place
+        Must not overlap ``w``, ``x`` or ``b`` in memory (``ValueError``).
     """
-    _arrays(("w", "x", "b", "out"), (w, x, b, out), (2, 1, 1, 1), ("out",))
+    _check([("w", w, ("n_out", "n_in")), ("x", x, ("n_in",)), ("b", b, ("n_out",)),
+            ("out", out, ("n_out",))], ("out",))
     _kernels.matvec(w, x, b, out)
 
 
@@ -82,8 +161,10 @@ def batch_forward(x, w, b, out):
     w : ndarray of shape (n_out, n_in)
     b : ndarray of shape (n_out,)
     out : ndarray of shape (m, n_out), written in place
+        Must not overlap ``x``, ``w`` or ``b`` in memory (``ValueError``).
     """
-    _arrays(("x", "w", "b", "out"), (x, w, b, out), (2, 2, 1, 2), ("out",))
+    _check([("x", x, ("m", "n_in")), ("w", w, ("n_out", "n_in")), ("b", b, ("n_out",)),
+            ("out", out, ("m", "n_out"))], ("out",))
     _kernels.batch_forward(x, w, b, out)
 
 
@@ -95,8 +176,10 @@ def backprop_delta(delta, w, out):
     delta : ndarray of shape (m, n_out)
     w : ndarray of shape (n_out, n_in)
     out : ndarray of shape (m, n_in), written in place
+        Must not overlap ``delta`` or ``w`` in memory (``ValueError``).
     """
-    _arrays(("delta", "w", "out"), (delta, w, out), (2, 2, 2), ("out",))
+    _check([("delta", delta, ("m", "n_out")), ("w", w, ("n_out", "n_in")),
+            ("out", out, ("m", "n_in"))], ("out",))
     _kernels.backprop_delta(delta, w, out)
 
 
@@ -108,11 +191,14 @@ def weight_gradient(delta, a_prev, out, beta=0.0):
     delta : ndarray of shape (m, n_out)
     a_prev : ndarray of shape (m, n_in)
     out : ndarray of shape (n_out, n_in), written in place
+        Must not overlap ``delta`` or ``a_prev`` in memory (``ValueError``).
     beta : float
         0 overwrites ``out``; 1 accumulates into it.
     """
-    _arrays(("delta", "a_prev", "out"), (delta, a_prev, out), (2, 2, 2), ("out",))
-    _kernels.weight_gradient(delta, a_prev, out, float(beta))
+    beta = V.check_float("beta", beta)
+    _check([("delta", delta, ("m", "n_out")), ("a_prev", a_prev, ("m", "n_in")),
+            ("out", out, ("n_out", "n_in"))], ("out",))
+    _kernels.weight_gradient(delta, a_prev, out, beta)
 
 
 def activation(kind, z, out):
@@ -121,10 +207,14 @@ def activation(kind, z, out):
     Parameters
     ----------
     kind : str or int
-    z, out : ndarray of shape (m, n); softmax works row by row
+    z : ndarray of shape (m, n); softmax works row by row
+    out : ndarray of shape (m, n), written in place
+        May be ``z`` itself (the activation is computed in place); any other
+        overlap with ``z`` raises ``ValueError``.
     """
     code = _code(_acts, kind, "kind")
-    _arrays(("z", "out"), (z, out), (2, 2), ("out",))
+    _check([("z", z, ("m", "n")), ("out", out, ("m", "n"))], ("out",),
+           in_place=(("out", "z"),))
     _kernels.activation(code, z, out)
 
 
@@ -133,9 +223,17 @@ def activation_derivative(kind, z, a, delta):
 
     For softmax, whose Jacobian is not diagonal, the Jacobian-vector product
     ``a * (delta - sum(delta * a))`` is taken row by row.
+
+    Parameters
+    ----------
+    kind : str or int
+    z, a : ndarray of shape (m, n)
+    delta : ndarray of shape (m, n), read and written in place
+        Must not overlap ``z`` or ``a`` in memory (``ValueError``).
     """
     code = _code(_acts, kind, "kind")
-    _arrays(("z", "a", "delta"), (z, a, delta), (2, 2, 2), ("delta",))
+    _check([("z", z, ("m", "n")), ("a", a, ("m", "n")), ("delta", delta, ("m", "n"))],
+           ("delta",))
     _kernels.activation_derivative(code, z, a, delta)
 
 
@@ -148,8 +246,10 @@ def loss_and_delta(loss, kind, z, a, y, delta):
         The cost function (sparse categorical: pass one-hot ``y``).
     kind : str or int
         The output activation that produced ``a`` from ``z``.
-    z, a, y, delta : ndarray of shape (m, n_out)
-        ``delta`` receives the gradient of the *mean* cost.
+    z, a, y : ndarray of shape (m, n_out)
+    delta : ndarray of shape (m, n_out), written in place
+        Receives the gradient of the *mean* cost.  Must not overlap ``z``,
+        ``a`` or ``y`` in memory (``ValueError``).
 
     Returns
     -------
@@ -157,11 +257,21 @@ def loss_and_delta(loss, kind, z, a, y, delta):
     """
     loss_code = _code(_losses, loss, "loss")
     code = _code(_acts, kind, "kind")
-    _arrays(("z", "a", "y", "delta"), (z, a, y, delta), (2, 2, 2, 2), ("delta",))
+    _check([("z", z, ("m", "n_out")), ("a", a, ("m", "n_out")), ("y", y, ("m", "n_out")),
+            ("delta", delta, ("m", "n_out"))], ("delta",))
     return _kernels.loss_and_delta(loss_code, code, z, a, y, delta)
 
 
 def sgd_step(param, grad, lr):
-    """In-place gradient descent step ``param -= lr * grad`` (1-D arrays)."""
-    _arrays(("param", "grad"), (param, grad), (1, 1), ("param",))
-    _kernels.sgd_step(param, grad, float(lr))
+    """In-place gradient descent step ``param -= lr * grad``.
+
+    Parameters
+    ----------
+    param : ndarray of shape (n,), updated in place
+        Must not overlap ``grad`` in memory (``ValueError``).
+    grad : ndarray of shape (n,)
+    lr : float
+    """
+    lr = V.check_float("lr", lr)
+    _check([("param", param, ("n",)), ("grad", grad, ("n",))], ("param",))
+    _kernels.sgd_step(param, grad, lr)

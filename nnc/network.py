@@ -95,9 +95,8 @@ class Network(Model, kind="network"):
         if seed is not None:
             seed = V.check_int("seed", seed, 0)
         self._seed = seed
-        if not isinstance(init, str) or init.lower() not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
-        self._init = init.lower()
+        self._init = V.check_choice("init", init.lower() if isinstance(init, str) else init,
+                                    INITS)
         self._dropout = _check_dropout(dropout, n_layers)
         self._build(sizes, activations, V.check_dtype(dtype))
         self._rng = np.random.default_rng(seed)
@@ -145,6 +144,7 @@ class Network(Model, kind="network"):
 
     # -- data --------------------------------------------------------------
     def _prepare_X(self, X, sparse="auto", name="X", check_finite=True):
+        sparse = V.check_bool_or_auto("sparse", sparse)
         kind, data = V.check_X(X, self.sizes[0], self.dtype, name, check_finite)
         if kind == "csr":
             return _INPUT_CSR, data
@@ -374,9 +374,7 @@ def _density(x, max_rows=2000):
 
 
 def _check_sizes(sizes):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError("sizes must be a sequence of layer sizes such as [784, 30, 10]")
-    sizes = list(sizes)
+    sizes = V.check_sequence("sizes", sizes, "a sequence of layer sizes such as [784, 30, 10]")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output layer, got {sizes}")
     if len(sizes) > 65:
@@ -389,7 +387,9 @@ def _check_activations(activation, output_activation, n_layers):
     if isinstance(activation, str):
         names = [_acts.canonical(activation)] * n_layers
     else:
-        if not hasattr(activation, "__len__") or len(activation) != n_layers:
+        activation = V.check_sequence("activation", activation,
+                                      f"a name or a list of {n_layers} names")
+        if len(activation) != n_layers:
             raise ValueError(f"activation must be a name or a list of {n_layers} names "
                              "(one per layer of weights)")
         names = [_acts.canonical(a, f"activation[{i}]") for i, a in enumerate(activation)]
@@ -406,9 +406,7 @@ def _check_dropout(dropout, n_layers):
     if isinstance(dropout, (int, float, np.integer, np.floating)) and not isinstance(dropout, bool):
         rates = [float(dropout)] * (n_layers - 1)
     else:
-        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__"):
-            raise TypeError("dropout must be a rate in [0, 1) or a sequence of rates, "
-                            f"got {type(dropout).__name__}")
+        dropout = V.check_sequence("dropout", dropout, "a rate in [0, 1) or a sequence of rates")
         rates = [V.check_float(f"dropout[{i}]", r) for i, r in enumerate(dropout)]
     if len(rates) == n_layers:   # get_config's form: the output layer's rate too
         if rates[-1] != 0:

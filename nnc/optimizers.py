@@ -15,7 +15,8 @@ of each epoch from its schedule.
 import numpy as np
 
 from nnc._codes import OPTIMIZERS as CODES  # rule name -> engine code (the enum in _engine.pyx)
-from nnc._validation import check_bool, check_float
+from nnc._validation import (check_bool, check_choice, check_float, check_int,
+                             check_optimizer_dtype)
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Schedule", "as_schedule", "get"]
 
@@ -40,13 +41,9 @@ class Schedule:
     KINDS = ("constant", "step", "exponential", "invscaling")
 
     def __init__(self, kind="constant", gamma=0.1, step_size=10, power_t=0.5):
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown schedule {kind!r}; expected one of {self.KINDS}")
-        self.kind = kind
+        self.kind = check_choice("kind", kind, self.KINDS)
         self.gamma = check_float("gamma", gamma, 0.0, low_open=True)
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"step_size must be an integer >= 1, got {step_size!r}")
-        self.step_size = step_size
+        self.step_size = check_int("step_size", step_size, 1)
         self.power_t = check_float("power_t", power_t, 0.0)
 
     def __call__(self, lr, epoch):
@@ -76,7 +73,7 @@ def as_schedule(schedule):
     if schedule is None:
         return Schedule("constant")
     if isinstance(schedule, str):
-        return Schedule(schedule)
+        return Schedule(check_choice("schedule", schedule, Schedule.KINDS))
     if callable(schedule):
         return schedule
     raise TypeError("schedule must be None, a name, a Schedule or a callable f(lr, epoch)")
@@ -216,6 +213,8 @@ class Optimizer:
         """
         self.check()
         rule, hyper = self._engine_rule()
+        # refuse, before any step, what rounds to 0 (or to 1) in the network's dtype
+        check_optimizer_dtype(engine.dtype, lr=self.lr, **hyper)
         engine.set_optimizer(CODES[rule], grads, self._states, lr=self.lr, l2=self.l2,
                              t=self.iterations, **hyper)
 

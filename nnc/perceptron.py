@@ -119,9 +119,7 @@ class Perceptron(Model, kind="perceptron"):
 
     # -- data ------------------------------------------------------------------
     def _check_X(self, X, name="X"):
-        if V.is_sparse(X):
-            X = X.toarray()
-        return V.check_X(X, self.n_inputs, self.dtype, name)[1]
+        return V.check_dense_X(X, self.n_inputs, self.dtype, name)
 
     def _check_y(self, y, n):
         arr = V.as_array(y, "y")
@@ -158,10 +156,12 @@ class Perceptron(Model, kind="perceptron"):
         dict of lists
             This call's per-epoch ``errors`` and ``accuracy``.
         """
+        epochs = V.check_int("epochs", epochs, 0)
+        shuffle = V.check_bool("shuffle", shuffle)
+        stop_when_converged = V.check_bool("stop_when_converged", stop_when_converged)
         X = self._check_X(X)
         n = X.shape[0]
         Y = self._check_y(y, n)
-        epochs = V.check_int("epochs", epochs, 0)
         W, b = self.weights[0], self.biases[0]
         lr = self.dtype.type(self.lr)
         history = {"errors": [], "accuracy": []}
@@ -188,8 +188,8 @@ class Perceptron(Model, kind="perceptron"):
     # -- inference -----------------------------------------------------------
     def forward(self, X, layer=None):
         """Step outputs (0.0 or 1.0) of shape (n_samples, n_outputs)."""
-        if layer not in (None, 1):
-            raise ValueError(f"layer must be 1 (a perceptron has one layer), got {layer!r}")
+        if layer is not None:  # a perceptron has one layer
+            V.check_int("layer", layer, 1, 1)
         X = self._check_X(X)
         return (X @ self.weights[0].T + self.biases[0] > 0).astype(self.dtype)
 

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from nnc import _validation as V
+
 __all__ = ["learning_curves", "first_layer_weights", "activation_functions",
            "confusion_matrix"]
 
@@ -257,6 +259,7 @@ def confusion_matrix(y_true, y_pred, path=None, labels=None, normalize=False,
         Rows are true classes, columns predicted ones; the matrix itself is
         attached as ``figure.nnc_matrix``.
     """
+    normalize = V.check_bool("normalize", normalize)
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if y_true.ndim != 1 or y_pred.ndim != 1:

@@ -90,8 +90,7 @@ def _choice(name, value, options):
 def _hidden_sizes(value):
     if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
         value = [value]
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints, got {value!r}")
+    value = V.check_sequence("hidden_layer_sizes", value, "an int or a sequence of ints")
     sizes = [_integer("hidden_layer_sizes", v) for v in value]
     if any(s <= 0 for s in sizes):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}")
@@ -211,11 +210,10 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
             p["batch_size"] = "auto"
         if p["momentum"] == 1.0:
             raise ValueError("momentum must be < 1, got 1.0")
-        for name in ("shuffle", "verbose", "warm_start", "nesterovs_momentum",
-                     "early_stopping"):
-            value = getattr(self, name)
-            if not isinstance(value, (bool, np.bool_, numbers.Integral)):
-                raise TypeError(f"{name} must be a bool, got {value!r}")
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+            V.check_bool(name, getattr(self, name))
+        V.check_int("verbose", int(self.verbose) if isinstance(self.verbose, (bool, np.bool_))
+                    else self.verbose, 0)
         p["dtype"] = _check_dtype(self.dtype)
         if self.threads is not None:
             p["threads"] = _integer("threads", self.threads, 1)
@@ -224,8 +222,8 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
         if isinstance(self.dropout, numbers.Real):
             p["dropout"] = _real("dropout", self.dropout, 0.0, 1.0, high_open=True)
         else:
-            p["dropout"] = [_real("dropout", r, 0.0, 1.0, high_open=True)
-                            for r in self.dropout]
+            p["dropout"] = [_real("dropout", r, 0.0, 1.0, high_open=True) for r in
+                            V.check_sequence("dropout", self.dropout, "a rate or a list of rates")]
             if len(p["dropout"]) != len(p["hidden"]):
                 raise ValueError(f"dropout needs one rate per hidden layer "
                                  f"({len(p['hidden'])}), got {len(p['dropout'])}")

@@ -305,7 +305,7 @@ def test_bad_optimizer_hyper_parameters(cls, name, value, exc):
 
 
 @pytest.mark.parametrize("make,exc,match", [
-    (lambda: nnc.optimizers.Schedule("foo"), ValueError, "schedule"),
+    (lambda: nnc.optimizers.Schedule("foo"), ValueError, "kind"),
     (lambda: nnc.optimizers.SGD(schedule="foo"), ValueError, "schedule"),
     (lambda: nnc.callbacks.EarlyStopping(patience=-1), ValueError, "patience"),
     (lambda: nnc.callbacks.EarlyStopping(min_delta=-1.0), ValueError, "min_delta"),
@@ -425,8 +425,8 @@ BAD_CTOR = [
     ({"sizes": None}, TypeError, r"sizes must be a sequence"),
     ({"sizes": [2] * 66}, ValueError, r"sizes allows at most"),
     ({"activation": "foo"}, ValueError, r"unknown activation 'foo'"),
-    ({"activation": 3}, ValueError, r"activation must be a name or a list"),
-    ({"activation": None}, ValueError, r"activation must be a name or a list"),
+    ({"activation": 3}, TypeError, r"activation must be a name or a list"),
+    ({"activation": None}, TypeError, r"activation must be a name or a list"),
     ({"activation": ["relu"]}, ValueError, r"activation must be a name or a list of 2"),
     ({"activation": ["relu", "foo"]}, ValueError, r"unknown activation\[1\] 'foo'"),
     ({"activation": "step"}, ValueError, r"step activation has no gradient"),
@@ -444,7 +444,7 @@ BAD_CTOR = [
     ({"seed": 1.5}, TypeError, r"seed must be an integer"),
     ({"seed": "1"}, TypeError, r"seed must be an integer"),
     ({"init": "foo"}, ValueError, r"init must be one of"),
-    ({"init": None}, ValueError, r"init must be one of"),
+    ({"init": None}, TypeError, r"init must be one of"),
     ({"dropout": 1.0}, ValueError, r"dropout\[0\] must be < 1.0"),
     ({"dropout": -0.1}, ValueError, r"dropout\[0\] must be >= 0.0"),
     ({"dropout": float("nan")}, ValueError, r"dropout\[0\] must be finite"),
