@@ -411,7 +411,8 @@ def cmd_train(args):
     """``nnc train``: see ``nnc train --help``."""
     import nnc
     from nnc import losses as _losses
-    from nnc.downloads import REGISTRY, load_dataset
+    from nnc.datasets import load_dataset
+    from nnc.downloads import REGISTRY
 
     comm, rank, size = None, 0, 1
     if args.distributed:
@@ -547,7 +548,7 @@ def _load_model(path):
 
 def cmd_evaluate(args):
     """``nnc evaluate``: print a model's loss and accuracy on a dataset split."""
-    from nnc.downloads import load_dataset
+    from nnc.datasets import load_dataset
     net = _load_model(args.model)
     metadata = getattr(net, "metadata", None) or {}
     dataset = args.dataset or metadata.get("dataset") or "mnist"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nnc
-import nnc.downloads
+import nnc.datasets
 from nnc import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -366,7 +366,7 @@ def test_info_reads_config_without_weights(capsys, tmp_path, digit_model, monkey
 
 def test_info_and_evaluate_a_perceptron(capsys, tmp_path, blobs):
     from nnc.perceptron import Perceptron
-    (X, y), (X_test, y_test) = nnc.downloads.load_dataset(blobs)
+    (X, y), (X_test, y_test) = nnc.datasets.load_dataset(blobs)
     p = Perceptron(n_inputs=20, n_outputs=3)
     p.fit(X, np.eye(3)[y], epochs=3)
     p.save(tmp_path / "p.npz")
