@@ -145,7 +145,7 @@ def _read_config(archive):
         raise ValueError(f"{path!r} has model format version {version!r}; this nnc reads "
                          f"version {FORMAT_VERSION}")
     for key, kind in (("network", dict), ("history", (dict, type(None))),
-                      ("metadata", dict), ("kind", str)):
+                      ("metadata", dict), ("kind", str), ("n_params", int)):
         if key in config and not isinstance(config[key], kind):
             raise ValueError(f"{path!r}: {key!r} in the model's configuration has the wrong "
                              f"type ({type(config[key]).__name__})")
