@@ -478,6 +478,7 @@ def test_predict_needs_784_inputs(capsys, tmp_path, blobs):
 def test_download_errors(capsys, tmp_path):
     code, _, err = _run(capsys, "download", "cifar10", "--cache-dir", tmp_path)
     assert code == 2 and "cifar10" in err
+    pytest.importorskip("pooch")  # the rest downloads
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -617,6 +618,14 @@ def test_any_failure_is_one_line(capsys, monkeypatch, tmp_path, error, expected,
     if not isinstance(error, KeyboardInterrupt):
         with pytest.raises(type(error)):
             cli.main(["info", str(path)])
+
+
+def test_download_without_pooch(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "pooch", None)  # import pooch raises ImportError
+    code, _, err = _run(capsys, "download", "kmnist", "--cache-dir", str(tmp_path))
+    assert code == 2
+    _one_line_error(err, "download")
+    assert "pip install 'nnc[download]'" in err
 
 
 def test_cache_dir_that_is_a_file(capsys, tmp_path):
