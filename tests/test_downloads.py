@@ -1,5 +1,6 @@
 """Downloads against a local HTTP server on 127.0.0.1, cache handling, and
 load_dataset for names, IDX directories and .npz files."""
+import ast
 import dataclasses
 import gzip
 import hashlib
@@ -7,6 +8,7 @@ import http.server
 import os
 import socket
 import struct
+import sys
 import threading
 
 import numpy as np
@@ -258,3 +260,84 @@ def test_remove(server, registry, tmp_path):
     D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
     assert D.remove("fashion-mnist", tmp_path)
     assert not D.remove("fashion-mnist", tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# pooch: the platform cache, forced downloads, progress; no import cycle
+# ---------------------------------------------------------------------------
+def test_default_cache_is_poochs_platform_cache(monkeypatch):
+    pooch = pytest.importorskip("pooch")
+    monkeypatch.delenv("NNC_DATA", raising=False)
+    assert D.cache_dir() == str(pooch.os_cache("nnc"))
+
+
+def test_forced_download_that_fails_keeps_the_cached_file(server, registry, tmp_path):
+    url, _, hits = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
+    dead = f"http://127.0.0.1:{_free_port()}/fashion-mnist/"
+    with pytest.raises(D.DownloadError):
+        D.download("fashion-mnist", tmp_path, base_url=dead, force=True, timeout=5)
+    assert D.is_cached("fashion-mnist", tmp_path)            # nothing lost
+    assert sorted(os.listdir(tmp_path / "fashion-mnist")) == sorted(D.FILES)
+
+
+def test_forced_download_fetches_again(server, registry, tmp_path):
+    url, _, hits = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/", force=True)
+    assert len(hits) == 8 and D.is_cached("fashion-mnist", tmp_path)
+    assert sorted(os.listdir(tmp_path / "fashion-mnist")) == sorted(D.FILES)
+
+
+def test_progress_reports_each_file(server, registry, tmp_path, capsys):
+    url, _, _ = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/", progress=True)
+    err = capsys.readouterr().err
+    for fname in D.FILES:
+        assert f"Downloading {url}/fashion-mnist/{fname}" in err
+
+
+def test_offline_error_names_every_file_and_the_folder(registry, tmp_path):
+    base = f"http://127.0.0.1:{_free_port()}/"
+    with pytest.raises(D.DownloadError) as info:
+        D.download("fashion-mnist", tmp_path, base_url=base, timeout=5)
+    for fname in D.FILES:
+        assert fname in str(info.value)
+    assert str(tmp_path / "fashion-mnist") in str(info.value)
+
+
+def test_without_pooch_downloads_say_how_to_install(monkeypatch, tmp_path, registry):
+    monkeypatch.setitem(sys.modules, "pooch", None)
+    with pytest.raises(ImportError, match=r"nnc\[download\]"):
+        D.download("fashion-mnist", tmp_path)
+    monkeypatch.delenv("NNC_DATA", raising=False)
+    with pytest.raises(ImportError, match="NNC_DATA|pooch"):
+        D.cache_dir()
+
+
+def test_cached_files_load_without_pooch(server, registry, tmp_path, monkeypatch):
+    url, _, _ = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
+    monkeypatch.setitem(sys.modules, "pooch", None)
+    (X, _), _ = datasets.load_dataset("fashion-mnist", tmp_path)
+    assert X.shape == (12, 16)
+
+
+def _imports(module):
+    """Every nnc module ``module`` imports, at top level or inside functions."""
+    tree = ast.parse(open(module.__file__).read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nnc"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("nnc"))
+    return found
+
+
+def test_no_import_cycle_between_datasets_and_downloads():
+    from nnc import _files
+    assert not {"nnc.datasets", "nnc.io", "nnc.network"} & _imports(D)
+    assert not {"nnc.datasets", "nnc.downloads", "nnc.io"} & _imports(_files)
+    assert "nnc.downloads" in _imports(datasets)
