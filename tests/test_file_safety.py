@@ -547,3 +547,39 @@ def test_every_reader_names_a_missing_path(tmp_path):
     for fn in (nnc.load, nio.read_config, datasets.load_npz, datasets.load_idx):
         exc = _raises(10, FileNotFoundError, fn, path)
         assert str(path) in str(exc)
+
+
+# ---------------------------------------------------------------------------
+# the other writers: ONNX export and plots
+# ---------------------------------------------------------------------------
+def _to_onnx(path):
+    pytest.importorskip("onnx")
+    _network().to_onnx(path)
+
+
+def _plot(path):
+    pytest.importorskip("matplotlib")
+    from nnc.plot import learning_curves
+    learning_curves({"loss": [1.0, 0.5]}, path)
+
+
+OTHER_WRITERS = {"Network.to_onnx": _to_onnx, "plot.learning_curves": _plot}
+
+
+@needs_posix
+@pytest.mark.parametrize("writer", sorted(OTHER_WRITERS))
+@pytest.mark.parametrize("kind", ["fifo", "symlink to fifo", "directory",
+                                  "character device (a /dev/null node)"])
+def test_other_writers_refuse_non_regular_targets(short_dir, writer, kind):
+    path, target = NON_REGULAR[kind](short_dir)
+    before = _snapshot(target)
+    exc = _raises(30, OSError, OTHER_WRITERS[writer], path)
+    assert repr(path) in str(exc)
+    assert _snapshot(target) == before
+
+
+@pytest.mark.parametrize("writer", sorted(OTHER_WRITERS))
+def test_other_writers_into_missing_folder(tmp_path, writer):
+    path = tmp_path / "missing_folder" / "out.png"
+    exc = _raises(30, FileNotFoundError, OTHER_WRITERS[writer], path)
+    assert repr(str(path)) in str(exc)
