@@ -147,14 +147,6 @@ class DownloadError(ConnectionError):
     """A dataset file could not be fetched from any of its URLs."""
 
 
-class ChecksumError(OSError):
-    """A downloaded or cached file does not have the published SHA-256."""
-
-
-class DownloadError(ConnectionError):
-    """A dataset file could not be fetched from any of its URLs."""
-
-
 def _pooch():
     """The pooch module, or ImportError saying how to install it."""
     try:

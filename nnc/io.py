@@ -13,7 +13,6 @@ field, so a truncated, garbage or tampered file raises ``OSError`` or
 """
 import json
 import numbers
-import os
 import zipfile
 
 import numpy as np
@@ -207,7 +206,7 @@ def _check_network_config(net_cfg, path):
     seed = net_cfg.get("seed")
     if seed is not None and not (_is_int(seed) and seed >= 0):
         raise bad(f"'seed' must be null or an integer >= 0, got {seed!r}")
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def _check_history(history, path):
