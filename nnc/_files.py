@@ -60,7 +60,7 @@ def _umask():
     return 0o022
 
 
-def _rename(exc, path, verb="write"):
+def restate_error(exc, path, verb="write"):
     """``exc`` (an OSError) restated with the user's ``path`` instead of a
     temporary file's; the errno, and so the subclass, is kept."""
     if exc.errno is not None and exc.strerror:
@@ -100,7 +100,7 @@ def check_writable(path, name="path"):
     except FileNotFoundError:
         mode = None
     except OSError as exc:
-        raise _rename(exc, path, "check") from None
+        raise restate_error(exc, path, "check") from None
     if mode is None and target != path:
         raise FileNotFoundError(f"{name}: {path!r} is a symbolic link to the missing "
                                 f"{target!r}; nnc does not write through dangling links")
@@ -150,7 +150,7 @@ def atomic_write(path, name="path"):
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
                                    dir=directory)
     except OSError as exc:
-        raise _rename(exc, path) from None
+        raise restate_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -161,7 +161,7 @@ def atomic_write(path, name="path"):
     except BaseException as exc:
         _remove_quietly(tmp)
         if isinstance(exc, OSError):
-            raise _rename(exc, path) from None
+            raise restate_error(exc, path) from None
         raise
     _fsync_directory(directory)
 
@@ -216,7 +216,7 @@ def check_readable(path, name="path", what="file", streams=False):
     except FileNotFoundError:
         raise FileNotFoundError(f"no {what} at {path!r}") from None
     except OSError as exc:
-        raise _rename(exc, path, "read") from None
+        raise restate_error(exc, path, "read") from None
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(f"{path!r} is a directory, not a {what}")
     stream = stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)

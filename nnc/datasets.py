@@ -158,6 +158,8 @@ def load_idx(path):
             return _read_idx(fh, path, st, compressed)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise ValueError(f"{path}: corrupt gzip stream: {exc or type(exc).__name__}") from None
+    except OSError as exc:  # a failing disk or a vanished file: say which file
+        raise _files.restate_error(exc, path, "read") from None
 
 
 def load_images_labels(images_path, labels_path):

@@ -583,3 +583,21 @@ def test_other_writers_into_missing_folder(tmp_path, writer):
     path = tmp_path / "missing_folder" / "out.png"
     exc = _raises(30, FileNotFoundError, OTHER_WRITERS[writer], path)
     assert repr(str(path)) in str(exc)
+
+
+def test_read_errors_name_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "a.idx"
+    path.write_bytes(_idx_head((4,)) + bytes(4))
+
+    def failing_disk(fh, array, what):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(_files, "read_into", failing_disk)
+    exc = _raises(10, OSError, datasets.load_idx, path)
+    assert exc.errno == errno.EIO and repr(str(path)) in str(exc)
+    model = tmp_path / "m.npz"
+    monkeypatch.undo()
+    _network().save(model)
+    monkeypatch.setattr(_files, "read_into", failing_disk)
+    exc = _raises(10, OSError, nnc.load, model)
+    assert repr(str(model)) in str(exc)
