@@ -199,8 +199,9 @@ examples:
   NNC_DATA=/data/nnc nnc download kmnist
   nnc download fashion-mnist --base-url http://mirror.example/fashion/
 
-Files go to $NNC_DATA, else $XDG_CACHE_HOME/nnc, else ~/.cache/nnc; offline,
-put the four .gz files into <cache>/<dataset>/ by hand.
+Files go to $NNC_DATA, else the platform's cache folder (~/.cache/nnc on Linux,
+~/Library/Caches/nnc on macOS); offline, put the four .gz files into
+<cache>/<dataset>/ by hand.  Downloading needs pooch: pip install 'nnc[download]'.
 """
 
 
