@@ -65,7 +65,10 @@ def restate_error(exc, path, verb="write"):
     temporary file's; the errno, and so the subclass, is kept."""
     if exc.errno is not None and exc.strerror:
         return OSError(exc.errno, f"cannot {verb} {path!r}: {exc.strerror}")
-    return OSError(f"cannot {verb} {path!r}: {exc}")
+    try:
+        return type(exc)(f"cannot {verb} {path!r}: {exc}")
+    except Exception:  # noqa: BLE001 - a subclass with another signature
+        return OSError(f"cannot {verb} {path!r}: {exc}")
 
 
 def check_writable(path, name="path"):
@@ -308,10 +311,10 @@ def read_npy_member(zf, info, archive_size, what, check_header=None):
             check_header(shape, dtype)
         nbytes = math.prod(shape) * dtype.itemsize
         header_len = fh.tell()
-        check_member_size(info, archive_size, header_len + nbytes, what)
         if header_len + nbytes != info.file_size:
             raise ValueError(f"{what}: the header announces {nbytes} bytes of data, but "
                              f"the archive holds {info.file_size - header_len}")
+        check_member_size(info, archive_size, info.file_size, what)
         arr = read_into(fh, np.empty(math.prod(shape), dtype=dtype), what)
         if fh.read(1):
             raise ValueError(f"{what} holds more data than its header announces")

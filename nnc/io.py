@@ -146,8 +146,8 @@ def _read_config(archive):
     for key, kind in (("network", dict), ("history", (dict, type(None))),
                       ("metadata", dict), ("kind", str), ("n_params", int)):
         if key in config and not isinstance(config[key], kind):
-            raise ValueError(f"{path!r}: {key!r} in the model's configuration has the wrong "
-                             f"type ({type(config[key]).__name__})")
+            raise ValueError(f"{path!r}: the {key!r} section of the model's configuration "
+                             f"has the wrong type ({type(config[key]).__name__})")
     return config
 
 
