@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from nnc import _files
 from nnc import _validation as V
 
 __all__ = ["Callback", "History", "ProgressBar", "EarlyStopping", "ModelCheckpoint",
@@ -207,10 +208,12 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, path, every=1):
         self.path = V.check_path("checkpoint", path, parent_must_exist=True)
+        _files.check_writable(self.path, "checkpoint")  # no device, FIFO or folder
         self.every = V.check_int("every", every, 1)
 
     def on_train_begin(self, logs=None):
-        V.check_path("checkpoint", self.path, parent_must_exist=True)
+        # again before training: the folder may have gone since the callback was made
+        _files.check_writable(self.path, "checkpoint")
 
     def on_epoch_end(self, epoch, logs=None):
         if self.root and (epoch + 1) % self.every == 0:

@@ -200,8 +200,9 @@ examples:
   NNC_DATA=/data/nnc nnc download kmnist
   nnc download fashion-mnist --base-url http://mirror.example/fashion/
 
-Files go to $NNC_DATA, else $XDG_CACHE_HOME/nnc, else ~/.cache/nnc; offline,
-put the four .gz files into <cache>/<dataset>/ by hand.
+Files go to $NNC_DATA, else the platform's cache folder (~/.cache/nnc on Linux,
+~/Library/Caches/nnc on macOS); offline, put the four .gz files into
+<cache>/<dataset>/ by hand.  Downloading needs pooch: pip install 'nnc[download]'.
 """
 
 
@@ -404,6 +405,10 @@ def _add_download(sub):
 def main(argv=None):
     """Run the ``nnc`` command line; returns the exit status.
 
+    Every failure ends with one ``nnc COMMAND: error: ...`` line on stderr
+    and a non-zero status (2; 130 after Ctrl-C), never a traceback, unless
+    the environment variable ``NNC_DEBUG`` is set.
+
     Parameters
     ----------
     argv : list of str, optional
@@ -415,18 +420,48 @@ def main(argv=None):
         args.argv = list(sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
-    from nnc.network import DivergenceError
     try:
+        _check_paths(args)
         return args.func(args) or 0
     except KeyboardInterrupt:
-        print(f"nnc {args.command}: interrupted", file=sys.stderr)
+        print(f"nnc {args.command}: error: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, OSError, ValueError, TypeError, ImportError, DivergenceError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the command line's last line of defence
         if os.environ.get("NNC_DEBUG"):
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"nnc {args.command}: error: {message}", file=sys.stderr)
+        print(f"nnc {args.command}: error: {_describe(exc)}", file=sys.stderr)
         return EXIT_ERROR
+
+
+# Errors whose message is written for users; anything else is reported with
+# its type, since it means a bug in nnc (or an exhausted machine).
+_USER_ERRORS = (CLIError, OSError, ValueError, TypeError, ImportError, ArithmeticError)
+
+
+def _describe(exc):
+    """One line describing ``exc`` for the error message."""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, MemoryError):
+        return f"out of memory ({message})" if message else "out of memory"
+    if isinstance(exc, _USER_ERRORS):  # nnc.DivergenceError is an ArithmeticError
+        return message or type(exc).__name__
+    return (f"unexpected {type(exc).__name__}" + (f": {message}" if message else "")
+            + " (set NNC_DEBUG=1 to see the traceback)")
+
+
+def _check_paths(args):
+    """Check every file a command will write, and the model it reads, before
+    any work: a run never trains for an hour and then fails to save."""
+    from nnc import _files
+    if args.command == "train":
+        _files.check_writable(args.out, "--out")
+        if args.plot:
+            _files.check_writable(args.plot, "--plot")
+    if getattr(args, "model", None) is not None:
+        _files.check_readable(args.model, "model", what="model file")
+    cache = getattr(args, "cache_dir", None)
+    if cache is not None and os.path.exists(cache) and not os.path.isdir(cache):
+        raise CLIError(f"--cache-dir {cache!r} is not a directory")
 
 
 # ---------------------------------------------------------------------------
@@ -473,7 +508,7 @@ def _dataset_label(text):
 
 def _training_data(args, comm, rank, talk):
     """The dataset's training rows (the first --train-size) and its test set."""
-    from nnc.downloads import load_dataset
+    from nnc.datasets import load_dataset
 
     # Rank 0 downloads first so that ranks never race on the cache.
     if rank == 0:
@@ -623,7 +658,7 @@ def _load_model(path):
 
 def cmd_evaluate(args):
     """``nnc evaluate``: print a model's loss and accuracy on a dataset split."""
-    from nnc.downloads import load_dataset
+    from nnc.datasets import load_dataset
     net = _load_model(args.model)
     metadata = getattr(net, "metadata", None) or {}
     dataset = args.dataset or metadata.get("dataset") or "mnist"

@@ -1,43 +1,45 @@
-"""Downloadable datasets in MNIST's IDX format, and one loader for every dataset.
+"""Downloadable datasets in MNIST's IDX format, fetched with pooch.
 
-MNIST ships with nnc.  Fashion-MNIST (Zalando Research, MIT licence) and
-Kuzushiji-MNIST (ROIS-DS Center for Open Data in the Humanities, CC BY-SA 4.0)
-have the same shape and file format; they are downloaded on first use into a
-cache directory and verified against their published SHA-256 digests.
+MNIST ships with nnc and needs nothing from here.  Fashion-MNIST (Zalando
+Research, MIT licence) and Kuzushiji-MNIST (ROIS-DS Center for Open Data in
+the Humanities, CC BY-SA 4.0) have the same shape and file format; they are
+downloaded on first use into a cache directory by `pooch
+<https://www.fatiando.org/pooch/>`_ (``pip install 'nnc[download]'``), which
+streams each file to a temporary file, checks its published SHA-256 and only
+then moves it into place.
 
-Cache directory: ``$NNC_DATA`` if set, else ``$XDG_CACHE_HOME/nnc``, else
-``~/.cache/nnc``; each dataset gets its own sub-directory holding the four
-original ``.gz`` files.  Offline users can put the files there by hand.
+Cache directory: ``$NNC_DATA`` if set, else the platform's user cache
+(``pooch.os_cache("nnc")``: ``$XDG_CACHE_HOME/nnc`` or ``~/.cache/nnc`` on
+Linux, ``~/Library/Caches/nnc`` on macOS, ``%LOCALAPPDATA%\\nnc\\nnc\\Cache``
+on Windows); each dataset gets its own sub-directory holding the four
+original ``.gz`` files.  Offline users can put the files there by hand
+(reading them needs no pooch when ``$NNC_DATA`` or ``cache_dir`` is given).
 
 Mirrors: ``download(name, base_url=...)`` fetches ``base_url + file``;
 the environment variable ``NNC_DATASET_MIRROR`` (a base URL) makes every
 download fetch ``$NNC_DATASET_MIRROR/<dataset>/<file>`` instead of the
-official hosts.
+official hosts, which are otherwise tried in turn.
 
->>> from nnc.downloads import load_dataset
+Loading is :func:`nnc.datasets.load_dataset`:
+
+>>> from nnc.datasets import load_dataset
 >>> (X, y), (X_test, y_test) = load_dataset("fashion-mnist")   # doctest: +SKIP
 """
+import contextlib
 import hashlib
-import http.client
+import importlib.util
+import logging
 import os
 import shutil
 import sys
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from nnc import _validation as V
-from nnc.io import remove_quietly
 
 #: the four IDX files of an MNIST-style dataset, in the order
 #: train images, train labels, test images, test labels
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-
-_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,16 @@ class DownloadError(ConnectionError):
     """A dataset file could not be fetched from any of its URLs."""
 
 
+def _pooch():
+    """The pooch module, or ImportError saying how to install it."""
+    try:
+        import pooch
+    except ImportError:
+        raise ImportError("downloading datasets needs pooch: pip install 'nnc[download]' "
+                          "(or pip install pooch)") from None
+    return pooch
+
+
 # ---------------------------------------------------------------------------
 # cache
 # ---------------------------------------------------------------------------
@@ -156,22 +168,25 @@ def cache_dir(path=None):
     Parameters
     ----------
     path : str or os.PathLike, optional
-        An explicit directory; by default ``$NNC_DATA``, else
-        ``$XDG_CACHE_HOME/nnc``, else ``~/.cache/nnc``.
+        An explicit directory; by default ``$NNC_DATA``, else the platform's
+        user cache directory for nnc (``pooch.os_cache("nnc")``).
 
     Returns
     -------
     str
         The directory (not created here).
+
+    Raises
+    ------
+    ImportError
+        Neither ``path`` nor ``$NNC_DATA`` is given and pooch is missing.
     """
     if path is not None:
         return os.path.abspath(os.path.expanduser(os.fspath(path)))
     env = os.environ.get("NNC_DATA")
     if env:
         return os.path.abspath(os.path.expanduser(env))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "nnc")
+    return os.fspath(_pooch().os_cache("nnc"))
 
 
 def canonical_name(name):
@@ -193,12 +208,37 @@ def canonical_name(name):
 
 
 def file_sha256(path):
-    """SHA-256 hex digest of a file, read in chunks."""
+    """SHA-256 hex digest of a file (for files placed in the cache by hand;
+    downloads are verified by pooch)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def is_cached(name, cache_dir=None):
+    """True when all four files of ``name`` are in the cache with the right digests."""
+    info = REGISTRY[canonical_name(name)]
+    directory = os.path.join(_resolve_cache(cache_dir), info.name)
+    for fname in FILES:
+        path = os.path.join(directory, fname)
+        if not os.path.isfile(path) or file_sha256(path) != info.sha256[fname]:
+            return False
+    return True
+
+
+def remove(name, cache_dir=None):
+    """Delete a downloaded dataset's directory from the cache; True if it existed."""
+    info = REGISTRY[canonical_name(name)]
+    directory = os.path.join(_resolve_cache(cache_dir), info.name)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+        return True
+    return False
+
+
+_resolve_cache = cache_dir  # for functions whose parameter shadows the name
 
 
 # ---------------------------------------------------------------------------
@@ -215,45 +255,69 @@ def _base_urls(info, base_url):
     return list(info.urls)
 
 
-def _fetch(url, dest, expected, timeout, progress):
-    """Stream ``url`` into a temporary file beside ``dest``, check its digest,
-    then rename it into place, so ``dest`` is never a partial file."""
-    directory = os.path.dirname(dest)
-    fd, tmp = tempfile.mkstemp(prefix=".nnc-download-", suffix=".part", dir=directory)
-    digest = hashlib.sha256()
+@contextlib.contextmanager
+def _pooch_log(level):
+    """Pooch's logger at ``level`` for the duration of one download."""
+    logger = _pooch().get_logger()
+    before = logger.level
+    logger.setLevel(level)
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "nnc"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
-            total = resp.headers.get("Content-Length")
-            bar = _progress_bar(progress, total, os.path.basename(dest))
-            try:
-                for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
-        got = digest.hexdigest()
-        if got != expected:
-            raise ChecksumError(f"{url}: SHA-256 mismatch (expected {expected}, got {got}); "
-                                "the corrupt download was deleted")
-        os.replace(tmp, dest)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
+        yield
+    finally:
+        logger.setLevel(before)
 
 
-def _progress_bar(progress, total, desc):
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=int(total) if total and total.isdigit() else None, unit="B",
-                unit_scale=True, desc=desc, leave=False, file=sys.stderr)
+def _fetch(url, directory, fname, expected, timeout, progress):
+    """Download ``url`` into ``directory/fname`` with pooch, which streams it
+    to a temporary file, checks the SHA-256 and only then moves it there."""
+    pooch = _pooch()
+    bar = bool(progress) and importlib.util.find_spec("tqdm") is not None
+    downloader = pooch.HTTPDownloader(progressbar=bar, timeout=timeout,
+                                      headers={"User-Agent": "nnc"})
+    with _pooch_log(logging.WARNING):  # nnc prints its own line per file
+        try:
+            pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=fname,
+                           path=directory, downloader=downloader)
+        except ValueError as exc:
+            if "hash" not in str(exc).lower():
+                raise
+            raise ChecksumError(f"{url}: SHA-256 mismatch ({exc}); the corrupt download "
+                                "was deleted") from None
+
+
+def _fetch_any(info, bases, directory, fname, timeout, progress, force):
+    """Fetch ``fname`` from the first base URL that serves the right bytes.
+
+    With ``force`` the file is fetched under a temporary name and only then
+    replaces the cached copy, so a failed forced download loses nothing.
+    """
+    _pooch()  # first, so that a missing pooch says how to install it
+    import requests  # pooch's own HTTP client, present wherever pooch is
+
+    target = f".{fname}.force" if force else fname
+    errors, mismatch = [], None
+    for base in bases:
+        url = base + fname
+        if progress:
+            print(f"Downloading {url}", file=sys.stderr, flush=True)
+        try:
+            _fetch(url, directory, target, info.sha256[fname], timeout, progress)
+        except ChecksumError as exc:
+            mismatch = exc
+            errors.append(str(exc))
+            continue
+        except (requests.exceptions.RequestException, OSError) as exc:
+            errors.append(f"{url}: {exc}")
+            continue
+        if force:
+            os.replace(os.path.join(directory, target), os.path.join(directory, fname))
+        return
+    if mismatch is not None and len(errors) == 1:
+        raise mismatch
+    cls = ChecksumError if mismatch is not None else DownloadError
+    raise cls(f"could not download {info.title} file {fname} ({'; '.join(errors)}). If you "
+              f"are offline, download the four files {', '.join(FILES)} from "
+              f"{info.urls[0]} elsewhere and put them in {directory}")
 
 
 def download(name, cache_dir=None, *, base_url=None, force=False, timeout=60.0,
@@ -261,7 +325,8 @@ def download(name, cache_dir=None, *, base_url=None, force=False, timeout=60.0,
     """Download a dataset's four IDX files into the cache (if not there yet).
 
     Files already in the cache with the right SHA-256 are not downloaded
-    again; a cached file with a wrong digest is replaced.
+    again; a cached file with a wrong digest is replaced.  Needs pooch
+    (unless every file is cached already).
 
     Parameters
     ----------
@@ -272,7 +337,8 @@ def download(name, cache_dir=None, *, base_url=None, force=False, timeout=60.0,
     base_url : str, optional
         Fetch ``base_url + file`` instead of the official URLs (a mirror).
     force : bool
-        Download even when valid files are cached.
+        Download even when valid files are cached (the cached file is
+        replaced only by a verified download).
     timeout : float
         Seconds to wait for each connection.
     progress : bool
@@ -285,9 +351,12 @@ def download(name, cache_dir=None, *, base_url=None, force=False, timeout=60.0,
 
     Raises
     ------
+    ImportError
+        pooch is not installed.
     DownloadError (a ConnectionError)
         When a file cannot be fetched from any URL (offline, host down, 404);
-        the message names the URLs and where to place the files by hand.
+        the message names the URLs, the files and the folder to put them in
+        by hand.
     ChecksumError (an OSError)
         When the downloaded bytes do not match the published SHA-256; the bad
         file is deleted.
@@ -295,229 +364,12 @@ def download(name, cache_dir=None, *, base_url=None, force=False, timeout=60.0,
     info = REGISTRY[canonical_name(name)]
     timeout = V.check_float("timeout", timeout, 0.0, low_open=True)  # seconds
     force, progress = V.check_bool("force", force), V.check_bool("progress", progress)
-    root = _resolve_cache(cache_dir)
-    directory = os.path.join(root, info.name)
-    os.makedirs(directory, exist_ok=True)
     bases = _base_urls(info, base_url)
+    directory = os.path.join(_resolve_cache(cache_dir), info.name)
+    os.makedirs(directory, exist_ok=True)
     for fname in FILES:
         dest = os.path.join(directory, fname)
-        expected = info.sha256[fname]
-        if not force and os.path.isfile(dest):
-            if file_sha256(dest) == expected:
-                continue
-            os.unlink(dest)  # corrupt or stale: fetch it again
-        errors, mismatch = [], None
-        for base in bases:
-            url = base + fname
-            if progress:
-                print(f"Downloading {url}", file=sys.stderr, flush=True)
-            try:
-                _fetch(url, dest, expected, timeout, progress)
-                break
-            except ChecksumError as exc:
-                mismatch = exc
-                errors.append(str(exc))
-            except (urllib.error.URLError, http.client.HTTPException, OSError,
-                    ValueError) as exc:
-                # URLError covers HTTP errors and refused connections; OSError
-                # timeouts and resets; HTTPException truncated responses;
-                # ValueError a malformed URL.
-                reason = getattr(exc, "reason", None) or exc
-                errors.append(f"{url}: {reason}")
-        else:
-            detail = "; ".join(errors)
-            if mismatch is not None and len(errors) == 1:
-                raise mismatch
-            cls = ChecksumError if mismatch is not None else DownloadError
-            raise cls(f"could not download {info.title} file {fname} ({detail}). If you are "
-                      f"offline, download the four files {', '.join(FILES)} from "
-                      f"{info.urls[0]} elsewhere and put them in {directory}")
+        if not force and os.path.isfile(dest) and file_sha256(dest) == info.sha256[fname]:
+            continue
+        _fetch_any(info, bases, directory, fname, timeout, progress, force)
     return directory
-
-
-# Aliases for use inside functions whose parameters shadow these names.
-_resolve_cache = cache_dir
-_download = download
-
-
-def is_cached(name, cache_dir=None):
-    """True when all four files of ``name`` are in the cache with the right digests."""
-    info = REGISTRY[canonical_name(name)]
-    directory = os.path.join(_resolve_cache(cache_dir), info.name)
-    for fname in FILES:
-        path = os.path.join(directory, fname)
-        if not os.path.isfile(path) or file_sha256(path) != info.sha256[fname]:
-            return False
-    return True
-
-
-# ---------------------------------------------------------------------------
-# loading
-# ---------------------------------------------------------------------------
-def _idx_file(directory, fname):
-    """Find an IDX file under its usual spellings: ``.gz`` or not, and the
-    ``train-images.idx3-ubyte`` form some unpackers produce."""
-    stem = fname[:-3]
-    dotted = stem.replace("-idx", ".idx")
-    for candidate in (fname, stem, dotted, dotted + ".gz"):
-        path = os.path.join(directory, candidate)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(f"{directory!r} has no {stem} file (looked for {fname}, {stem} "
-                            f"and {dotted}); an IDX dataset directory needs "
-                            f"{', '.join(f[:-3] for f in FILES)} (optionally .gz)")
-
-
-def load_idx_directory(directory):
-    """Load a directory holding the four MNIST-style IDX files.
-
-    Parameters
-    ----------
-    directory : str or os.PathLike
-        Holds ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-        ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each
-        optionally gzip-compressed (``.gz``).
-
-    Returns
-    -------
-    ((X_train, y_train), (X_test, y_test))
-        X float32 of shape (n, pixels) scaled to [0, 1] (for uint8 data), y int64.
-    """
-    from nnc.datasets import load_images_labels
-    directory = os.fspath(directory)
-    paths = [_idx_file(directory, f) for f in FILES]
-    train = load_images_labels(paths[0], paths[1])
-    test = load_images_labels(paths[2], paths[3])
-    if train[0].shape[1] != test[0].shape[1]:
-        raise ValueError(f"{directory!r}: training images have {train[0].shape[1]} pixels, "
-                         f"test images {test[0].shape[1]}")
-    return train, test
-
-
-_NPZ_KEYS = (("x_train", "X_train"), ("y_train",), ("x_test", "X_test"), ("y_test",))
-
-
-def load_npz(path):
-    """Load a dataset from an ``.npz`` with arrays X_train, y_train, X_test, y_test.
-
-    Keys are matched case-insensitively (Keras's ``mnist.npz`` has
-    ``x_train``...).  Images of any shape (n, ...) are flattened to (n, features);
-    uint8 images are scaled to [0, 1]; other X become float32.  y becomes
-    int64 when it holds integer labels, else float32 targets.  Pickled
-    objects are never loaded.
-    """
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            lower = {k.lower(): k for k in z.files}
-            missing = [names[0] for names in _NPZ_KEYS if names[0] not in lower]
-            if missing:
-                raise ValueError(f"{path!r} lacks the arrays {missing} (it has {z.files}); a "
-                                 "dataset .npz needs X_train, y_train, X_test and y_test")
-            arrays = [z[lower[names[0]]] for names in _NPZ_KEYS]
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ValueError(f"{path!r} holds object arrays; nnc never loads pickles") from None
-        raise
-    except (OSError, EOFError) as exc:
-        raise OSError(f"{path!r} is not a readable .npz file: {exc}") from None
-    X_train, y_train, X_test, y_test = arrays
-    return _as_xy(X_train, y_train, path, "train"), _as_xy(X_test, y_test, path, "test")
-
-
-def _as_xy(X, y, path, split):
-    if X.ndim < 2 or y.ndim not in (1, 2) or X.shape[0] != y.shape[0]:
-        raise ValueError(f"{path!r}: X_{split} {X.shape} and y_{split} {y.shape} do not match")
-    if X.dtype.kind not in "uif" or y.dtype.kind not in "uifb":
-        raise ValueError(f"{path!r}: X_{split} and y_{split} must be numeric")
-    scale = X.dtype == np.uint8
-    X = X.reshape(X.shape[0], -1).astype(np.float32)
-    if scale:
-        X /= 255.0
-    if y.ndim == 1:
-        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
-            raise ValueError(f"{path!r}: y_{split} has fractional values; class labels "
-                             "must be integers")
-        y = y.astype(np.int64)
-    else:
-        y = y.astype(np.float32)
-    return X, y
-
-
-def load_dataset(name_or_path, cache_dir=None, *, download=True, base_url=None,
-                 progress=False):
-    """Load a dataset by name or path: ``((X_train, y_train), (X_test, y_test))``.
-
-    Parameters
-    ----------
-    name_or_path : str or os.PathLike
-        ``"mnist"`` (bundled with nnc), ``"fashion-mnist"`` or ``"kmnist"``
-        (downloaded into the cache on first use), a directory holding the four
-        IDX files under their standard names, or an ``.npz`` file with
-        ``X_train``, ``y_train``, ``X_test`` and ``y_test``.
-    cache_dir : str or os.PathLike, optional
-        Cache root for downloads (see :func:`cache_dir`).
-    download : bool
-        When False, a dataset missing from the cache raises FileNotFoundError
-        instead of being downloaded.
-    base_url : str, optional
-        A mirror to download from (see :func:`download`).
-    progress : bool
-        Report downloads on stderr.
-
-    Returns
-    -------
-    ((X_train, y_train), (X_test, y_test))
-        X float32 of shape (n, features), pixels in [0, 1]; y int64 labels
-        (or float32 targets from an ``.npz``).
-
-    Raises
-    ------
-    ValueError
-        An unknown name or a malformed file.
-    FileNotFoundError
-        A path that does not exist.
-    DownloadError, ChecksumError
-        See :func:`download`.
-    """
-    if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError("dataset must be a name or a path, got "
-                        f"{type(name_or_path).__name__}")
-    download, progress = V.check_bool("download", download), V.check_bool("progress", progress)
-    text = os.fspath(name_or_path)
-    key = ALIASES.get(text.strip().lower(), text.strip().lower())
-    if key == "mnist" and not os.path.exists(text):
-        from nnc.datasets import load_mnist
-        return load_mnist()
-    if key in REGISTRY and not os.path.exists(text):
-        if download:
-            directory = _download(key, cache_dir, base_url=base_url, progress=progress)
-        else:
-            if not is_cached(key, cache_dir):
-                raise FileNotFoundError(
-                    f"{REGISTRY[key].title} is not in the cache "
-                    f"{os.path.join(_resolve_cache(cache_dir), key)}; download it first")
-            directory = os.path.join(_resolve_cache(cache_dir), key)
-        return load_idx_directory(directory)
-    path = os.path.expanduser(text)
-    if os.path.isdir(path):
-        return load_idx_directory(path)
-    if os.path.isfile(path):
-        if path.lower().endswith(".npz"):
-            return load_npz(path)
-        raise ValueError(f"dataset {text!r} is a file but not an .npz; pass an .npz with "
-                         "X_train/y_train/X_test/y_test or a directory of IDX files")
-    if os.sep in text or "." in os.path.basename(text) or (os.altsep and os.altsep in text):
-        raise FileNotFoundError(f"dataset path {text!r} does not exist")
-    raise ValueError(f"unknown dataset {text!r}; expected one of {', '.join(NAMES)}, a "
-                     "directory of IDX files or an .npz file")
-
-
-def remove(name, cache_dir=None):
-    """Delete a downloaded dataset's directory from the cache; True if it existed."""
-    info = REGISTRY[canonical_name(name)]
-    directory = os.path.join(_resolve_cache(cache_dir), info.name)
-    if os.path.isdir(directory):
-        shutil.rmtree(directory)
-        return True
-    return False

@@ -12,15 +12,12 @@ field, so a truncated, garbage or tampered file raises ``OSError`` or
 ``ValueError`` naming the problem.
 """
 import json
-import math
 import numbers
-import os
-import tempfile
 import zipfile
-import zlib
 
 import numpy as np
 
+from nnc import _files
 from nnc import _validation as V
 from nnc._version import __version__
 
@@ -30,21 +27,6 @@ FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 64 * 2**20
 #: model kind -> class, filled by nnc.model.Model's subclasses as they are defined
 _MODELS = {}
-# Errors that a damaged archive can raise while its members are read.
-_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
-                   RuntimeError)
-
-
-def _umask():
-    """The process umask, read without changing it (Linux), else the usual 022."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
 
 
 def register(kind, cls):
@@ -64,7 +46,10 @@ def save(network, path, metadata=None):
 
     An interrupted save never destroys a previous file at ``path``: the data
     goes to a temporary file in the same directory, is flushed to disk, and
-    only then replaces ``path``.
+    only then replaces ``path``.  ``path`` must be absent (in an existing
+    directory) or a regular file; a directory, device, FIFO or socket is
+    refused and left as it is.  A symbolic link is followed: the file it
+    points to is replaced and the link kept; a dangling link is refused.
 
     Parameters
     ----------
@@ -73,11 +58,20 @@ def save(network, path, metadata=None):
     path : str or os.PathLike
     metadata : dict, optional
         JSON-serialisable values stored with the model.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError, OSError
+        An unusable target (see :func:`nnc._files.check_writable`) or a
+        failed write; every message names ``path``.
+    TypeError
+        Metadata that is not a dict of JSON-serialisable values.
     """
     if not isinstance(network, tuple(_MODELS.values())):
         raise TypeError(f"network must be an nnc model (one of {sorted(_MODELS)}), "
                         f"got {type(network).__name__}")
     path = V.check_path("path", path)
+    _files.check_writable(path)  # before any work: refuse devices, FIFOs, missing folders
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError("metadata must be a dict of JSON-serialisable values")
     config = {
@@ -94,119 +88,54 @@ def save(network, path, metadata=None):
         text = json.dumps(config, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"metadata must be JSON-serialisable: {exc}") from None
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"path {path!r} is a directory, not a file path")
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
-        mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=".nnc-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, params=network.params, config=np.array(text))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes 0600 files; keep the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def remove_quietly(path):
-    """Delete the temporary file of a failed atomic write, if it is there."""
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (best effort: not every system allows it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with _files.atomic_write(path) as fh:
+        np.savez(fh, params=network.params, config=np.array(text))
 
 
 # ---------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------
 def _open_archive(path):
-    path = V.check_path("path", path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path!r} is a directory, not a model file")
+    """(path, ZipFile, archive size) of a model file, refusing anything but a
+    regular file before opening it (a FIFO would block, a device never ends)."""
+    path, st = _files.check_readable(path, what="model file")
     try:
-        return path, zipfile.ZipFile(path)
+        return path, zipfile.ZipFile(path), st.st_size
     except zipfile.BadZipFile as exc:
         raise ValueError(f"{path!r} is not an nnc model file: not a readable .npz archive "
                          f"(truncated or corrupt?): {exc}") from None
-    except (EOFError, ValueError, NotImplementedError) as exc:
+    except (EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise ValueError(f"{path!r} is a corrupt .npz archive: {exc}") from None
     except OSError as exc:
         raise OSError(f"cannot read model file {path!r}: {exc}") from None
 
 
-def _read_array(zf, path, name, check_header):
-    """Read member ``name`` of the archive after checking its header.
+def _read_array(archive, name, check_header):
+    """Read member ``name`` of the model archive after checking its header.
 
-    ``check_header(shape, dtype)`` raises ValueError for an unexpected array;
-    it runs before any data is read, so a header announcing a huge or object
-    array costs nothing.
+    ``archive`` is ``(path, zipfile, size)``.  ``check_header(shape, dtype)``
+    raises ValueError for an unexpected array; it runs before any data is
+    read, and the declared size is checked against the archive before the
+    array is allocated, so a header announcing a huge array costs nothing.
     """
+    path, zf, size = archive
     try:
         info = zf.getinfo(name + ".npy")
     except KeyError:
         raise ValueError(f"{path!r} is not an nnc model file: it has no {name!r} array") from None
     try:
-        with zf.open(info) as fh:
-            try:
-                version = np.lib.format.read_magic(fh)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-                else:
-                    raise ValueError(f"unsupported .npy format version {version}")
-            except Exception as exc:  # noqa: BLE001 - the header is untrusted text parsed by numpy
-                if isinstance(exc, _ARCHIVE_ERRORS):
-                    raise
-                raise ValueError(f"{path!r}: the {name!r} array has a malformed header: "
-                                 f"{exc}") from None
-            if dtype.hasobject:
-                raise ValueError(f"{path!r}: the {name!r} array holds Python objects; "
-                                 "nnc never loads pickles")
-            check_header(shape, dtype)
-            count = math.prod(shape)
-            nbytes = count * dtype.itemsize
-            header_len = fh.tell()
-            if header_len + nbytes != info.file_size:
-                raise ValueError(f"{path!r}: the {name!r} array's header announces {nbytes} "
-                                 f"bytes of data, but the archive holds "
-                                 f"{info.file_size - header_len}")
-            raw = fh.read(nbytes)
-            if len(raw) != nbytes:
-                raise ValueError(f"{path!r}: the {name!r} array is truncated")
-    except _ARCHIVE_ERRORS as exc:
-        raise ValueError(f"{path!r} is corrupt: cannot read the {name!r} array: {exc}") from None
+        return _files.read_npy_member(zf, info, size, f"{path!r}: the {name!r} array",
+                                      check_header)
+    except _files.ARCHIVE_ERRORS as exc:
+        raise ValueError(f"{path!r} is corrupt: cannot read the {name!r} array: "
+                         f"{exc or type(exc).__name__}") from None
     except OSError as exc:
         raise OSError(f"cannot read model file {path!r}: {exc}") from None
-    arr = np.frombuffer(raw, dtype=dtype, count=count)
-    arr = arr.reshape(shape, order="F" if fortran else "C")
-    return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
-def _read_config(zf, path):
+def _read_config(archive):
+    path = archive[0]
+
     def check(shape, dtype):
         if dtype.kind != "U" or shape != ():
             raise ValueError(f"{path!r}: 'config' must be a JSON string (a 0-d unicode "
@@ -215,10 +144,10 @@ def _read_config(zf, path):
             raise ValueError(f"{path!r}: 'config' is implausibly large "
                              f"({dtype.itemsize} bytes)")
 
-    raw = _read_array(zf, path, "config", check)
+    raw = _read_array(archive, "config", check)
     try:
         config = json.loads(str(raw[()]))
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
         raise ValueError(f"{path!r}: 'config' is not valid JSON: {exc}") from None
     except RecursionError:
         raise ValueError(f"{path!r}: 'config' is nested too deeply") from None
@@ -229,6 +158,11 @@ def _read_config(zf, path):
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise ValueError(f"{path!r} has model format version {version!r}; this nnc reads "
                          f"version {FORMAT_VERSION}")
+    for key, kind in (("network", dict), ("history", (dict, type(None))),
+                      ("metadata", dict), ("kind", str), ("n_params", int)):
+        if key in config and not isinstance(config[key], kind):
+            raise ValueError(f"{path!r}: the {key!r} section of the model's configuration "
+                             f"has the wrong type ({type(config[key]).__name__})")
     return config
 
 
@@ -252,9 +186,9 @@ def read_config(path):
     ValueError
         Not an nnc model file, or a damaged one.
     """
-    path, zf = _open_archive(path)
-    with zf:
-        return _read_config(zf, path)
+    archive = _open_archive(path)
+    with archive[1]:
+        return _read_config(archive)
 
 
 def _is_int(value):
@@ -323,9 +257,10 @@ def load(path):
         contents are inconsistent (shapes, dtypes, version, configuration);
         pickled objects are never loaded.
     """
-    path, zf = _open_archive(path)
-    with zf:
-        config = _read_config(zf, path)
+    archive = _open_archive(path)
+    path = archive[0]
+    with archive[1]:
+        config = _read_config(archive)
         net_cfg = config.get("network")
         n_params = _check_network_config(net_cfg, path)
         kind = config.get("kind", "network")
@@ -340,7 +275,7 @@ def load(path):
         if dtype_name not in ("float32", "float64"):
             raise ValueError(f"{path!r}: invalid network configuration: 'dtype' must be "
                              f"'float32' or 'float64', got {dtype_name!r}")
-        params = _read_params(zf, path, dtype_name, n_params, net_cfg["sizes"])
+        params = _read_params(archive, dtype_name, n_params, net_cfg["sizes"])
     try:
         net = _MODELS[kind]._from_file_config(net_cfg)
     except (KeyError, TypeError, ValueError) as exc:
@@ -359,8 +294,10 @@ def load(path):
     return net
 
 
-def _read_params(zf, path, dtype_name, n_params, sizes):
+def _read_params(archive, dtype_name, n_params, sizes):
     """The ``params`` array, its header checked against the configuration first."""
+    path = archive[0]
+
     def check(shape, dtype):
         if dtype.kind != "f" or dtype.itemsize != np.dtype(dtype_name).itemsize:
             raise ValueError(f"{path!r}: 'params' have dtype {dtype}, the configuration "
@@ -369,4 +306,4 @@ def _read_params(zf, path, dtype_name, n_params, sizes):
             raise ValueError(f"{path!r}: 'params' have shape {shape}, the sizes "
                              f"{sizes} need ({n_params},)")
 
-    return _read_array(zf, path, "params", check)
+    return _read_array(archive, "params", check)

@@ -32,9 +32,10 @@ onnx is an optional dependency: ``pip install 'nnc[onnx]'`` (onnxruntime
 is only needed to run the model).
 """
 import math
-import os
 
 import numpy as np
+
+from nnc import _files
 
 __all__ = ["export", "DEFAULT_OPSET"]
 
@@ -234,6 +235,6 @@ def export(net, path=None, *, opset=DEFAULT_OPSET, name=None):
                                    "loss": str(getattr(net, "loss", ""))})
     onnx.checker.check_model(model, full_check=True)
     if path is not None:
-        path = os.fspath(path)
-        onnx.save_model(model, path)
+        with _files.atomic_write(path) as fh:  # never replaces a device, FIFO or folder
+            fh.write(model.SerializeToString())
     return model

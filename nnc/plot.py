@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from nnc import _validation as V
+from nnc import _files
 
 __all__ = ["learning_curves", "first_layer_weights", "activation_functions",
            "confusion_matrix"]
@@ -34,6 +35,7 @@ def _figure(figsize):
 
 def _finish(fig, path, dpi=100):
     if path is not None:
+        _files.check_writable(path)  # refuse devices, FIFOs and missing folders first
         fig.savefig(path, dpi=dpi)
     return fig
 

@@ -180,13 +180,13 @@ def test_model_checkpoint_checks_its_folder_before_training(tmp_path):
     X, y = data()
     net = make_net()
     before = net.params.copy()
-    with pytest.raises(FileNotFoundError, match="checkpoint: the directory"):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint: .*the directory .* does not exist"):
         C.ModelCheckpoint(tmp_path / "nope" / "m.npz")
     (tmp_path / "d").mkdir()
     ck = C.ModelCheckpoint(tmp_path / "d" / "m.npz")
     (tmp_path / "d").rmdir()
     rec = Recorder()
-    with pytest.raises(FileNotFoundError, match="checkpoint: the directory"):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint: .*the directory .* does not exist"):
         net.fit(X, y, epochs=2, batch_size=8, verbose=0, callbacks=[rec, ck])
     np.testing.assert_array_equal(net.params, before)
     assert net.optimizer is None and net.history["loss"] == []

@@ -1,5 +1,6 @@
 """Downloads against a local HTTP server on 127.0.0.1, cache handling, and
 load_dataset for names, IDX directories and .npz files."""
+import ast
 import dataclasses
 import gzip
 import hashlib
@@ -7,11 +8,13 @@ import http.server
 import os
 import socket
 import struct
+import sys
 import threading
 
 import numpy as np
 import pytest
 
+from nnc import datasets
 from nnc import downloads as D
 
 
@@ -75,6 +78,7 @@ def server(fixture_files):
 @pytest.fixture
 def registry(monkeypatch, fixture_files):
     """Point fashion-mnist's registry entry at the fixture files' digests."""
+    pytest.importorskip("pooch")  # downloads need it; loading local files does not
     files, _ = fixture_files
     digests = {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
     info = dataclasses.replace(D.REGISTRY["fashion-mnist"], sha256=digests,
@@ -100,6 +104,7 @@ def test_registry_digests_are_well_formed():
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path):
+    pytest.importorskip("pooch")  # the default comes from pooch.os_cache
     monkeypatch.setenv("NNC_DATA", str(tmp_path / "a"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert D.cache_dir() == str(tmp_path / "a")
@@ -118,7 +123,7 @@ def test_download_success_then_cache_reuse(server, registry, tmp_path, fixture_f
     assert sorted(os.listdir(directory)) == sorted(D.FILES)  # no temporary files left
     assert len(hits) == 4
     # Cached and valid: no second download, through load_dataset too.
-    (X, y), (Xt, yt) = D.load_dataset("Fashion-MNIST", tmp_path,
+    (X, y), (Xt, yt) = datasets.load_dataset("Fashion-MNIST", tmp_path,
                                       base_url=url + "/fashion-mnist/")
     assert len(hits) == 4
     _, arrays = fixture_files
@@ -191,24 +196,24 @@ def test_falls_back_to_the_next_url(server, registry, tmp_path, monkeypatch):
 
 def test_load_dataset_without_download_when_missing(registry, tmp_path):
     with pytest.raises(FileNotFoundError, match="not in the cache"):
-        D.load_dataset("fashion-mnist", tmp_path, download=False)
+        datasets.load_dataset("fashion-mnist", tmp_path, download=False)
 
 
 def test_unknown_names_and_paths():
     with pytest.raises(ValueError, match="unknown dataset"):
-        D.load_dataset("cifar10")
+        datasets.load_dataset("cifar10")
     with pytest.raises(ValueError, match="downloadable"):
         D.download("cifar10")
     with pytest.raises(FileNotFoundError):
-        D.load_dataset("/no/such/dir/data.npz")
+        datasets.load_dataset("/no/such/dir/data.npz")
     with pytest.raises(TypeError):
-        D.load_dataset(3)
+        datasets.load_dataset(3)
     with pytest.raises(ValueError, match="timeout"):
         D.download("kmnist", timeout=0)
 
 
 def test_load_dataset_mnist_is_bundled():
-    (X, y), (Xt, yt) = D.load_dataset("mnist")
+    (X, y), (Xt, yt) = datasets.load_dataset("mnist")
     assert X.shape == (60000, 784) and Xt.shape == (10000, 784)
 
 
@@ -218,7 +223,7 @@ def test_idx_directory_with_uncompressed_and_dotted_names(tmp_path, fixture_file
         stem = name[:-3]
         target = stem.replace("-idx", ".idx") if "t10k" in name else stem
         (tmp_path / target).write_bytes(gzip.decompress(blob))
-    (X, y), (Xt, yt) = D.load_dataset(tmp_path)
+    (X, y), (Xt, yt) = datasets.load_dataset(tmp_path)
     assert X.shape == (12, 16) and Xt.shape == (5, 16)
     np.testing.assert_array_equal(yt, arrays["t10k-labels-idx1-ubyte.gz"])
 
@@ -227,7 +232,7 @@ def test_idx_directory_missing_file(tmp_path, fixture_files):
     files, _ = fixture_files
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(files["train-images-idx3-ubyte.gz"])
     with pytest.raises(FileNotFoundError, match="train-labels-idx1-ubyte"):
-        D.load_dataset(str(tmp_path))
+        datasets.load_dataset(str(tmp_path))
 
 
 def test_npz_dataset(tmp_path):
@@ -235,19 +240,19 @@ def test_npz_dataset(tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, x_train=rng.integers(0, 256, (6, 3, 3), dtype=np.uint8),
              y_train=np.arange(6) % 2, X_test=rng.random((4, 9)), y_test=np.array([0, 1, 1, 0.0]))
-    (X, y), (Xt, yt) = D.load_dataset(path)
+    (X, y), (Xt, yt) = datasets.load_dataset(path)
     assert X.shape == (6, 9) and X.dtype == np.float32 and X.max() <= 1.0
     assert Xt.shape == (4, 9) and yt.dtype == np.int64
     np.savez(tmp_path / "bad.npz", X_train=np.zeros((2, 3)))
     with pytest.raises(ValueError, match="y_train"):
-        D.load_dataset(tmp_path / "bad.npz")
+        datasets.load_dataset(tmp_path / "bad.npz")
     np.savez(tmp_path / "frac.npz", X_train=np.zeros((2, 3)), y_train=[0.5, 1],
              X_test=np.zeros((1, 3)), y_test=[0])
     with pytest.raises(ValueError, match="fractional"):
-        D.load_dataset(tmp_path / "frac.npz")
+        datasets.load_dataset(tmp_path / "frac.npz")
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match="not an .npz"):
-        D.load_dataset(tmp_path / "notes.txt")
+        datasets.load_dataset(tmp_path / "notes.txt")
 
 
 def test_remove(server, registry, tmp_path):
@@ -255,3 +260,84 @@ def test_remove(server, registry, tmp_path):
     D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
     assert D.remove("fashion-mnist", tmp_path)
     assert not D.remove("fashion-mnist", tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# pooch: the platform cache, forced downloads, progress; no import cycle
+# ---------------------------------------------------------------------------
+def test_default_cache_is_poochs_platform_cache(monkeypatch):
+    pooch = pytest.importorskip("pooch")
+    monkeypatch.delenv("NNC_DATA", raising=False)
+    assert D.cache_dir() == str(pooch.os_cache("nnc"))
+
+
+def test_forced_download_that_fails_keeps_the_cached_file(server, registry, tmp_path):
+    url, _, hits = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
+    dead = f"http://127.0.0.1:{_free_port()}/fashion-mnist/"
+    with pytest.raises(D.DownloadError):
+        D.download("fashion-mnist", tmp_path, base_url=dead, force=True, timeout=5)
+    assert D.is_cached("fashion-mnist", tmp_path)            # nothing lost
+    assert sorted(os.listdir(tmp_path / "fashion-mnist")) == sorted(D.FILES)
+
+
+def test_forced_download_fetches_again(server, registry, tmp_path):
+    url, _, hits = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/", force=True)
+    assert len(hits) == 8 and D.is_cached("fashion-mnist", tmp_path)
+    assert sorted(os.listdir(tmp_path / "fashion-mnist")) == sorted(D.FILES)
+
+
+def test_progress_reports_each_file(server, registry, tmp_path, capsys):
+    url, _, _ = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/", progress=True)
+    err = capsys.readouterr().err
+    for fname in D.FILES:
+        assert f"Downloading {url}/fashion-mnist/{fname}" in err
+
+
+def test_offline_error_names_every_file_and_the_folder(registry, tmp_path):
+    base = f"http://127.0.0.1:{_free_port()}/"
+    with pytest.raises(D.DownloadError) as info:
+        D.download("fashion-mnist", tmp_path, base_url=base, timeout=5)
+    for fname in D.FILES:
+        assert fname in str(info.value)
+    assert str(tmp_path / "fashion-mnist") in str(info.value)
+
+
+def test_without_pooch_downloads_say_how_to_install(monkeypatch, tmp_path, registry):
+    monkeypatch.setitem(sys.modules, "pooch", None)
+    with pytest.raises(ImportError, match=r"nnc\[download\]"):
+        D.download("fashion-mnist", tmp_path)
+    monkeypatch.delenv("NNC_DATA", raising=False)
+    with pytest.raises(ImportError, match="NNC_DATA|pooch"):
+        D.cache_dir()
+
+
+def test_cached_files_load_without_pooch(server, registry, tmp_path, monkeypatch):
+    url, _, _ = server
+    D.download("fashion-mnist", tmp_path, base_url=url + "/fashion-mnist/")
+    monkeypatch.setitem(sys.modules, "pooch", None)
+    (X, _), _ = datasets.load_dataset("fashion-mnist", tmp_path)
+    assert X.shape == (12, 16)
+
+
+def _imports(module):
+    """Every nnc module ``module`` imports, at top level or inside functions."""
+    tree = ast.parse(open(module.__file__).read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nnc"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("nnc"))
+    return found
+
+
+def test_no_import_cycle_between_datasets_and_downloads():
+    from nnc import _files
+    assert not {"nnc.datasets", "nnc.io", "nnc.network"} & _imports(D)
+    assert not {"nnc.datasets", "nnc.downloads", "nnc.io"} & _imports(_files)
+    assert "nnc.downloads" in _imports(datasets)

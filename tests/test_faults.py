@@ -519,7 +519,7 @@ def test_failure_in_rename_keeps_the_previous_file(saved, tmp_path, monkeypatch)
     def failing_replace(src, dst):
         raise PermissionError("rename refused")
 
-    monkeypatch.setattr(nio.os, "replace", failing_replace)
+    monkeypatch.setattr(nnc._files.os, "replace", failing_replace)  # where save renames
     with pytest.raises(PermissionError):
         net.save(path)
     assert path.read_bytes() == old

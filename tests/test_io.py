@@ -245,6 +245,23 @@ def test_unknown_format(tmp_path, change):
         nio.read_config(path)
 
 
+@pytest.mark.parametrize("change", [
+    {"network": [6, 5, 4, 3]}, {"network": "6-5-4-3"}, {"history": [1.0]},
+    {"metadata": "none"}, {"kind": ["network"]}, {"n_params": "many"}, {"n_params": 1.5},
+])
+def test_sections_of_the_wrong_json_type(tmp_path, change):
+    net, _ = trained()
+    path = tmp_path / "m.npz"
+    net.save(path)
+    params, config = saved_arrays(path)
+    config.update(change)
+    write_npz(path, params, config)
+    key = next(iter(change))
+    for reader in (nnc.load, nio.read_config):
+        with pytest.raises(ValueError, match=key):
+            reader(path)
+
+
 @pytest.mark.parametrize("field,value", [
     ("activation", "nope"), ("loss", "nope"), ("dtype", "int8"), ("loss", 3),
     ("dropout", [0.5]), ("seed", -1), ("init", "nope"),

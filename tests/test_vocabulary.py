@@ -457,9 +457,9 @@ def test_sklearn_zero_d_arrays_are_refused_by_name(name):
 @pytest.mark.parametrize("value", ["no", "False", None, 2, np.array(False)], ids=repr)
 @pytest.mark.parametrize("name", ["download", "progress"])
 def test_load_dataset_flags_are_booleans(name, value, tmp_path):
-    from nnc import downloads
+    from nnc import datasets
     # refused before the cache is looked at or anything is fetched ("no" was truthy)
-    _raises_naming(TypeError, name, lambda: downloads.load_dataset(
+    _raises_naming(TypeError, name, lambda: datasets.load_dataset(
         "fashion-mnist", cache_dir=tmp_path, **{name: value}))
     assert not list(tmp_path.iterdir())
 
