@@ -43,7 +43,7 @@ class Config:
 
     @property
     def layers(self):
-        return list(zip(self.sizes[:-1], self.sizes[1:]))
+        return list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
 
     def flops_per_sample(self):
         """Dense FLOP of one training step per sample (forward + backward).

@@ -36,6 +36,7 @@ def scaling(spec):
     import numpy as np
 
     import nnc
+
     from common import CONFIGS, load_data
     X32, y, _, _ = load_data()
     out = []
@@ -48,7 +49,7 @@ def scaling(spec):
             cpu = {t: [] for t in spec["threads"]}
             digests = {t: set() for t in spec["threads"]}
             final = {}
-            for rep in range(spec["repeats"]):
+            for _ in range(spec["repeats"]):
                 for t in spec["threads"]:
                     net = _new_net(nnc, cfg, dtype)
                     c0, t0 = time.process_time(), time.perf_counter()
@@ -105,6 +106,7 @@ def memory(spec):
     import tracemalloc
 
     import nnc
+
     from common import CONFIGS, load_data
     X32, y, _, _ = load_data()
     out = []
@@ -122,7 +124,7 @@ def memory(spec):
                 # no clear_refs: sample the RSS from a thread instead
                 sampled, stop = [rss_before], threading.Event()
 
-                def sample():
+                def sample(sampled=sampled, stop=stop):
                     while not stop.is_set():
                         sampled.append(_status_kb("VmRSS"))
                         stop.wait(0.002)

@@ -105,7 +105,7 @@ def _worker(args):
         # A bare Allreduce of each configuration's gradient buffer (float32).
         result["allreduce"] = {}
         for name, sizes in [("784-30-10", TUTORIAL)] + list(SCALING.items()):
-            n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+            n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
             g = np.ones(n, np.float32)
             times = []
             for _ in range(5):

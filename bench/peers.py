@@ -361,12 +361,12 @@ def peer_gemm_rates(dtype, threads, names, n=1024):
                 torch = _import("torch")
                 torch.set_num_threads(threads)
                 ta = torch.from_numpy(a)
-                rates["torch"] = _best_rate(lambda: torch.mm(ta, ta), flops)
+                rates["torch"] = _best_rate(lambda torch=torch, ta=ta: torch.mm(ta, ta), flops)
             elif name == "jax":
                 jax = _jax()
                 ja = jax.device_put(a)
                 mm = jax.jit(lambda x: x @ x)
-                rates["jax"] = _best_rate(lambda: mm(ja).block_until_ready(), flops)
+                rates["jax"] = _best_rate(lambda mm=mm, ja=ja: mm(ja).block_until_ready(), flops)
         except Unavailable:
             pass
     return rates
@@ -395,7 +395,7 @@ def make_predictors(cfg, dtype, weights, biases, threads, names):
     """
     from threadpoolctl import threadpool_limits
     params = [(np.ascontiguousarray(W, dtype=dtype), np.ascontiguousarray(b, dtype=dtype))
-              for W, b in zip(weights, biases)]
+              for W, b in zip(weights, biases, strict=True)]
     predictors, skipped = {}, {}
     for name in names:
         try:
@@ -414,7 +414,7 @@ def make_predictors(cfg, dtype, weights, biases, threads, names):
             elif name == "jax":
                 jax = _jax()
                 jparams = [(jax.numpy.asarray(W), jax.numpy.asarray(b)) for W, b in params]
-                fwd = jax.jit(lambda p, x: jax.numpy.argmax(_jax_forward(jax, cfg, p, x), axis=1))
+                fwd = jax.jit(lambda p, x, jax=jax: jax.numpy.argmax(_jax_forward(jax, cfg, p, x), axis=1))
 
                 def jax_predict(X, fwd=fwd, jparams=jparams, jax=jax):
                     return np.asarray(jax.block_until_ready(fwd(jparams, jax.device_put(X))))

@@ -43,7 +43,7 @@ class _Adam:
         b1, b2 = self.beta1, self.beta2
         # bias corrections folded into the step size
         lr_t = self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
-        for p, g, m, v in zip(arrays, grads, self.m, self.v):
+        for p, g, m, v in zip(arrays, grads, self.m, self.v, strict=True):
             m *= b1
             m += (1.0 - b1) * g
             v *= b2
@@ -75,9 +75,9 @@ class _Base:
         """Step with the mean gradient of a mini-batch of n samples."""
         if self.adam is None:
             scale = self.lr / n
-            for W, nw in zip(self.weights, nabla_w):
+            for W, nw in zip(self.weights, nabla_w, strict=True):
                 W -= scale * nw
-            for b, nb in zip(self.biases, nabla_b):
+            for b, nb in zip(self.biases, nabla_b, strict=True):
                 b -= scale * nb
         else:
             grads = [nw / n for nw in nabla_w] + [nb / n for nb in nabla_b]
@@ -87,7 +87,7 @@ class _Base:
         """Output activations for the rows of X (evaluation, batched)."""
         a = X.astype(self.dtype, copy=False)
         last = len(self.weights) - 1
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+        for l, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = a @ W.T + b
             if l < last:
                 a = _sigmoid(z) if self.hidden == "sigmoid" else np.maximum(z, 0)
@@ -127,9 +127,9 @@ class PerSampleNetwork(_Base):
             nabla_b = [np.zeros((b.shape[0], 1), dtype=self.dtype) for b in self.biases]
             for i in batch:
                 dw, db = self.backprop(X[i].reshape(-1, 1), Y[i].reshape(-1, 1))
-                for nw, d in zip(nabla_w, dw):
+                for nw, d in zip(nabla_w, dw, strict=True):
                     nw += d
-                for nb, d in zip(nabla_b, db):
+                for nb, d in zip(nabla_b, db, strict=True):
                     nb += d
             self._update(nabla_w, [nb[:, 0] for nb in nabla_b], len(batch))
 
@@ -138,7 +138,7 @@ class PerSampleNetwork(_Base):
         last = len(self.weights) - 1
         activation = x
         activations, zs = [x], []
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+        for l, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = W @ activation + b[:, None]
             zs.append(z)
             if l < last:
@@ -184,7 +184,7 @@ class VectorizedNetwork(_Base):
         last = len(self.weights) - 1
         activations, zs = [Xb], []
         a = Xb
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+        for l, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = a @ W.T
             z += b
             zs.append(z)

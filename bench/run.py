@@ -105,6 +105,7 @@ def time_training(cfg, dtype, runners, repeats, nnc_repeats, log, errors):
     ``errors``) so that one broken peer does not stop the benchmark.
     """
     import gc
+
     import numpy as np
     times = {name: [] for name in runners}
     cpu = {name: [] for name in runners}
@@ -184,6 +185,7 @@ def describe_rows(cfg, dtype, measured, peak, shape_rate, n_train):
 def time_inference(cfg, dtype, net, X_test, threads, peer_names, repeats):
     """nnc.predict against the peers' forward passes on the same weights."""
     import numpy as np
+
     from peers import make_predictors
     X = np.ascontiguousarray(X_test, dtype=dtype)
     predictors, skipped = make_predictors(cfg, dtype, net.weights, net.biases, threads,
@@ -219,8 +221,7 @@ def run_isolated(task, spec, log):
     import subprocess
     here = os.path.dirname(os.path.abspath(__file__))
     proc = subprocess.run([sys.executable, os.path.join(here, "isolated.py"), task,
-                           json.dumps(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+                           json.dumps(spec)], capture_output=True, text=True)
     for line in proc.stderr.splitlines():
         if line.startswith("  "):
             log("  " + line)

@@ -42,11 +42,11 @@ def test_per_sample_and_vectorized_gradients_agree(name):
     lb = [np.zeros_like(b) for _, b in params]
     for i in range(X.shape[0]):
         dw, db = loop.backprop(X[i].reshape(-1, 1), Y[i].reshape(-1, 1))
-        for acc, d in zip(lw, dw):
+        for acc, d in zip(lw, dw, strict=True):
             acc += d
-        for acc, d in zip(lb, db):
+        for acc, d in zip(lb, db, strict=True):
             acc += d[:, 0]
-    for a, b in zip(vw + vb, lw + lb):
+    for a, b in zip(vw + vb, lw + lb, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
@@ -57,12 +57,12 @@ def test_reference_gradient_matches_nnc(name):
     loss = "quadratic" if cfg.loss == "quadratic" else "categorical_crossentropy"
     net = nnc.Network(list(cfg.sizes), activation=cfg.hidden, output_activation=cfg.output,
                       loss=loss, dtype="float64", seed=0, init=cfg.init)
-    params = [(W.copy(), b.copy()) for W, b in zip(net.weights, net.biases)]
+    params = [(W.copy(), b.copy()) for W, b in zip(net.weights, net.biases, strict=True)]
     X, y = _batch(11, cfg.sizes[0], cfg.sizes[-1], seed=1)
     dW, db = net.gradients(X, y)
     ref = VectorizedNetwork(params, hidden=cfg.hidden, output=cfg.output, loss=cfg.loss)
     rw, rb = ref.backprop(X, one_hot(y, cfg.sizes[-1], np.float64))
-    for a, b in zip(dW + db, rw + rb):
+    for a, b in zip(dW + db, rw + rb, strict=True):
         np.testing.assert_allclose(a, b / X.shape[0], rtol=1e-8, atol=1e-10)
 
 
@@ -78,7 +78,7 @@ def test_one_epoch_of_both_references_is_the_same(optimizer):
                   optimizer=optimizer, lr=0.05)
         net.train_epoch(X, Y, 8, np.random.default_rng(0))
         nets.append(net)
-    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     assert not np.allclose(nets[0].weights[0], params[0][0])  # it did train
 

@@ -23,6 +23,7 @@ import numpy as np
 
 import nnc
 from nnc.optimizers import Schedule
+
 from _common import mnist, parser
 
 

@@ -21,8 +21,9 @@ import numpy as np
 
 
 def _warm_up():
-    import nnc.sklearn  # noqa: F401
     import sklearn.model_selection  # noqa: F401
+
+    import nnc.sklearn  # noqa: F401
 
 
 def main(argv=None):

@@ -7,6 +7,7 @@ Published: 96.59%.
     python examples/tutorial_100.py [--epochs 30] [--seed 0]
 """
 import nnc
+
 from _common import mnist, parser, train_and_report
 
 

@@ -7,6 +7,7 @@ Published: about 95% (95.42% at the best epoch of the tutorial's run).
     python examples/tutorial_network.py [--epochs 30] [--seed 0]
 """
 import nnc
+
 from _common import mnist, parser, train_and_report
 
 

@@ -9,6 +9,7 @@ Published: about 98%.
     python examples/tutorial_network2.py [--epochs 30] [--seed 0]
 """
 import nnc
+
 from _common import mnist, parser, train_and_report
 
 LMBDA = 5.0

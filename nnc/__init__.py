@@ -9,11 +9,13 @@
 # First, so that nnc's extensions load libgomp with a short spin-wait (see
 # nnc/_native.py); nothing is left in os.environ.
 from nnc import _native  # noqa: F401
-from nnc._version import __version__
+
+# isort: split
 from nnc import activations, callbacks, datasets, downloads, kernels, losses, optimizers
+from nnc._version import __version__
 from nnc.io import load
 from nnc.network import DivergenceError, Network
 from nnc.perceptron import Perceptron
 
-__all__ = ["Network", "Perceptron", "DivergenceError", "load", "datasets", "downloads", "kernels", "activations",
-           "losses", "optimizers", "callbacks", "__version__"]
+__all__ = ["Network", "Perceptron", "DivergenceError", "load", "datasets", "downloads", "kernels",
+           "activations", "losses", "optimizers", "callbacks", "__version__"]

@@ -6,7 +6,8 @@ Cython exposes each as a Python enum.  The name of a code is its constant's
 name without the prefix, in lower case (``ACT_LEAKY_RELU`` -> ``"leaky_relu"``),
 so adding a constant to an enum is all it takes to name it here.
 """
-from nnc._native import engine as _engine, kernels as _kernels
+from nnc._native import engine as _engine
+from nnc._native import kernels as _kernels
 
 __all__ = ["ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INPUT_MODES"]
 

@@ -27,7 +27,7 @@ def _load():
     if set_here:
         os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
     try:
-        from nnc import _kernels, _engine
+        from nnc import _engine, _kernels
     finally:
         if set_here:
             os.environ.pop("GOMP_SPINCOUNT", None)

@@ -383,7 +383,7 @@ def check_state(net):
         raise ValueError("network.sizes no longer matches the parameter layout; "
                          "build a new Network instead of changing sizes")
     offset = 0
-    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if (isinstance(n_in, (bool, np.bool_)) or not isinstance(n_in, numbers.Integral)
                 or not isinstance(n_out, numbers.Integral) or n_in < 1 or n_out < 1
                 or net._w_off[l] != offset or net._b_off[l] != offset + n_in * n_out):

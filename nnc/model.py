@@ -19,8 +19,8 @@ Model files: :class:`Model` subclasses register under a ``kind`` (the
 ``kind`` field of a model file), so :mod:`nnc.io` rebuilds them without
 importing them.
 """
-from collections.abc import Sequence
 import operator
+from collections.abc import Sequence
 
 import numpy as np
 

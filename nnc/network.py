@@ -17,13 +17,14 @@ import threading
 
 import numpy as np
 
+from nnc import _codes
+from nnc import _validation as V
 from nnc import activations as _acts
 from nnc import losses as _losses
 from nnc import optimizers as _opts
-from nnc import _codes
-from nnc import _validation as V
 from nnc._engine import Engine
-from nnc._threads import AUTO_THREADS_WORK, blas_threads as _blas_threads  # noqa: F401
+from nnc._threads import AUTO_THREADS_WORK  # noqa: F401
+from nnc._threads import blas_threads as _blas_threads
 from nnc._threads import choose_threads as _threads
 from nnc.model import Model, read_only
 from nnc.training import DivergenceError, Trainer  # noqa: F401 (DivergenceError: public here too)

@@ -15,8 +15,7 @@ of each epoch from its schedule.
 import numpy as np
 
 from nnc._codes import OPTIMIZERS as CODES  # rule name -> engine code (the enum in _engine.pyx)
-from nnc._validation import (check_bool, check_choice, check_float, check_int,
-                             check_optimizer_dtype)
+from nnc._validation import check_bool, check_choice, check_float, check_int, check_optimizer_dtype
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Schedule", "as_schedule", "get"]
 

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from nnc import _validation as V
 from nnc import _files
+from nnc import _validation as V
 
 __all__ = ["learning_curves", "first_layer_weights", "activation_functions",
            "confusion_matrix"]
@@ -85,7 +85,7 @@ def learning_curves(history, path=None, title=None):
     fig = _figure((10, 4))
     axes = fig.subplots(1, 2)
     names = {"loss": "loss", "errors": "mistakes", "accuracy": "accuracy"}
-    for ax, (train_key, val_key) in zip(axes, series):
+    for ax, (train_key, val_key) in zip(axes, series, strict=True):
         for key, label, style in ((train_key, "training", "-"), (val_key, "validation", "--")):
             values = np.asarray(hist.get(key) or [], dtype=float)
             if values.size:
@@ -220,7 +220,7 @@ def activation_functions(names=None, path=None, z_range=(-4.0, 4.0)):
     rows = math.ceil(len(names) / cols)
     fig = _figure((3.6 * cols, 2.8 * rows))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=False):
         ax.axhline(0, color="grey", lw=0.5)
         ax.axvline(0, color="grey", lw=0.5)
         ax.plot(z, acts.FUNCTIONS[name](z), label="f(z)")
@@ -277,7 +277,7 @@ def confusion_matrix(y_true, y_pred, path=None, labels=None, normalize=False,
     index = {label: i for i, label in enumerate(labels.tolist())}
     k = len(index)
     matrix = np.zeros((k, k), dtype=np.int64)
-    for t, p in zip(y_true.tolist(), y_pred.tolist()):
+    for t, p in zip(y_true.tolist(), y_pred.tolist(), strict=True):
         if t in index and p in index:
             matrix[index[t], index[p]] += 1
     shown = matrix.astype(float)

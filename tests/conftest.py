@@ -79,7 +79,7 @@ class ReferenceNet:
     def forward(self, X):
         a = np.asarray(X, dtype=np.float64)
         zs, As = [], [a]
-        for W, b, f in zip(self.W, self.b, self.acts):
+        for W, b, f in zip(self.W, self.b, self.acts, strict=True):
             z = a @ W.T + b
             with np.errstate(under="ignore", over="ignore"):
                 a = acts.FUNCTIONS[f](z)
@@ -134,7 +134,7 @@ class ReferenceOptimizer:
             self.t += 1
             lr_t = (self.lr * np.sqrt(1 - self.beta2 ** self.t)
                     / (1 - self.beta1 ** self.t))
-        for i, (p, g, weight) in enumerate(zip(params, grads, is_weight)):
+        for i, (p, g, weight) in enumerate(zip(params, grads, is_weight, strict=True)):
             if weight and self.l2 > 0:
                 g = g + self.l2 * p
             if self.name == "sgd":

@@ -416,7 +416,7 @@ def digit_images(tmp_path_factory, mnist, digit_model):
 def test_prepare_image_reproduces_mnist(digit_images):
     files, _, X = digit_images
     for kind in ("png", "inverted"):
-        for path, x in zip(files[kind], X):
+        for path, x in zip(files[kind], X, strict=True):
             p = images.prepare_image(path)
             assert p.shape == (784,) and p.dtype == np.float32
             assert 0.0 <= p.min() and p.max() <= 1.0

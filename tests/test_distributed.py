@@ -150,8 +150,8 @@ def test_adam_unequal_shards_weighted_equals_single_process(ranks):
         loss_sum = weight_sum = correct = seen = 0.0
         for k in range(n_steps):
             parts = [(X[k * bs:(k + 1) * bs], y[k * bs:(k + 1) * bs], w[k * bs:(k + 1) * bs])
-                     for (X, y), w in zip(shards, weights)]
-            Xk, yk, wk = (np.concatenate(p) for p in zip(*parts))
+                     for (X, y), w in zip(shards, weights, strict=True)]
+            Xk, yk, wk = (np.concatenate(p) for p in zip(*parts, strict=True))
             # One step on the concatenated batch; the optimizer state (and
             # Adam's step count) carries over between fit calls.
             h = ref.fit(Xk, yk, epochs=1, batch_size=len(Xk), shuffle=False,
@@ -319,7 +319,7 @@ class FakeComm:
 def test_shard_bounds_cover_every_row_once(n, size):
     bounds = [D.shard_bounds(n, rank=r, size=size) for r in range(size)]
     assert bounds[0][0] == 0 and bounds[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
     lengths = [b - a for a, b in bounds]
     assert max(lengths) - min(lengths) <= 1
 

@@ -69,13 +69,13 @@ def fd_gradients(net, X, Y, sample_weight=None, h=1e-6):
     """Central differences of mean_i(w_i C_i) with respect to every parameter."""
     X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     base = []
-    for W, b in zip(net.weights, net.biases):
+    for W, b in zip(net.weights, net.biases, strict=True):
         base += [np.array(W, dtype=np.float64), np.array(b, dtype=np.float64)]
     P = sum(a.size for a in base)
     # One row of perturbed parameters per (parameter, sign): shape (2P, ...)
     stacks = [np.repeat(a[None], 2 * P, axis=0) for a in base]
     k = 0
-    for s, a in zip(stacks, base):
+    for s, a in zip(stacks, base, strict=True):
         flat = s.reshape(2 * P, -1)
         for j in range(a.size):
             flat[k, j] += h
@@ -162,7 +162,7 @@ def test_sample_weight_of_ones_is_unweighted():
     net = nnc.Network([5, 4, 3], dtype="float64", seed=4)
     X, y = rng.standard_normal((9, 5)), rng.integers(0, 3, 9)
     a, b = net.gradients(X, y), net.gradients(X, y, sample_weight=np.ones(9))
-    for u, v in zip(a[0] + a[1], b[0] + b[1]):
+    for u, v in zip(a[0] + a[1], b[0] + b[1], strict=True):
         np.testing.assert_array_equal(u, v)
 
 
@@ -226,7 +226,7 @@ def test_sparse_inputs_give_the_same_gradients(activation, output, loss):
     # other sparse formats are converted to CSR
     coo = net.gradients(sp.coo_matrix(X), y, sample_weight=w)
     for u, v, c in zip(dense_many_zeros[0] + dense_many_zeros[1], csr[0] + csr[1],
-                       coo[0] + coo[1]):
+                       coo[0] + coo[1], strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
         np.testing.assert_array_equal(v, c)
     # and a dense input with few zeros (the dense GEMM path) agrees as well
@@ -281,7 +281,7 @@ def test_float32_gradients_close_to_float64():
     net32.params[...] = net64.params
     X, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
     g64, g32 = net64.gradients(X, y), net32.gradients(X, y)
-    for u, v in zip(g64[0] + g64[1], g32[0] + g32[1]):
+    for u, v in zip(g64[0] + g64[1], g32[0] + g32[1], strict=True):
         assert v.dtype == np.float32
         np.testing.assert_allclose(v, u, rtol=1e-4, atol=1e-6)
 

@@ -51,7 +51,7 @@ def test_round_trip(tmp_path, dtype, kw):
     assert back.loss == net.loss and back.dtype == net.dtype
     assert back.params.dtype == net.params.dtype
     np.testing.assert_array_equal(back.params, net.params)
-    for W, W2 in zip(net.weights, back.weights):
+    for W, W2 in zip(net.weights, back.weights, strict=True):
         np.testing.assert_array_equal(W, W2)
     np.testing.assert_array_equal(back.forward(X), net.forward(X))
     np.testing.assert_array_equal(back.predict(X), net.predict(X))

@@ -153,7 +153,7 @@ def test_activation_derivative(rng, dtype, name, extreme, strict_fp):
     if name == "softmax":
         # The row-wise Jacobian J = diag(a) - a a^T is symmetric: delta J.
         expected = np.stack([(np.diag(ai) - np.outer(ai, ai)) @ di
-                             for ai, di in zip(a64, expected_in)])
+                             for ai, di in zip(a64, expected_in, strict=True)])
     else:
         with np.errstate(under="ignore", over="ignore"):
             expected = expected_in * acts.DERIVATIVES[name](z64)

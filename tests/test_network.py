@@ -19,9 +19,9 @@ def data(n=23, d=6, k=3, seed=0, zeros=0.0):
 
 
 def assert_same_params(net, ref, tol=1e-9):
-    for W, Wr in zip(net.weights, ref.W):
+    for W, Wr in zip(net.weights, ref.W, strict=True):
         np.testing.assert_allclose(W, Wr, rtol=tol, atol=tol)
-    for b, br in zip(net.biases, ref.b):
+    for b, br in zip(net.biases, ref.b, strict=True):
         np.testing.assert_allclose(b, br, rtol=tol, atol=tol)
 
 
@@ -214,7 +214,7 @@ def test_same_seed_same_initialisation():
 def numpy_forward(net, X):
     a = np.asarray(X, dtype=np.float64)
     out = []
-    for W, b, f in zip(net.weights, net.biases, net.activations):
+    for W, b, f in zip(net.weights, net.biases, net.activations, strict=True):
         with np.errstate(under="ignore", over="ignore"):
             a = acts.FUNCTIONS[f](a @ np.asarray(W, np.float64).T + b)
         out.append(a)
@@ -436,7 +436,7 @@ def test_sample_weight_zero_ignores_samples(reference):
     net.fit(X, y, batch_size=20, lr=1.0, shuffle=False, verbose=0, sample_weight=w)
     gW, gb = ref.gradients(X[w > 0], reference.one_hot(y[w > 0], 3))
     scale = (w > 0).sum() / 20
-    for W, W0, g in zip(net.weights, ref.W, gW):
+    for W, W0, g in zip(net.weights, ref.W, gW, strict=True):
         np.testing.assert_allclose(W, W0 - 1.0 * scale * g, rtol=1e-10, atol=1e-12)
 
 

@@ -113,8 +113,8 @@ def _expected_exception(exc):
 def test_constructor_builds_consistent_networks(made):
     net, kw = made
     assert net.params.dtype == np.dtype(kw["dtype"]) and np.isfinite(net.params).all()
-    assert net.params.size == sum(a * b + b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+    assert net.params.size == sum(a * b + b for a, b in zip(net.sizes[:-1], net.sizes[1:], strict=True))
+    for l, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         assert W.shape == (net.sizes[l + 1], net.sizes[l]) and b.shape == (net.sizes[l + 1],)
         assert np.shares_memory(W, net.params) and np.shares_memory(b, net.params)
     # the configuration rebuilds the same network
@@ -171,9 +171,9 @@ def test_forward_predict_evaluate_gradients(data):
         if net.loss == "quadratic":
             assert scores["loss"] >= 0
         dW, db = net.gradients(X, y)
-        for g, W in zip(dW, net.weights):
+        for g, W in zip(dW, net.weights, strict=True):
             assert g.shape == W.shape and g.dtype == net.dtype and np.isfinite(g).all()
-        for g, b in zip(db, net.biases):
+        for g, b in zip(db, net.biases, strict=True):
             assert g.shape == b.shape and np.isfinite(g).all()
 
 

@@ -51,10 +51,10 @@ def test_forward_and_predict_from_many_threads(net_and_data):
                 for a, b in jobs]
     for threads in (1, None):
         got = _run_concurrently(
-            lambda ab: (net.forward(X[ab[0]:ab[1]], threads=threads),
+            lambda ab, threads=threads: (net.forward(X[ab[0]:ab[1]], threads=threads),
                         net.forward(X[ab[0]:ab[1]], layer=1, threads=threads),
                         net.predict(X[ab[0]:ab[1]], threads=threads)), jobs)
-        for (f, f1, p), (ef, ef1, ep) in zip(got, expected):
+        for (f, f1, p), (ef, ef1, ep) in zip(got, expected, strict=True):
             np.testing.assert_array_equal(f, ef)
             np.testing.assert_array_equal(f1, ef1)
             np.testing.assert_array_equal(p, ep)
@@ -76,11 +76,11 @@ def test_mixed_inference_calls_from_many_threads(net_and_data):
     expected = [c() for c in calls]
     for _ in range(3):
         got = _run_concurrently(lambda c: c(), calls)
-        for g, e in zip(got, expected):
+        for g, e in zip(got, expected, strict=True):
             if isinstance(e, dict):
                 assert g == e
             elif isinstance(e, tuple):
-                for a, b in zip(g[0] + g[1], e[0] + e[1]):
+                for a, b in zip(g[0] + g[1], e[0] + e[1], strict=True):
                     np.testing.assert_array_equal(a, b)
             else:
                 np.testing.assert_array_equal(g, e)
@@ -98,7 +98,7 @@ def test_different_networks_train_side_by_side(net_and_data):
     seeds = list(range(N_THREADS))
     sequential = [train(s) for s in seeds]
     concurrent = _run_concurrently(train, seeds)
-    for (p, l), (ep, el) in zip(concurrent, sequential):
+    for (p, l), (ep, el) in zip(concurrent, sequential, strict=True):
         np.testing.assert_array_equal(p, ep)
         assert l == el
 

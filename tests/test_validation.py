@@ -606,7 +606,7 @@ def test_layouts_give_the_clean_results(dtype, layout):
     np.testing.assert_array_equal(net.forward(odd, layer=1), net.forward(X, layer=1))
     np.testing.assert_array_equal(net.predict(odd), net.predict(X))
     assert net.evaluate(odd, y) == net.evaluate(X, y)
-    for g_odd, g in zip(grads(net, odd, y), grads(net, X, y)):
+    for g_odd, g in zip(grads(net, odd, y), grads(net, X, y), strict=True):
         np.testing.assert_array_equal(g_odd, g)
 
 
@@ -644,7 +644,7 @@ def test_sparse_formats_match_dense(fmt):
     np.testing.assert_allclose(net.forward(Xs), net.forward(X), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(net.evaluate(Xs, y)["loss"], net.evaluate(X, y)["loss"],
                                rtol=1e-6)
-    for g_s, g in zip(grads(net, Xs, y), grads(net, X, y)):
+    for g_s, g in zip(grads(net, Xs, y), grads(net, X, y), strict=True):
         np.testing.assert_allclose(g_s, g, rtol=1e-6, atol=1e-12)
 
 
@@ -680,7 +680,7 @@ def test_label_and_target_forms_match(y_form):
     }
     odd, clean = forms[y_form]
     assert net.evaluate(X, odd) == net.evaluate(X, clean)
-    for g_odd, g in zip(grads(net, X, odd), grads(net, X, clean)):
+    for g_odd, g in zip(grads(net, X, odd), grads(net, X, clean), strict=True):
         np.testing.assert_array_equal(g_odd, g)
 
 

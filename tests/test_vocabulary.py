@@ -19,10 +19,9 @@ import scipy.sparse as sp
 
 import nnc
 from nnc import _validation as V
-from nnc import datasets
+from nnc import datasets, optimizers
 from nnc import io as nio
 from nnc import kernels as K
-from nnc import optimizers
 
 N_IN, N_OUT = 4, 3
 BAD_MESSAGES = re.compile(r"iteration over a 0-d array|unsized object|has no attribute")
