@@ -26,7 +26,7 @@ from libc.math cimport sqrt, pow
 from cython.parallel cimport prange
 
 from nnc._kernels cimport (
-    gemm, gemm_par, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
+    gemm_par, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     sgd_update, momentum_update, adam_update, rmsprop_update,
@@ -81,8 +81,7 @@ cdef struct Ctx:
     int batch_size
     # workspace, allocated once per fit
     int cap
-    void* x_batch               # the gathered input rows; a[0] points here or, in
-                                # direct mode, straight into x
+    void* x_batch               # the gathered input rows; a[0] points here or, in direct mode, into x
     void* z[MAX_LAYERS]
     void* f[MAX_LAYERS]         # f(z^l), before dropout
     void* a[MAX_LAYERS + 1]     # a^0 (the gathered input) ... a^L, after dropout
@@ -585,12 +584,14 @@ cdef class Engine:
         """Seed of the dropout masks (a counter-based stream: step, layer, unit)."""
         def __get__(self):
             return self.c.seed
+
         def __set__(self, value):
             self.c.seed = <uint64_t>value
 
     property lr:
         def __get__(self):
             return self.c.lr
+
         def __set__(self, double value):
             self.c.lr = value
 
@@ -598,6 +599,7 @@ cdef class Engine:
         """Optimizer steps taken (Adam's bias correction counts them)."""
         def __get__(self):
             return self.c.t
+
         def __set__(self, long long value):
             if value < 0:
                 raise ValueError(f"t must be >= 0, got {value}")
@@ -624,6 +626,7 @@ cdef class Engine:
         """Whether gathered inputs are checked for NaN and infinity."""
         def __get__(self):
             return bool(self.c.check_input)
+
         def __set__(self, bint value):
             self.c.check_input = value
 

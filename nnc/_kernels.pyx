@@ -10,23 +10,21 @@ NumPy.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, expm1, expm1f
-from libc.math cimport tanh, tanhf, erf, erff, sqrt, sqrtf, fabs, fabsf
+from libc.math cimport tanh, tanhf, erf, erff, fabs, fabsf
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
 
-import numpy as np
-
 cdef extern from "_simd.h" nogil:
     void nnc_sparse_forward_f(const int* cols, const float* vals, const int* counts,
-                           Py_ssize_t stride, int r0, int r1, const float* wt, const float* b,
-                           float* z, int n_out)
+                              Py_ssize_t stride, int r0, int r1, const float* wt, const float* b,
+                              float* z, int n_out)
     void nnc_sparse_forward_d(const int* cols, const double* vals, const int* counts,
-                           Py_ssize_t stride, int r0, int r1, const double* wt,
-                           const double* b, double* z, int n_out)
+                              Py_ssize_t stride, int r0, int r1, const double* wt,
+                              const double* b, double* z, int n_out)
     void nnc_sparse_grad_f(const int* col_ptr, const int* rows, const float* vals, int j0,
-                            int j1, const float* delta, int n_out, float alpha, float* g)
+                           int j1, const float* delta, int n_out, float alpha, float* g)
     void nnc_sparse_grad_d(const int* col_ptr, const int* rows, const double* vals, int j0,
-                            int j1, const double* delta, int n_out, double alpha, double* g)
+                           int j1, const double* delta, int n_out, double alpha, double* g)
     void nnc_prefetch_rows(const char* x, Py_ssize_t row_bytes, const long long* rows,
                            int n_rows)
     void nnc_sparse_row_grad_f(const int* cols, const float* vals, const int* counts,
@@ -221,7 +219,7 @@ cdef void rows_to_columns(const int* cols_idx, const floating* vals, const int* 
     Column j's entries end up in csc_rows/csc_vals[col_ptr[j]:col_ptr[j+1]],
     in increasing row order, so sums over them are always taken in one order.
     """
-    cdef int i, p, j, total = 0, c
+    cdef int i, p, j, c
     cdef Py_ssize_t base
     memset(col_ptr, 0, (n_features + 1) * sizeof(int))
     for i in range(rows):
