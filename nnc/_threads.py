@@ -1,6 +1,7 @@
 """How many threads the engine uses, and BLAS held to one thread meanwhile."""
 import os
 import threading
+from typing import Any
 
 from nnc import _validation as V
 
@@ -37,10 +38,10 @@ class blas_threads:
     the last to finish restores it.
     """
 
-    _controller = None  # threadpoolctl's view of the loaded BLAS libraries, found once
+    _controller: Any = None  # threadpoolctl's view of the loaded BLAS libraries, found once
     _lock = threading.Lock()
     _users = 0
-    _limiter = None
+    _limiter: Any = None
 
     def __enter__(self):
         cls = blas_threads

@@ -386,10 +386,10 @@ def check_state(net):
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if (isinstance(n_in, (bool, np.bool_)) or not isinstance(n_in, numbers.Integral)
                 or not isinstance(n_out, numbers.Integral) or n_in < 1 or n_out < 1
-                or net._w_off[l] != offset or net._b_off[l] != offset + n_in * n_out):
+                or net._w_off[l] != offset or net._b_off[l] != offset + int(n_in) * int(n_out)):
             raise ValueError("network.sizes no longer matches the parameter layout; "
                              "build a new Network instead of changing sizes")
-        offset += n_in * n_out + n_out
+        offset += int(n_in) * int(n_out) + int(n_out)
     p = net.params
     if (type(p) is not np.ndarray or p.dtype != net.dtype or p.ndim != 1 or p.shape[0] != offset
             or not p.flags.c_contiguous or not p.flags.aligned or not p.flags.writeable):

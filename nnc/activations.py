@@ -6,6 +6,8 @@ engine's own enum), and this module keeps a plain
 NumPy version of each function and its derivative, which the tests use as an
 oracle and the plots draw.
 """
+from __future__ import annotations
+
 import numpy as np
 from scipy.special import erf, expit
 
@@ -18,7 +20,7 @@ CODES = dict(_codes.ACTIVATIONS)
 ALIASES = {"linear": "identity", "logistic": "sigmoid", "silu": "swish"}
 
 
-def canonical(name, argname="activation"):
+def canonical(name: str, argname: str = "activation") -> str:
     """Return the canonical activation name, or raise ValueError."""
     if not isinstance(name, str):
         raise TypeError(f"{argname} must be a string, got {type(name).__name__}")

@@ -10,12 +10,25 @@ A callback's ``on_epoch_end`` stops training by returning a true value or by
 setting ``self.network.stop_training = True``.  Plain functions
 ``f(network, epoch, history)`` are accepted too (returning True stops).
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nnc import _files
 from nnc import _validation as V
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, TypeAlias
+
+    from nnc._typing import FloatArray, HistoryDict, Logs, PathLike
+
+    #: what ``fit(callbacks=...)`` accepts
+    CallbacksLike: TypeAlias = (
+        "Callback | Sequence[Callback | Callable[[Any, int, HistoryDict], object]] | None")
 
 __all__ = ["Callback", "History", "ProgressBar", "EarlyStopping", "ModelCheckpoint",
            "LambdaCallback", "FunctionCallback", "as_callbacks"]
@@ -33,27 +46,27 @@ class Callback:
         files do so on rank 0 only.
     """
 
-    network = None
+    network: Any = None
     root = True
 
-    def bind(self, network, root=True):
+    def bind(self, network: Any, root: bool = True) -> None:
         """Attach to the network that ``fit`` trains."""
         self.network = network
         self.root = root
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         """Called once, before the first epoch."""
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         """Called at the start of each epoch (0-based within this ``fit``)."""
 
-    def on_span_end(self, epoch, batches_done, n_batches):
+    def on_span_end(self, epoch: int, batches_done: int, n_batches: int) -> None:
         """Called each time the engine returns between spans of batches."""
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> bool | None:
         """Called after each epoch with its metrics; a true return stops training."""
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         """Called once after the last epoch (also when a callback stopped training)."""
 
 
@@ -68,10 +81,10 @@ class History(Callback):
 
     KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
-    def __init__(self):
-        self.history = {key: [] for key in self.KEYS}
+    def __init__(self) -> None:
+        self.history: HistoryDict = {key: [] for key in self.KEYS}
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
@@ -85,9 +98,9 @@ class ProgressBar(Callback):
         Epochs of the ``fit`` (for the "Epoch 3/10" label).
     """
 
-    def __init__(self, epochs=None):
+    def __init__(self, epochs: int | None = None) -> None:
         self.epochs = epochs
-        self.bar = None
+        self.bar: Any = None
         try:
             from tqdm.auto import tqdm
         except ImportError:
@@ -97,12 +110,12 @@ class ProgressBar(Callback):
     def _label(self, epoch):
         return f"Epoch {epoch + 1}" + (f"/{self.epochs}" if self.epochs else "")
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self.close()
         self._total = None
         self._epoch = epoch
 
-    def on_span_end(self, epoch, batches_done, n_batches):
+    def on_span_end(self, epoch: int, batches_done: int, n_batches: int) -> None:
         if self._tqdm is None or not self.root:
             return
         if self.bar is None:
@@ -110,7 +123,7 @@ class ProgressBar(Callback):
                                   leave=False, mininterval=0.2)
         self.bar.update(batches_done - self.bar.n)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.close()
         if not self.root or not logs:
             return
@@ -119,10 +132,10 @@ class ProgressBar(Callback):
         print(f"{self._label(epoch)}: " + ", ".join(parts)
               + f" ({logs.get('seconds', 0.0):.2f} s)", flush=True)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Close the epoch's bar (also when training stopped with an error)."""
         if self.bar is not None:
             self.bar.close()
@@ -151,7 +164,11 @@ class EarlyStopping(Callback):
     stopped_epoch : int or None
     """
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=True):
+    stopped_epoch: int | None
+    _best_params: FloatArray | None
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 restore_best_weights: bool = True) -> None:
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a metric name, got {type(monitor).__name__}")
         self.monitor = monitor
@@ -160,7 +177,7 @@ class EarlyStopping(Callback):
         self.restore_best_weights = V.check_bool("restore_best_weights", restore_best_weights)
         self.on_train_begin()
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         self.best, self.best_epoch, self.stopped_epoch = math.inf, -1, None
         self.wait = 0
         self._best_params = None
@@ -173,7 +190,7 @@ class EarlyStopping(Callback):
         value = logs[key]
         return -value if "acc" in key else value
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> bool:
         value = self._value(logs or {})
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -188,7 +205,7 @@ class EarlyStopping(Callback):
             return True
         return False
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         if self.restore_best_weights and self._best_params is not None:
             self.network.params[...] = self._best_params
 
@@ -206,16 +223,16 @@ class ModelCheckpoint(Callback):
     every : int, default 1
     """
 
-    def __init__(self, path, every=1):
+    def __init__(self, path: PathLike, every: int = 1) -> None:
         self.path = V.check_path("checkpoint", path, parent_must_exist=True)
         _files.check_writable(self.path, "checkpoint")  # no device, FIFO or folder
         self.every = V.check_int("every", every, 1)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         # again before training: the folder may have gone since the callback was made
         _files.check_writable(self.path, "checkpoint")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self.root and (epoch + 1) % self.every == 0:
             self.network.save(self.path)
 
@@ -230,8 +247,10 @@ class LambdaCallback(Callback):
         ``on_epoch_end`` returning a true value stops training.
     """
 
-    def __init__(self, on_train_begin=None, on_epoch_begin=None, on_epoch_end=None,
-                 on_train_end=None):
+    def __init__(self, on_train_begin: Callable[[Logs | None], object] | None = None,
+                 on_epoch_begin: Callable[[int, Logs | None], object] | None = None,
+                 on_epoch_end: Callable[[int, Logs | None], object] | None = None,
+                 on_train_end: Callable[[Logs | None], object] | None = None) -> None:
         hooks = {"on_train_begin": on_train_begin, "on_epoch_begin": on_epoch_begin,
                  "on_epoch_end": on_epoch_end, "on_train_end": on_train_end}
         for name, fn in hooks.items():
@@ -247,14 +266,14 @@ class FunctionCallback(Callback):
     ``history`` is this ``fit``'s history so far; returning True stops.
     """
 
-    def __init__(self, fn, history):
+    def __init__(self, fn: Callable[[Any, int, HistoryDict], object], history: History) -> None:
         self.fn, self.history = fn, history
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> Any:
         return self.fn(self.network, epoch, self.history.history)
 
 
-def as_callbacks(callbacks, history):
+def as_callbacks(callbacks: CallbacksLike, history: History) -> list[Callback]:
     """Check ``fit``'s ``callbacks`` argument; wrap plain functions.
 
     Parameters

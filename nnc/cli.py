@@ -9,6 +9,8 @@ Errors a user can cause (a missing file, a bad model, a wrong option value)
 end with a one-line message on stderr and exit status 2; set ``NNC_DEBUG=1``
 to see the traceback instead.
 """
+from __future__ import annotations
+
 import argparse
 import inspect
 import json
@@ -17,8 +19,14 @@ import os
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from nnc.optimizers import Schedule
 
 EXIT_ERROR = 2
 
@@ -110,7 +118,7 @@ def _metadata_item(text):
     return key, parsed
 
 
-def parse_schedule(text):
+def parse_schedule(text: str) -> Schedule:
     """``KIND`` or ``KIND:key=value,...`` -> :class:`nnc.optimizers.Schedule`.
 
     Examples: ``step``, ``step:gamma=0.5,step_size=10``, ``exponential:gamma=0.95``,
@@ -206,7 +214,7 @@ Files go to $NNC_DATA, else the platform's cache folder (~/.cache/nnc on Linux,
 """
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The ``nnc`` argument parser (subcommands train, evaluate, predict, info, download)."""
     from nnc._version import __version__
     parser = argparse.ArgumentParser(
@@ -402,7 +410,7 @@ def _add_download(sub):
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nnc`` command line; returns the exit status.
 
     Every failure ends with one ``nnc COMMAND: error: ...`` line on stderr
@@ -550,13 +558,13 @@ def _new_network(args, X, y, yt, comm):
     seed = args.seed
     if comm is not None and seed is None:
         # every rank must start from the same weights
-        seed = comm.bcast(int(np.random.SeedSequence().entropy % (2**31)), root=0)
+        seed = comm.bcast(int(np.random.SeedSequence().entropy % (2**31)), root=0)  # type: ignore[operator]
     return nnc.Network(sizes, activation=activation, output_activation=args.output_activation,
                        loss=args.loss, dtype=args.dtype, seed=seed, init=args.init,
                        dropout=args.dropout)
 
 
-def cmd_train(args):
+def cmd_train(args: argparse.Namespace) -> int:
     """``nnc train``: see ``nnc train --help``."""
     comm, rank, size = None, 0, 1
     if args.distributed:
@@ -656,7 +664,7 @@ def _load_model(path):
     return nnc.load(path)
 
 
-def cmd_evaluate(args):
+def cmd_evaluate(args: argparse.Namespace) -> int:
     """``nnc evaluate``: print a model's loss and accuracy on a dataset split."""
     from nnc.datasets import load_dataset
     net = _load_model(args.model)
@@ -688,7 +696,7 @@ def cmd_evaluate(args):
 # ---------------------------------------------------------------------------
 # predict
 # ---------------------------------------------------------------------------
-def cmd_predict(args):
+def cmd_predict(args: argparse.Namespace) -> int:
     """``nnc predict``: classify image files with a saved model."""
     from nnc.images import prepare_images
     net = _load_model(args.model)
@@ -745,7 +753,7 @@ def _history_summary(history):
     return ", ".join(parts)
 
 
-def cmd_info(args):
+def cmd_info(args: argparse.Namespace) -> int:
     """``nnc info``: describe a model file from its configuration alone."""
     from nnc.io import read_config
     config = read_config(args.model)
@@ -785,7 +793,7 @@ def cmd_info(args):
 # ---------------------------------------------------------------------------
 # download
 # ---------------------------------------------------------------------------
-def cmd_download(args):
+def cmd_download(args: argparse.Namespace) -> int:
     """``nnc download``: fetch datasets into the cache."""
     from nnc import downloads
     for name in args.names:

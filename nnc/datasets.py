@@ -5,12 +5,15 @@ MNIST (Yann LeCun, Corinna Cortes and Christopher J.C. Burges) is bundled in
 ``nnc/data/mnist`` as its four original IDX files (gzip-compressed), under
 the Creative Commons Attribution-Share Alike 3.0 licence.
 """
+from __future__ import annotations
+
 import gzip
 import math
 import os
 import stat
 import zipfile
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,12 +21,17 @@ from nnc import _files, downloads
 from nnc import _validation as V
 from nnc.downloads import ALIASES, NAMES, REGISTRY
 
+if TYPE_CHECKING:
+    from typing import Any
+
+    from nnc._typing import Dataset, NDArray, PathLike
+
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 MNIST_DIR = os.path.join(DATA_DIR, "mnist")
 
 # IDX type byte -> NumPy dtype (big-endian, as IDX stores it)
-_IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_TYPES: dict[int, np.dtype[Any]] = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
+                                        0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 #: the largest IDX array (in bytes of data) load_idx reads; raise it for bigger sets
 MAX_IDX_BYTES = 2**32
 
@@ -67,7 +75,7 @@ def _native(arr, shape):
     return arr
 
 
-def parse_idx(raw, name="<bytes>"):
+def parse_idx(raw: bytes | bytearray | memoryview, name: str = "<bytes>") -> NDArray[Any]:
     """Parse the bytes of an IDX file into an array, validating the header.
 
     Parameters
@@ -127,7 +135,7 @@ def _read_idx(fh, name, st, compressed):
     return _native(data, shape)
 
 
-def load_idx(path):
+def load_idx(path: PathLike) -> NDArray[Any]:
     """Read an IDX file (optionally gzip-compressed) into a NumPy array.
 
     Reads are bounded: at most the header's declared size (never more than
@@ -163,7 +171,8 @@ def load_idx(path):
         raise _files.restate_error(exc, path, "read") from None
 
 
-def load_images_labels(images_path, labels_path):
+def load_images_labels(images_path: PathLike,
+                       labels_path: PathLike) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """An IDX image file and its label file as (X float32 in [0, 1], y int64)."""
     images = load_idx(V.check_path("images_path", images_path))
     labels = load_idx(V.check_path("labels_path", labels_path))
@@ -175,7 +184,7 @@ def load_images_labels(images_path, labels_path):
     return X, labels.astype(np.int64)
 
 
-def load_mnist(directory=None):
+def load_mnist(directory: PathLike | None = None) -> Dataset:
     """The MNIST digits: ``((X_train, y_train), (X_test, y_test))``.
 
     X is float32 of shape (n, 784) with pixels scaled to [0, 1]; y is int64.
@@ -208,7 +217,7 @@ def _idx_file(directory, fname):
                             f"{', '.join(f[:-3] for f in downloads.FILES)} (optionally .gz)")
 
 
-def load_idx_directory(directory):
+def load_idx_directory(directory: PathLike) -> Dataset:
     """Load a directory holding the four MNIST-style IDX files.
 
     Parameters
@@ -259,7 +268,7 @@ def _npz_arrays(path):
         raise OSError(f"{path!r} is not a readable .npz file: {exc}") from None
 
 
-def load_npz(path):
+def load_npz(path: PathLike) -> Dataset:
     """Load a dataset from an ``.npz`` with arrays X_train, y_train, X_test, y_test.
 
     Keys are matched case-insensitively (Keras's ``mnist.npz`` has
@@ -313,8 +322,8 @@ def _load_registered(key, cache_dir, download, base_url, progress):
     return load_idx_directory(directory)
 
 
-def load_dataset(name_or_path, cache_dir=None, *, download=True, base_url=None,
-                 progress=False):
+def load_dataset(name_or_path: PathLike, cache_dir: PathLike | None = None, *, download: bool = True,
+                 base_url: str | None = None, progress: bool = False) -> Dataset:
     """Load a dataset by name or path: ``((X_train, y_train), (X_test, y_test))``.
 
     Parameters

@@ -60,9 +60,19 @@ the number of epochs in ``net.history`` (which learning-rate schedules count)
 are checked (a ``ValueError`` on every rank); the rest is the caller's
 contract.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from nnc._engine import Engine
+    from nnc._typing import ArrayLike, Comm, FloatArray, NDArray, XLike
+    from nnc.optimizers import Optimizer
 
 __all__ = ["DataParallel", "evaluate", "predict", "shard", "shard_bounds", "print0",
            "is_root", "rank_rng"]
@@ -77,12 +87,12 @@ def _check_comm(comm, name="comm"):
     return comm
 
 
-def is_root(comm, root=0):
+def is_root(comm: Comm, root: int = 0) -> bool:
     """True on ``root`` (and when ``comm`` is None: a single process)."""
     return comm is None or _check_comm(comm).Get_rank() == root
 
 
-def print0(comm, *args, **kwargs):
+def print0(comm: Comm, *args: Any, **kwargs: Any) -> None:
     """``print`` on rank 0 only (and always when ``comm`` is None).
 
     The rank-0 printing convention of :mod:`nnc.distributed`: ``fit`` already
@@ -93,7 +103,8 @@ def print0(comm, *args, **kwargs):
         print(*args, **kwargs)
 
 
-def shard_bounds(n_samples, comm=None, rank=None, size=None):
+def shard_bounds(n_samples: int, comm: Comm = None, rank: int | None = None,
+                 size: int | None = None) -> tuple[int, int]:
     """``(start, stop)`` of a rank's contiguous block of ``n_samples`` rows.
 
     The first ``n_samples % size`` ranks get one row more than the others, so
@@ -123,7 +134,7 @@ def shard_bounds(n_samples, comm=None, rank=None, size=None):
     return start, start + base + (1 if rank < extra else 0)
 
 
-def shard(*arrays, comm=None, rank=None, size=None):
+def shard(*arrays: Any, comm: Comm = None, rank: int | None = None, size: int | None = None) -> Any:
     """This rank's contiguous block of each array (views, no copies).
 
     All arrays must have the same number of rows.  Returns one array for one
@@ -147,7 +158,7 @@ def _n_rows(a, name):
     return shape[0]
 
 
-def rank_rng(comm, rng):
+def rank_rng(comm: Comm, rng: np.random.Generator) -> np.random.Generator:
     """A generator for this rank, derived from rank 0's generator.
 
     Every rank draws once from its own ``rng`` (so all ranks' generators
@@ -201,8 +212,8 @@ class DataParallel:
     #: Only rank 0 prints progress and writes checkpoints.
     root = property(lambda self: self.rank == 0)
 
-    def __init__(self, comm, net, engine, grads, optimizer, sync_every=1, n_samples=None,
-                 batch_size=None):
+    def __init__(self, comm: Comm, net: Any, engine: Engine, grads: FloatArray, optimizer: Optimizer,
+                 sync_every: int = 1, n_samples: int | None = None, batch_size: int | None = None) -> None:
         _check_comm(comm)
         from mpi4py import MPI
         self._MPI = MPI
@@ -267,7 +278,7 @@ class DataParallel:
         self._since_sync = 0
 
     # -- the stepper protocol (see nnc.training.LocalStepper) ------------------
-    def train(self, b0, b1):
+    def train(self, b0: int, b1: int) -> None:
         """Train on this epoch's batches b0 .. b1-1, synchronised with the other ranks."""
         if self._diverged:
             return  # see _mark_diverged: every rank stops issuing collectives
@@ -355,14 +366,14 @@ class DataParallel:
         self._diverged = True
         self.net.params[0] = np.nan
 
-    def sum_stats(self, *values):
+    def sum_stats(self, *values: float) -> tuple[float, ...]:
         """Sum scalars (loss sum, correct, seen, ...) over the ranks: one Allreduce."""
         buf = np.array(values, dtype=np.float64)
         self.comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
         return tuple(int(round(v)) if isinstance(x, (int, np.integer)) else float(v)
                      for x, v in zip(values, buf, strict=True))
 
-    def finish_epoch(self):
+    def finish_epoch(self) -> None:
         """End of an epoch: the next epoch's local-SGD schedule starts afresh."""
         # _train_local has already averaged at the epoch's last step.
         self._since_sync = 0
@@ -371,7 +382,8 @@ class DataParallel:
 # ---------------------------------------------------------------------------
 # Evaluation and prediction with a communicator
 # ---------------------------------------------------------------------------
-def evaluate(net, X, y, comm, sample_weight=None, threads=None):
+def evaluate(net: Any, X: XLike, y: ArrayLike, comm: Comm, sample_weight: ArrayLike | None = None,
+             threads: int | None = None) -> dict[str, float]:
     """Mean loss and accuracy over the union of the ranks' shards.
 
     Collective: every rank passes its own shard (possibly empty) and gets the
@@ -408,7 +420,8 @@ def evaluate(net, X, y, comm, sample_weight=None, threads=None):
             "n_samples": int(total)}
 
 
-def predict(net, X, comm, root=0, threads=None):
+def predict(net: Any, X: XLike, comm: Comm, root: int | None = 0,
+            threads: int | None = None) -> NDArray[np.int64] | None:
     """Predicted labels of the union of the ranks' shards, in rank order.
 
     Collective: each rank predicts its own shard (possibly empty); the labels

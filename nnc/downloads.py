@@ -25,6 +25,8 @@ Loading is :func:`nnc.datasets.load_dataset`:
 >>> from nnc.datasets import load_dataset
 >>> (X, y), (X_test, y_test) = load_dataset("fashion-mnist")   # doctest: +SKIP
 """
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import importlib.util
@@ -33,8 +35,12 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nnc import _validation as V
+
+if TYPE_CHECKING:
+    from nnc._typing import PathLike
 
 #: the four IDX files of an MNIST-style dataset, in the order
 #: train images, train labels, test images, test labels
@@ -162,7 +168,7 @@ def _pooch():
 # ---------------------------------------------------------------------------
 # cache
 # ---------------------------------------------------------------------------
-def cache_dir(path=None):
+def cache_dir(path: PathLike | None = None) -> str:
     """The directory downloaded datasets are kept in.
 
     Parameters
@@ -189,7 +195,7 @@ def cache_dir(path=None):
     return os.fspath(_pooch().os_cache("nnc"))
 
 
-def canonical_name(name):
+def canonical_name(name: str) -> str:
     """The registry name for ``name`` (case-insensitive, aliases allowed).
 
     Raises
@@ -207,7 +213,7 @@ def canonical_name(name):
     return key
 
 
-def file_sha256(path):
+def file_sha256(path: PathLike) -> str:
     """SHA-256 hex digest of a file (for files placed in the cache by hand;
     downloads are verified by pooch)."""
     digest = hashlib.sha256()
@@ -217,7 +223,7 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def is_cached(name, cache_dir=None):
+def is_cached(name: str, cache_dir: PathLike | None = None) -> bool:
     """True when all four files of ``name`` are in the cache with the right digests."""
     info = REGISTRY[canonical_name(name)]
     directory = os.path.join(_resolve_cache(cache_dir), info.name)
@@ -228,7 +234,7 @@ def is_cached(name, cache_dir=None):
     return True
 
 
-def remove(name, cache_dir=None):
+def remove(name: str, cache_dir: PathLike | None = None) -> bool:
     """Delete a downloaded dataset's directory from the cache; True if it existed."""
     info = REGISTRY[canonical_name(name)]
     directory = os.path.join(_resolve_cache(cache_dir), info.name)
@@ -320,8 +326,8 @@ def _fetch_any(info, bases, directory, fname, timeout, progress, force):
               f"{info.urls[0]} elsewhere and put them in {directory}")
 
 
-def download(name, cache_dir=None, *, base_url=None, force=False, timeout=60.0,
-             progress=False):
+def download(name: str, cache_dir: PathLike | None = None, *, base_url: str | None = None,
+             force: bool = False, timeout: float = 60.0, progress: bool = False) -> str:
     """Download a dataset's four IDX files into the cache (if not there yet).
 
     Files already in the cache with the right SHA-256 are not downloaded

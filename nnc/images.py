@@ -15,9 +15,18 @@ Reading images needs Pillow, an optional dependency: ``pip install
 >>> X = prepare_images(["three.png", "seven.jpg"])         # doctest: +SKIP
 >>> net.predict(X)                                          # doctest: +SKIP
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from nnc._typing import NDArray, PathLike
 
 __all__ = ["prepare_image", "prepare_images"]
 
@@ -41,7 +50,7 @@ def _greyscale(image):
     return np.asarray(image.convert("L"), dtype=np.float64)
 
 
-def prepare_image(image, plain=False):
+def prepare_image(image: PathLike | Any, plain: bool = False) -> NDArray[np.float32]:
     """Convert an image to a 784-vector in [0, 1] the way MNIST's digits were made.
 
     Greyscale; inverted when the background (the median of the border
@@ -121,7 +130,7 @@ def prepare_image(image, plain=False):
     return field.reshape(784)
 
 
-def prepare_images(images, plain=False):
+def prepare_images(images: Sequence[PathLike | Any], plain: bool = False) -> NDArray[np.float32]:
     """Prepare several images with :func:`prepare_image`, as the rows of one array.
 
     Pillow's absence is reported before any image is read.

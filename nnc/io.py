@@ -11,9 +11,12 @@ refused without being unpickled, and the configuration is validated field by
 field, so a truncated, garbage or tampered file raises ``OSError`` or
 ``ValueError`` naming the problem.
 """
+from __future__ import annotations
+
 import json
 import numbers
 import zipfile
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,15 +24,20 @@ from nnc import _files
 from nnc import _validation as V
 from nnc._version import __version__
 
+if TYPE_CHECKING:
+    from typing import Any
+
+    from nnc._typing import ModelLike, PathLike
+
 FORMAT = "nnc-model"
 FORMAT_VERSION = 1
 #: the largest ``config`` member read (the JSON holds the history, not weights)
 MAX_CONFIG_BYTES = 64 * 2**20
 #: model kind -> class, filled by nnc.model.Model's subclasses as they are defined
-_MODELS = {}
+_MODELS: dict[str, Any] = {}
 
 
-def register(kind, cls):
+def register(kind: str, cls: type) -> None:
     """Let :func:`load` rebuild files of model ``kind`` with ``cls``.
 
     Called by :class:`nnc.model.Model` for each subclass that names a kind;
@@ -41,7 +49,7 @@ def register(kind, cls):
     _MODELS[kind] = cls
 
 
-def save(network, path, metadata=None):
+def save(network: ModelLike, path: PathLike, metadata: dict[str, Any] | None = None) -> None:
     """Write ``network`` to ``path`` atomically (a temporary file, then a rename).
 
     An interrupted save never destroys a previous file at ``path``: the data
@@ -166,7 +174,7 @@ def _read_config(archive):
     return config
 
 
-def read_config(path):
+def read_config(path: PathLike) -> dict[str, Any]:
     """The JSON configuration of a model file, without reading its weights.
 
     Parameters
@@ -236,7 +244,7 @@ def _check_history(history, path):
     return history
 
 
-def load(path):
+def load(path: PathLike) -> Any:
     """Rebuild a network saved by :meth:`Network.save`.
 
     Parameters

@@ -30,12 +30,21 @@ The kernels:
 Activation and loss codes are in ``nnc.activations.CODES`` and
 ``nnc.losses.CODES``; names are accepted too.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nnc import _kernels
 from nnc import _validation as V
 from nnc import activations as _acts
 from nnc import losses as _losses
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from nnc._typing import FloatArray, NDArray
 
 __all__ = ["activation", "activation_derivative", "backprop_delta", "batch_forward",
            "loss_and_delta", "matvec", "sgd_step", "weight_gradient"]
@@ -63,7 +72,8 @@ def _check_shapes(spec):
     ``spec`` is a list of ``(name, array, dims)``, dims a tuple of symbols
     such as ``("m", "n_in")``; the first array that names a symbol fixes it.
     """
-    sizes, origin = {}, {}
+    sizes: dict[str, int] = {}
+    origin: dict[str, str] = {}
     for name, arr, dims in spec:
         if arr.ndim != len(dims):
             raise ValueError(f"{name} must be {len(dims)}-D of shape ({', '.join(dims)}), "
@@ -80,7 +90,7 @@ def _start(arr):
     return arr.__array_interface__["data"][0]
 
 
-def overlaps(a, b):
+def overlaps(a: NDArray[Any], b: NDArray[Any]) -> bool:
     """Whether two C-contiguous arrays share any byte of memory.
 
     The elements of a contiguous array fill one interval of memory, so two
@@ -136,7 +146,7 @@ def _code(table, value, argname):
     return int(value)
 
 
-def matvec(w, x, b, out):
+def matvec(w: FloatArray, x: FloatArray, b: FloatArray, out: FloatArray) -> None:
     """One sample's weighted input: ``out = w @ x + b`` (z = W a + b).
 
     Parameters
@@ -152,7 +162,7 @@ def matvec(w, x, b, out):
     _kernels.matvec(w, x, b, out)
 
 
-def batch_forward(x, w, b, out):
+def batch_forward(x: FloatArray, w: FloatArray, b: FloatArray, out: FloatArray) -> None:
     """A mini-batch's weighted inputs: ``out = x @ w.T + b``.
 
     Parameters
@@ -168,7 +178,7 @@ def batch_forward(x, w, b, out):
     _kernels.batch_forward(x, w, b, out)
 
 
-def backprop_delta(delta, w, out):
+def backprop_delta(delta: FloatArray, w: FloatArray, out: FloatArray) -> None:
     """Propagate errors one layer back: ``out = delta @ w`` (W^T delta per row).
 
     Parameters
@@ -183,7 +193,7 @@ def backprop_delta(delta, w, out):
     _kernels.backprop_delta(delta, w, out)
 
 
-def weight_gradient(delta, a_prev, out, beta=0.0):
+def weight_gradient(delta: FloatArray, a_prev: FloatArray, out: FloatArray, beta: float = 0.0) -> None:
     """Weight gradient (BP4): ``out = delta.T @ a_prev + beta * out``.
 
     Parameters
@@ -201,7 +211,7 @@ def weight_gradient(delta, a_prev, out, beta=0.0):
     _kernels.weight_gradient(delta, a_prev, out, beta)
 
 
-def activation(kind, z, out):
+def activation(kind: str | int, z: FloatArray, out: FloatArray) -> None:
     """``out = f(z)`` for the activation ``kind`` (a name or code).
 
     Parameters
@@ -218,7 +228,7 @@ def activation(kind, z, out):
     _kernels.activation(code, z, out)
 
 
-def activation_derivative(kind, z, a, delta):
+def activation_derivative(kind: str | int, z: FloatArray, a: FloatArray, delta: FloatArray) -> None:
     """Hadamard product in place (BP2): ``delta *= f'(z)``, given ``a = f(z)``.
 
     For softmax, whose Jacobian is not diagonal, the Jacobian-vector product
@@ -237,7 +247,8 @@ def activation_derivative(kind, z, a, delta):
     _kernels.activation_derivative(code, z, a, delta)
 
 
-def loss_and_delta(loss, kind, z, a, y, delta):
+def loss_and_delta(loss: str | int, kind: str | int, z: FloatArray, a: FloatArray, y: FloatArray,
+                   delta: FloatArray) -> float:
     """Mean cost over the rows, and the output error ``delta = dC/dz`` (BP1).
 
     Parameters
@@ -262,7 +273,7 @@ def loss_and_delta(loss, kind, z, a, y, delta):
     return _kernels.loss_and_delta(loss_code, code, z, a, y, delta)
 
 
-def sgd_step(param, grad, lr):
+def sgd_step(param: FloatArray, grad: FloatArray, lr: float) -> None:
     """In-place gradient descent step ``param -= lr * grad``.
 
     Parameters

@@ -3,6 +3,8 @@
 Every loss is the *mean over samples* of a per-sample cost C_x; the engine
 computes the per-sample costs and the output error delta^L in C.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from nnc import _codes
@@ -30,7 +32,7 @@ ALIASES = {
 }
 
 
-def canonical(name):
+def canonical(name: str) -> str:
     """Return the canonical loss name, or raise ValueError."""
     if not isinstance(name, str):
         raise TypeError(f"loss must be a string, got {type(name).__name__}")

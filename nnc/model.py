@@ -19,13 +19,24 @@ Model files: :class:`Model` subclasses register under a ``kind`` (the
 ``kind`` field of a model file), so :mod:`nnc.io` rebuilds them without
 importing them.
 """
+from __future__ import annotations
+
 import operator
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nnc import io as _io
 from nnc import onnx as _onnx
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, SupportsIndex
+
+    from typing_extensions import Self
+
+    from nnc._typing import ArrayLike, FloatArray, HistoryDict, PathLike
 
 __all__ = ["Model", "LayerParams", "read_only"]
 
@@ -40,11 +51,11 @@ class LayerParams(Sequence):
 
     __slots__ = ("_model", "_name")
 
-    def __init__(self, model, name):
+    def __init__(self, model: Model, name: str) -> None:
         self._model = model
         self._name = name      # "weights" or "biases"
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._model.n_layers
 
     def _index(self, l):
@@ -59,12 +70,12 @@ class LayerParams(Sequence):
                              "layers of weights")
         return l % n
 
-    def __getitem__(self, l):
+    def __getitem__(self, l: SupportsIndex | slice) -> Any:
         if isinstance(l, slice):
             return [self[i] for i in range(*l.indices(len(self)))]
         return self._model._layer_view(self._index(l), self._name == "biases")
 
-    def __setitem__(self, l, value):
+    def __setitem__(self, l: SupportsIndex | slice, value: ArrayLike) -> None:
         """Copy ``value`` into layer l's block of the parameter buffer.
 
         Raises
@@ -82,7 +93,7 @@ class LayerParams(Sequence):
         target = self[l]
         target[...] = self._model._checked(f"{self._name}[{l}]", value, target.shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return repr(list(self))
 
 
@@ -99,7 +110,7 @@ def _own(value):
     return value
 
 
-def read_only(name, doc):
+def read_only(name: str, doc: str) -> property:
     """A read-only property over the private attribute ``_<name>``."""
     return property(operator.attrgetter("_" + name), doc=doc)
 
@@ -114,13 +125,15 @@ class Model:
     """
 
     #: the model file's ``kind`` of this class
-    kind = None
+    kind: str | None = None
+    #: the metrics of past training, per epoch (set by the subclasses)
+    history: HistoryDict
     #: attributes stored privately (``_sizes``) and pickled under their public name
-    _PICKLED_AS_PUBLIC = ("sizes", "activations", "dtype", "params")
+    _PICKLED_AS_PUBLIC: tuple[str, ...] = ("sizes", "activations", "dtype", "params")
     #: attributes that are not pickled (re-created by ``_init_transient``)
-    _TRANSIENT = ()
+    _TRANSIENT: tuple[str, ...] = ()
 
-    def __init_subclass__(cls, kind=None, **kwargs):
+    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if kind is not None:
             cls.kind = kind
@@ -200,12 +213,12 @@ class Model:
     dtype = read_only("dtype", "The parameters' dtype (float32 or float64; read-only).")
 
     @property
-    def n_layers(self):
+    def n_layers(self) -> int:
         """Number of layers of weights (``len(sizes) - 1``)."""
         return len(self._sizes) - 1
 
     @property
-    def params(self):
+    def params(self) -> FloatArray:
         """All parameters in one flat buffer (W^l transposed, then b^l, per layer).
 
         Assigning copies into the buffer: ``net.params = p`` needs shape
@@ -214,35 +227,35 @@ class Model:
         return self._params
 
     @params.setter
-    def params(self, value):
+    def params(self, value: ArrayLike) -> None:
         self._params[...] = self._checked("params", value, self._params.shape)
 
     @property
-    def weights(self):
+    def weights(self) -> LayerParams:
         """W^l of each layer, shape (n_out, n_in): live views; assigning
         ``weights[l] = W`` (or ``weights = [W, ...]``) copies, checked."""
         return LayerParams(self, "weights")
 
     @weights.setter
-    def weights(self, values):
+    def weights(self, values: Sequence[ArrayLike]) -> None:
         self._assign_layers("weights", values)
 
     @property
-    def biases(self):
+    def biases(self) -> LayerParams:
         """b^l of each layer, shape (n_out,): live views; assignment copies, checked."""
         return LayerParams(self, "biases")
 
     @biases.setter
-    def biases(self, values):
+    def biases(self, values: Sequence[ArrayLike]) -> None:
         self._assign_layers("biases", values)
 
     # -- configuration ---------------------------------------------------------
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this architecture (a JSON-able dict)."""
         raise NotImplementedError
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         """A new, freshly initialised model built from :meth:`get_config`'s dict."""
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict, got {type(config).__name__}")
@@ -258,14 +271,14 @@ class Model:
         return cls.from_config(config)
 
     # -- files, ONNX -------------------------------------------------------------
-    def save(self, path, metadata=None):
+    def save(self, path: PathLike, metadata: dict[str, Any] | None = None) -> None:
         """Save to an ``.npz`` model file (no pickle), atomically.
 
         See :func:`nnc.io.save`; :func:`nnc.load` reads it back.
         """
         _io.save(self, path, metadata=metadata)
 
-    def to_onnx(self, path=None, **kwargs):
+    def to_onnx(self, path: PathLike | None = None, **kwargs: Any) -> Any:
         """Export to an ONNX model (needs the optional extra ``nnc[onnx]``).
 
         See :func:`nnc.onnx.export`.
@@ -273,7 +286,7 @@ class Model:
         return _onnx.export(self, path, **kwargs)
 
     # -- pickling ------------------------------------------------------------------
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = {}
         for key, value in self.__dict__.items():
             if key in self._TRANSIENT:
@@ -283,7 +296,7 @@ class Model:
         state["params"] = self._params.copy()   # copy.copy must not share the buffer
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         for key in ("weights", "biases"):  # views, in pickles of nnc <= 0.1
             state.pop(key, None)

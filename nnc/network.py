@@ -12,8 +12,11 @@ equations BP1-BP4, in ``nnc/_engine.pyx``) and updates the parameters.
 The engine runs whole spans of steps in C without the GIL; this module only
 validates input, prepares buffers once per ``fit`` and reports progress.
 """
+from __future__ import annotations
+
 import math
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +31,14 @@ from nnc._threads import blas_threads as _blas_threads
 from nnc._threads import choose_threads as _threads
 from nnc.model import Model, read_only
 from nnc.training import DivergenceError, Trainer  # noqa: F401 (DivergenceError: public here too)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from nnc._typing import ArrayLike, Comm, DTypeLike, FloatArray, HistoryDict, NDArray, XLike
+    from nnc.callbacks import CallbacksLike
+    from nnc.optimizers import Optimizer
 
 #: dense inputs with fewer non-zeros than this fraction use the sparse first layer
 SPARSE_DENSITY = 0.5
@@ -86,9 +97,10 @@ class Network(Model, kind="network"):
     #: the optimizer of the last fit (a class default for pickles of nnc 0.1)
     optimizer = None
 
-    def __init__(self, sizes, activation="sigmoid", output_activation=None,
-                 loss="quadratic", dtype="float32", seed=None, init="gaussian",
-                 dropout=0.0):
+    def __init__(self, sizes: Sequence[int], activation: str | Sequence[str] = "sigmoid",
+                 output_activation: str | None = None, loss: str = "quadratic", dtype: DTypeLike = "float32",
+                 seed: int | np.random.Generator | None = None, init: str = "gaussian",
+                 dropout: float | Sequence[float] = 0.0) -> None:
         sizes = _check_sizes(sizes)
         n_layers = len(sizes) - 1
         activations = _check_activations(activation, output_activation, n_layers)
@@ -173,7 +185,8 @@ class Network(Model, kind="network"):
         return data[2].shape[0] - 1 if mode == _INPUT_CSR else data.shape[0]
 
     # -- inference -----------------------------------------------------------
-    def forward(self, X, layer=None, threads=None, batch_size=1024):
+    def forward(self, X: XLike, layer: int | None = None, threads: int | None = None,
+                batch_size: int = 1024) -> FloatArray:
         """Activations a^layer for every row of X (the output layer by default).
 
         Parameters
@@ -196,7 +209,7 @@ class Network(Model, kind="network"):
             engine.forward(out, layer)
         return out
 
-    def predict(self, X, threads=None):
+    def predict(self, X: XLike, threads: int | None = None) -> NDArray[np.int64]:
         """Predicted class labels: the index of the largest output (or a >= 0.5
         for a one-output network)."""
         a = self.forward(X, threads=threads)
@@ -204,7 +217,8 @@ class Network(Model, kind="network"):
             return (a[:, 0] >= 0.5).astype(np.int64)
         return np.argmax(a, axis=1)
 
-    def evaluate(self, X, y, sample_weight=None, threads=None, batch_size=1024):
+    def evaluate(self, X: XLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                 threads: int | None = None, batch_size: int = 1024) -> dict[str, float]:
         """Mean loss and accuracy on (X, y).
 
         Returns
@@ -227,7 +241,8 @@ class Network(Model, kind="network"):
         # Weighted costs are averaged over samples, as the gradient is.
         return {"loss": loss_sum / n, "accuracy": correct / seen}
 
-    def gradients(self, X, y, sample_weight=None):
+    def gradients(self, X: XLike, y: ArrayLike,
+                  sample_weight: ArrayLike | None = None) -> tuple[list[FloatArray], list[FloatArray]]:
         """Exact gradient of the mean cost over (X, y); nothing is updated.
 
         Returns
@@ -249,9 +264,12 @@ class Network(Model, kind="network"):
         return [w.copy() for w in dW], [b.copy() for b in db]
 
     # -- training ------------------------------------------------------------
-    def fit(self, X, y, epochs=1, batch_size=32, optimizer=None, lr=None, shuffle=True,
-            validation_data=None, validation_split=0.0, callbacks=None, sample_weight=None,
-            verbose=1, threads=None, sparse="auto", comm=None, sync_every=1):
+    def fit(self, X: XLike, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
+            optimizer: str | Optimizer | None = None, lr: float | None = None, shuffle: bool = True,
+            validation_data: tuple[XLike, ArrayLike] | None = None, validation_split: float = 0.0,
+            callbacks: CallbacksLike = None, sample_weight: ArrayLike | None = None, verbose: int = 1,
+            threads: int | None = None, sparse: bool | str = "auto", comm: Comm = None,
+            sync_every: int = 1) -> HistoryDict:
         """Train by mini-batch gradient descent.
 
         Each epoch shuffles the samples, splits them into mini-batches of
@@ -329,7 +347,7 @@ class Network(Model, kind="network"):
         finally:
             self._fit_lock.release()
 
-    def partial_fit(self, X, y, epochs=1, **kwargs):
+    def partial_fit(self, X: XLike, y: ArrayLike, epochs: int = 1, **kwargs: Any) -> HistoryDict:
         """Continue training ``self.optimizer`` (state and step count) for ``epochs`` epochs.
 
         Takes :meth:`fit`'s arguments except ``optimizer``.
@@ -339,7 +357,7 @@ class Network(Model, kind="network"):
                             "train with another one")
         return self.fit(X, y, epochs=epochs, **kwargs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this architecture.
 
         ``Network.from_config(net.get_config())`` is a new network of the same
@@ -354,7 +372,7 @@ class Network(Model, kind="network"):
         keys = ("sizes", "activation", "loss", "dtype", "seed", "init", "dropout")
         return cls(**{k: config[k] for k in keys if k in config})
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Network({list(self.sizes)}, activation={list(self.activations)}, "
                 f"loss={self.loss!r}, dtype={self.dtype.name!r})")
 

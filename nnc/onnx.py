@@ -31,11 +31,19 @@ precision.  Everything else is computed in the network's own dtype.
 onnx is an optional dependency: ``pip install 'nnc[onnx]'`` (onnxruntime
 is only needed to run the model).
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nnc import _files
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from nnc._typing import PathLike
 
 __all__ = ["export", "DEFAULT_OPSET"]
 
@@ -164,7 +172,8 @@ def _activation(g, kind, z, out, onnx):
     return _BUILDERS[kind](g, z, out, onnx)
 
 
-def export(net, path=None, *, opset=DEFAULT_OPSET, name=None):
+def export(net: Any, path: PathLike | None = None, *, opset: int = DEFAULT_OPSET,
+           name: str | None = None) -> Any:
     """Build (and optionally save) the ONNX model of a network.
 
     Parameters

@@ -16,10 +16,19 @@ Each output unit is an independent perceptron reading the same inputs.  The
 parameters live in one flat buffer laid out like :class:`nnc.Network`'s, so
 :func:`nnc.load` and :func:`nnc.io.save` handle perceptrons too.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nnc import _validation as V
 from nnc.model import Model, read_only
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from nnc._typing import ArrayLike, DTypeLike, FloatArray, HistoryDict, NDArray
 
 __all__ = ["Perceptron"]
 
@@ -68,38 +77,39 @@ class Perceptron(Model, kind="perceptron"):
 
     _PICKLED_AS_PUBLIC = Model._PICKLED_AS_PUBLIC + ("seed", "lr")
 
-    def __init__(self, n_inputs, n_outputs=1, lr=1.0, dtype="float64", seed=None):
+    def __init__(self, n_inputs: int, n_outputs: int = 1, lr: float = 1.0, dtype: DTypeLike = "float64",
+                 seed: int | np.random.Generator | None = None) -> None:
         sizes = (V.check_int("n_inputs", n_inputs, 1), V.check_int("n_outputs", n_outputs, 1))
         self.lr = lr
         self._seed = None if seed is None else V.check_int("seed", seed, 0)
         # the same layout as Network: W^T row-major (n_in, n_out), then b
         self._build(sizes, ("step",), V.check_dtype(dtype))
         self._rng = np.random.default_rng(self._seed)
-        self.history = {"errors": [], "accuracy": []}
+        self.history: HistoryDict = {"errors": [], "accuracy": []}
 
     # -- the architecture (read-only) and the learning rate ---------------------
     @property
-    def n_inputs(self):
+    def n_inputs(self) -> int:
         """Number of inputs (``sizes[0]``)."""
         return self._sizes[0]
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int:
         """Number of threshold units (``sizes[1]``)."""
         return self._sizes[1]
 
     seed = read_only("seed", "Seed of the sample order when ``fit(shuffle=True)`` (read-only).")
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         """Learning rate of the update rule (> 0)."""
         return self._lr
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float) -> None:
         self._lr = V.check_float("lr", value, 0.0, low_open=True)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild it."""
         return {"n_inputs": self.n_inputs, "n_outputs": self.n_outputs, "lr": self.lr,
                 "dtype": self.dtype.name, "seed": self.seed}
@@ -135,7 +145,8 @@ class Perceptron(Model, kind="perceptron"):
         return np.ascontiguousarray(arr, dtype=self.dtype)
 
     # -- learning ------------------------------------------------------------
-    def fit(self, X, y, epochs=100, shuffle=False, stop_when_converged=True):
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 100, shuffle: bool = False,
+            stop_when_converged: bool = True) -> HistoryDict:
         """Apply the perceptron rule, one sample at a time, for up to ``epochs`` passes.
 
         Parameters
@@ -164,7 +175,7 @@ class Perceptron(Model, kind="perceptron"):
         Y = self._check_y(y, n)
         W, b = self.weights[0], self.biases[0]
         lr = self.dtype.type(self.lr)
-        history = {"errors": [], "accuracy": []}
+        history: HistoryDict = {"errors": [], "accuracy": []}
         order = np.arange(n)
         for _ in range(epochs):
             if shuffle:
@@ -186,30 +197,30 @@ class Perceptron(Model, kind="perceptron"):
         return history
 
     # -- inference -----------------------------------------------------------
-    def forward(self, X, layer=None):
+    def forward(self, X: ArrayLike, layer: int | None = None) -> FloatArray:
         """Step outputs (0.0 or 1.0) of shape (n_samples, n_outputs)."""
         if layer is not None:  # a perceptron has one layer
             V.check_int("layer", layer, 1, 1)
         X = self._check_X(X)
         return (X @ self.weights[0].T + self.biases[0] > 0).astype(self.dtype)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.int64]:
         """Predicted 0/1 labels: shape (n_samples,) for one output, else
         (n_samples, n_outputs)."""
         out = self.forward(X).astype(np.int64)
         return out[:, 0] if self.n_outputs == 1 else out
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Fraction of samples whose every output is right."""
         X = self._check_X(X)
         Y = self._check_y(y, X.shape[0])
         return float(np.mean(np.all(self.forward(X) == Y, axis=1)))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Perceptron(n_inputs={self.n_inputs}, n_outputs={self.n_outputs}, "
                 f"lr={self.lr}, dtype={self.dtype.name!r})")
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         if "sizes" not in state and "n_inputs" in state:   # a pickle of nnc <= 0.1
             state["sizes"] = (state.pop("n_inputs"), state.pop("n_outputs"))

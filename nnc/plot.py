@@ -10,12 +10,23 @@ returned :class:`~matplotlib.figure.Figure`).
 Every function returns the Figure and, when ``path`` is given, also saves it
 there (PNG unless the file name's extension names another format).
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nnc import _files
 from nnc import _validation as V
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from matplotlib.figure import Figure
+
+    from nnc._typing import ArrayLike, PathLike
 
 __all__ = ["learning_curves", "first_layer_weights", "activation_functions",
            "confusion_matrix"]
@@ -58,7 +69,7 @@ def _history_of(history):
                     f"result), a Network or a fitted estimator, got {type(history).__name__}")
 
 
-def learning_curves(history, path=None, title=None):
+def learning_curves(history: Any, path: PathLike | None = None, title: str | None = None) -> Figure:
     """Loss and accuracy per epoch, training and validation side by side.
 
     Parameters
@@ -125,8 +136,8 @@ def _first_layer(net):
     return arr
 
 
-def first_layer_weights(net, path=None, image_shape=(28, 28), max_neurons=100,
-                        cmap="RdBu_r"):
+def first_layer_weights(net: Any, path: PathLike | None = None, image_shape: tuple[int, int] = (28, 28),
+                        max_neurons: int = 100, cmap: str = "RdBu_r") -> Figure:
     """Each first-layer neuron's incoming weights drawn as an image.
 
     Red is positive, blue negative, white zero, on one colour scale shared by
@@ -185,7 +196,8 @@ def first_layer_weights(net, path=None, image_shape=(28, 28), max_neurons=100,
 # ---------------------------------------------------------------------------
 # activation functions
 # ---------------------------------------------------------------------------
-def activation_functions(names=None, path=None, z_range=(-4.0, 4.0)):
+def activation_functions(names: Sequence[str] | None = None, path: PathLike | None = None,
+                         z_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
     """Each activation function and its derivative.
 
     Parameters
@@ -240,8 +252,9 @@ def activation_functions(names=None, path=None, z_range=(-4.0, 4.0)):
 # ---------------------------------------------------------------------------
 # confusion matrix
 # ---------------------------------------------------------------------------
-def confusion_matrix(y_true, y_pred, path=None, labels=None, normalize=False,
-                     cmap="Blues"):
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, path: PathLike | None = None,
+                     labels: Sequence[Any] | None = None, normalize: bool = False,
+                     cmap: str = "Blues") -> Figure:
     """Counts of (true class, predicted class) pairs as an annotated grid.
 
     Parameters

@@ -14,8 +14,11 @@ calling the callbacks around each step.  The engine is driven through a
 :class:`nnc.distributed.DataParallel` over MPI; both have ``n_batches``,
 ``root``, ``train(b0, b1)``, ``sum_stats(*values)`` and ``finish_epoch()``.
 """
+from __future__ import annotations
+
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +27,14 @@ from nnc import callbacks as _callbacks
 from nnc import distributed as _distributed
 from nnc import optimizers as _optimizers
 from nnc._threads import blas_threads, choose_threads
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from nnc._engine import Engine
+    from nnc._typing import ArrayLike, Comm, HistoryDict, Logs, XLike
+    from nnc.callbacks import CallbacksLike
+    from nnc.optimizers import Optimizer
 
 __all__ = ["DivergenceError", "Trainer", "LocalStepper", "resolve_optimizer"]
 
@@ -35,7 +46,8 @@ class DivergenceError(ArithmeticError):
     """Training produced a non-finite loss or non-finite parameters."""
 
 
-def resolve_optimizer(network, optimizer=None, lr=None):
+def resolve_optimizer(network: Any, optimizer: str | Optimizer | None = None,
+                      lr: float | None = None) -> tuple[Optimizer, float | None]:
     """The optimizer a ``fit`` call trains with, and its new learning rate.
 
     ``None`` continues ``network.optimizer`` (a new :class:`SGD` when there
@@ -72,18 +84,18 @@ class LocalStepper:
 
     root = True
 
-    def __init__(self, engine, n_batches):
+    def __init__(self, engine: Engine, n_batches: int) -> None:
         self.engine, self.n_batches = engine, n_batches
 
-    def train(self, b0, b1):
+    def train(self, b0: int, b1: int) -> None:
         """Train on this epoch's batches b0 .. b1-1 (updates applied as they go)."""
         self.engine.train(b0, b1, apply_update=True, fused=True)
 
-    def sum_stats(self, *values):
+    def sum_stats(self, *values: float) -> tuple[float, ...]:
         """Statistics summed over the processes: here, just one."""
         return values
 
-    def finish_epoch(self):
+    def finish_epoch(self) -> None:
         """Nothing to synchronise at the end of an epoch."""
 
 
@@ -142,9 +154,11 @@ class Trainer:
         As for :meth:`nnc.Network.fit`.
     """
 
-    def __init__(self, network, X, y, *, optimizer=None, lr=None, batch_size=32, shuffle=True,
-                 validation_data=None, validation_split=0.0, sample_weight=None,
-                 threads=None, sparse="auto", comm=None, sync_every=1):
+    def __init__(self, network: Any, X: XLike, y: ArrayLike, *, optimizer: str | Optimizer | None = None,
+                 lr: float | None = None, batch_size: int = 32, shuffle: bool = True,
+                 validation_data: tuple[XLike, ArrayLike] | None = None, validation_split: float = 0.0,
+                 sample_weight: ArrayLike | None = None, threads: int | None = None,
+                 sparse: bool | str = "auto", comm: Comm = None, sync_every: int = 1) -> None:
         self.network = network
         self.optimizer, self._new_lr = resolve_optimizer(network, optimizer, lr)
         self.optimizer.check()
@@ -165,7 +179,7 @@ class Trainer:
         self.threads = choose_threads(threads, self.batch_size * network._layout_size)
 
     # -- the loop ------------------------------------------------------------------
-    def run(self, epochs, callbacks=None, verbose=1):
+    def run(self, epochs: int, callbacks: CallbacksLike = None, verbose: int = 1) -> HistoryDict:
         """Train for ``epochs`` epochs; returns this run's history (dict of lists)."""
         epochs = V.check_int("epochs", epochs, 0)
         verbose = V.check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
@@ -228,7 +242,7 @@ class Trainer:
             opt.lr = self._new_lr
         distributed = self.comm is not None
         fused = not distributed and not states and isinstance(opt, _optimizers.SGD)
-        grads = None if fused else np.zeros_like(net.params)
+        grads: Any = None if fused else np.zeros_like(net.params)  # None: never with a communicator
         # With a communicator each rank shuffles and drops out with its own
         # stream, derived from rank 0's generator (see nnc.distributed.rank_rng).
         self.rng = _distributed.rank_rng(self.comm, net._rng) if distributed else net._rng
@@ -238,7 +252,7 @@ class Trainer:
         opt.configure(engine, grads)
         engine.dropout_seed = int(self.rng.integers(0, 2**63))
         if distributed:
-            self.stepper = _distributed.DataParallel(
+            self.stepper: LocalStepper | _distributed.DataParallel = _distributed.DataParallel(
                 self.comm, net, engine, grads, opt, self.sync_every, n_samples=data.n,
                 batch_size=self.batch_size)
         else:
@@ -248,7 +262,7 @@ class Trainer:
         # The point a failed epoch rolls back to: buffers allocated once.
         self._saved = [np.empty_like(net.params)] + [np.empty_like(s) for s in states]
 
-    def begin_epoch(self, epoch):
+    def begin_epoch(self, epoch: int) -> None:
         """The epoch's learning rate and sample order; remember where it started."""
         net, engine = self.network, self.engine
         self.started = time.perf_counter()
@@ -262,7 +276,7 @@ class Trainer:
         # The first epoch reads every row: it checks them for NaN/inf.
         engine.check_input = epoch == 0 and self.check_in_engine
 
-    def train_epoch(self, epoch):
+    def train_epoch(self, epoch: int) -> None:
         """Every mini-batch of the epoch, in spans; back in Python only between spans."""
         done, span, n_batches = 0, 8, self.stepper.n_batches
         while done < n_batches:
@@ -278,7 +292,7 @@ class Trainer:
             # Aim for spans of about SPAN_SECONDS, so Ctrl-C and progress stay prompt.
             span = max(1, min(n_batches, int(span * SPAN_SECONDS / max(elapsed, 1e-6))))
 
-    def end_epoch(self, epoch):
+    def end_epoch(self, epoch: int) -> Logs:
         """The epoch's metrics, summed over ranks; validation scores; the history."""
         self.optimizer.iterations = self.engine.t
         loss_sum, correct, seen = self.stepper.sum_stats(*self.engine.stats())
