@@ -282,8 +282,7 @@ class Network(Model, kind="network"):
         y : array-like
             Integer class labels of shape (n_samples,) or targets of shape
             (n_samples, sizes[-1]).
-        epochs : int
-        batch_size : int
+        epochs, batch_size : int
         optimizer : None, str or nnc.optimizers.Optimizer
             None continues with ``self.optimizer`` (its state and step count
             included; a new ``SGD`` the first time).  A name (``"sgd"``,
@@ -302,9 +301,8 @@ class Network(Model, kind="network"):
             Fraction of the samples, taken from the end of X before any
             shuffling (as Keras does), held out for validation.
         callbacks : list of nnc.callbacks.Callback or callables ``f(network, epoch, history)``
-            See :mod:`nnc.callbacks` (``EarlyStopping``, ``ModelCheckpoint``,
-            ...).  A plain function is called after each epoch with this
-            call's history; returning True stops training.
+            See :mod:`nnc.callbacks` (``EarlyStopping``, ``ModelCheckpoint``, ...).  A plain
+            function is called after each epoch with this call's history; returning True stops training.
         sample_weight : array-like of shape (n_samples,), optional
             Each sample's cost is multiplied by its weight.
         verbose : int
