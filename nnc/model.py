@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["Model", "LayerParams", "read_only"]
 
 
-class LayerParams(Sequence):
+class LayerParams(Sequence["FloatArray"]):
     """The weight matrices (or bias vectors) of a model, one per layer of weights.
 
     Items are live views into the model's flat parameter buffer; item
@@ -70,7 +70,11 @@ class LayerParams(Sequence):
                              "layers of weights")
         return l % n
 
-    def __getitem__(self, l: SupportsIndex | slice) -> Any:
+    @overload
+    def __getitem__(self, l: SupportsIndex) -> FloatArray: ...
+    @overload
+    def __getitem__(self, l: slice) -> list[FloatArray]: ...
+    def __getitem__(self, l: SupportsIndex | slice) -> FloatArray | list[FloatArray]:
         if isinstance(l, slice):
             return [self[i] for i in range(*l.indices(len(self)))]
         return self._model._layer_view(self._index(l), self._name == "biases")
