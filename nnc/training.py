@@ -205,7 +205,7 @@ class Trainer:
         The callbacks' ``on_train_begin`` runs first (a checkpoint's folder is
         checked there), so a refused start changes nothing.
         """
-        net, opt, data = self.network, self.optimizer, self.data
+        net, opt = self.network, self.optimizer
         self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state,
                         opt.lr)
         net.stop_training = False
