@@ -429,7 +429,7 @@ cdef inline void* _ptr(object arr):
 def _check_written(arr, str name, Py_ssize_t n, dtype):
     """Refuse an array the engine would write into unless it is exactly what
     the kernels assume: they run without bounds checks."""
-    if type(arr) is not np.ndarray and not isinstance(arr, np.ndarray):
+    if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(arr).__name__}")
     if arr.dtype != dtype:
         raise ValueError(f"{name} must have dtype {np.dtype(dtype).name}, got {arr.dtype}")
