@@ -430,7 +430,7 @@ cdef inline void* _ptr(object arr):
 def _check_written(arr, str name, Py_ssize_t n, dtype):
     """Refuse an array the engine would write into unless it is exactly what
     the kernels assume: they run without bounds checks."""
-    if type(arr) is not np.ndarray and not isinstance(arr, np.ndarray):
+    if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(arr).__name__}")
     if arr.dtype != dtype:
         raise ValueError(f"{name} must have dtype {np.dtype(dtype).name}, got {arr.dtype}")
@@ -457,6 +457,11 @@ cdef class Engine:
     cdef list _alive
     cdef object _params
     cdef int _data_mode
+    cdef Py_ssize_t _n_rows
+    # the arrays the engine points into, kept alive while it does
+    cdef object _data
+    cdef object _order
+    cdef object _optimizer_buffers
     cdef public object dtype
 
     def __init__(self, params, sizes, activations, int loss, w_off, b_off, int cap,
@@ -530,7 +535,8 @@ cdef class Engine:
         if (x is None) == (csr is None):
             raise ValueError("set_data needs exactly one of x and csr")
         self._data_mode = INPUT_CSR if csr is not None else INPUT_DENSE
-        self._alive.extend([x, csr, labels, targets, sample_weight])
+        self._n_rows = csr[2].shape[0] - 1 if csr is not None else x.shape[0]
+        self._data = (x, csr, labels, targets, sample_weight)
         self.c.x = _ptr(x)
         if csr is not None:
             data, indices, indptr, n_features = csr
@@ -567,7 +573,7 @@ cdef class Engine:
             _check_written(s, f"optimizer state {i}", self.c.n_params, self.dtype)
         if t < 0:
             raise ValueError(f"t must be >= 0, got {t}")
-        self._alive.extend([grads] + states)
+        self._optimizer_buffers = (grads, states)
         self.c.optimizer = code
         self.c.grads = _ptr(grads)
         self.c.state1 = _ptr(states[0]) if needed > 0 else NULL
@@ -611,11 +617,19 @@ cdef class Engine:
         """
         if batch_size < 1 or batch_size > self.c.cap:
             raise ValueError(f"batch_size must be in [1, {self.c.cap}]")
+        if self._data_mode < 0:
+            raise ValueError("set_data comes before set_order")
+        if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1 \
+                or not order.flags.c_contiguous or not order.flags.aligned:
+            raise ValueError("order must be an aligned, C-contiguous 1-D int64 array")
+        # min/max: one pass, no temporary; the gather indexes the data with these
+        if order.shape[0] and (order.min() < 0 or order.max() >= self._n_rows):
+            raise ValueError(f"order holds row indices outside [0, {self._n_rows})")
         if direct and self.c.input_mode == INPUT_DENSE:
             self.c.direct = 1
         else:
             self.c.direct = 0
-        self._alive.append(order)
+        self._order = order
         self.c.order = <long long*>_ptr(order)
         self.c.n_order = order.shape[0]
         self.c.batch_size = batch_size

@@ -10,7 +10,12 @@ A callback's ``on_epoch_end`` stops training by returning a true value or by
 setting ``self.network.stop_training = True``.  Plain functions
 ``f(network, epoch, history)`` are accepted too (returning True stops).
 """
+from __future__ import annotations
+
 import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,24 +41,24 @@ class Callback:
     network = None
     root = True
 
-    def bind(self, network, root=True):
+    def bind(self, network: Any, root: bool = True) -> None:
         """Attach to the network that ``fit`` trains."""
         self.network = network
         self.root = root
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         """Called once, before the first epoch."""
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         """Called at the start of each epoch (0-based within this ``fit``)."""
 
-    def on_span_end(self, epoch, batches_done, n_batches):
+    def on_span_end(self, epoch: int, batches_done: int, n_batches: int) -> None:
         """Called each time the engine returns between spans of batches."""
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> Any:
         """Called after each epoch with its metrics; a true return stops training."""
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         """Called once after the last epoch (also when a callback stopped training)."""
 
 
@@ -85,7 +90,7 @@ class ProgressBar(Callback):
         Epochs of the ``fit`` (for the "Epoch 3/10" label).
     """
 
-    def __init__(self, epochs=None):
+    def __init__(self, epochs: int | None = None) -> None:
         self.epochs = epochs
         self.bar = None
         try:
@@ -151,7 +156,8 @@ class EarlyStopping(Callback):
     stopped_epoch : int or None
     """
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=True):
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 restore_best_weights: bool = True) -> None:
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a metric name, got {type(monitor).__name__}")
         self.monitor = monitor
@@ -206,7 +212,7 @@ class ModelCheckpoint(Callback):
     every : int, default 1
     """
 
-    def __init__(self, path, every=1):
+    def __init__(self, path: str | os.PathLike, every: int = 1) -> None:
         self.path = V.check_path("checkpoint", path, parent_must_exist=True)
         _files.check_writable(self.path, "checkpoint")  # no device, FIFO or folder
         self.every = V.check_int("every", every, 1)
@@ -254,7 +260,11 @@ class FunctionCallback(Callback):
         return self.fn(self.network, epoch, self.history.history)
 
 
-def as_callbacks(callbacks, history):
+CallbackLike = Callback | Callable[[Any, int, dict], Any]
+
+
+def as_callbacks(callbacks: None | Callback | Sequence[CallbackLike],
+                 history: History) -> list[Callback]:
     """Check ``fit``'s ``callbacks`` argument; wrap plain functions.
 
     Parameters

@@ -12,11 +12,19 @@ an optimizer hands the engine its rule's code, its hyper-parameters and its
 state buffers (:meth:`Optimizer.configure`), and computes the learning rate
 of each epoch from its schedule.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Union
+
 import numpy as np
 
 from nnc._codes import OPTIMIZERS as CODES  # rule name -> engine code (the enum in _engine.pyx)
 from nnc._validation import (check_bool, check_choice, check_float, check_int,
                              check_optimizer_dtype)
+
+#: what ``schedule=`` accepts
+ScheduleLike = Union[None, str, "Schedule", Callable[[float, int], float]]
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Schedule", "as_schedule", "get"]
 
@@ -40,13 +48,14 @@ class Schedule:
 
     KINDS = ("constant", "step", "exponential", "invscaling")
 
-    def __init__(self, kind="constant", gamma=0.1, step_size=10, power_t=0.5):
+    def __init__(self, kind: str = "constant", gamma: float = 0.1, step_size: int = 10,
+                 power_t: float = 0.5) -> None:
         self.kind = check_choice("kind", kind, self.KINDS)
         self.gamma = check_float("gamma", gamma, 0.0, low_open=True)
         self.step_size = check_int("step_size", step_size, 1)
         self.power_t = check_float("power_t", power_t, 0.0)
 
-    def __call__(self, lr, epoch):
+    def __call__(self, lr: float, epoch: int) -> float:
         if self.kind == "step":
             return lr * self.gamma ** (epoch // self.step_size)
         if self.kind == "exponential":
@@ -55,7 +64,7 @@ class Schedule:
             return lr / (epoch + 1) ** self.power_t
         return lr
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments of this schedule."""
         return {"kind": self.kind, "gamma": self.gamma, "step_size": self.step_size,
                 "power_t": self.power_t}
@@ -68,7 +77,7 @@ class Schedule:
                 f"power_t={self.power_t})")
 
 
-def as_schedule(schedule):
+def as_schedule(schedule: ScheduleLike) -> Callable[[float, int], float]:
     """None, a name, a Schedule or a callable ``f(lr, epoch) -> lr``."""
     if schedule is None:
         return Schedule("constant")
@@ -100,19 +109,19 @@ class Optimizer:
         Optimizer steps taken so far (Adam's bias correction counts them).
     """
 
-    _HYPER = ()
+    _HYPER: tuple[str, ...] = ()
     n_states = 0
 
-    def __init__(self, lr, l2=0.0, schedule=None):
+    def __init__(self, lr: float, l2: float = 0.0, schedule: ScheduleLike = None) -> None:
         self.lr = lr
         self.l2 = l2
         self.schedule = as_schedule(schedule)
         self.iterations = 0
-        self._states = []
+        self._states: list[np.ndarray] = []
         self.check()
 
     # -- hyper-parameters --------------------------------------------------------
-    def check(self):
+    def check(self) -> None:
         """Validate the hyper-parameters (again: they are plain attributes).
 
         Raises
@@ -125,7 +134,7 @@ class Optimizer:
         if not callable(self.schedule):
             raise TypeError("schedule must be a Schedule or a callable f(lr, epoch)")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this optimizer (no state).
 
         A :class:`Schedule` is given as its own config; any other callable
@@ -138,7 +147,7 @@ class Optimizer:
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
         """An optimizer built from :meth:`get_config`'s dict (fresh state)."""
         config = dict(config)
         schedule = config.get("schedule")
@@ -148,7 +157,7 @@ class Optimizer:
             config["schedule"] = Schedule(**schedule)
         return cls(**config)
 
-    def learning_rate(self, epoch):
+    def learning_rate(self, epoch: int) -> float:
         """The learning rate of ``epoch`` (0-based, counted over every fit)."""
         return check_float(f"the learning rate that schedule returned for epoch {epoch + 1}",
                            self.schedule(self.lr, epoch), 0.0)
@@ -159,11 +168,11 @@ class Optimizer:
 
     # -- state ---------------------------------------------------------------------
     @property
-    def states(self):
+    def states(self) -> list[np.ndarray]:
         """The state buffers (a list of arrays laid out like the parameters)."""
         return list(self._states)
 
-    def build(self, params):
+    def build(self, params: np.ndarray) -> list[np.ndarray]:
         """Allocate (zeroed) state for ``params`` unless it already fits them.
 
         Returns the list of state buffers.
@@ -179,7 +188,7 @@ class Optimizer:
     def _n_states(self):
         return self.n_states
 
-    def take_state(self, other):
+    def take_state(self, other: Optimizer | None) -> bool:
         """Continue from ``other``'s state and step count if it runs the same rule.
 
         Parameters
@@ -196,12 +205,12 @@ class Optimizer:
         self._states, self.iterations = other._states, other.iterations
         return True
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the state and the step count."""
         self._states = []
         self.iterations = 0
 
-    def configure(self, engine, grads):
+    def configure(self, engine: Any, grads: np.ndarray | None) -> None:
         """Hand the engine this optimizer's rule, hyper-parameters and state.
 
         Parameters
@@ -249,12 +258,13 @@ class SGD(Optimizer):
     _HYPER = ("momentum", "nesterov")
     name = "sgd"
 
-    def __init__(self, lr=0.1, momentum=0.0, nesterov=False, l2=0.0, schedule=None):
+    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
+                 l2: float = 0.0, schedule: ScheduleLike = None) -> None:
         self.momentum = momentum
         self.nesterov = nesterov
         super().__init__(lr, l2, schedule)
 
-    def check(self):
+    def check(self) -> None:
         super().check()
         self.momentum = check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
         self.nesterov = check_bool("nesterov", self.nesterov)
@@ -285,11 +295,12 @@ class Adam(Optimizer):
     n_states = 2
     name = "adam"
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, l2=0.0, schedule=None):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, l2: float = 0.0, schedule: ScheduleLike = None) -> None:
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         super().__init__(lr, l2, schedule)
 
-    def check(self):
+    def check(self) -> None:
         super().check()
         self.beta1 = check_float("beta1", self.beta1, 0.0, 1.0, high_open=True)
         self.beta2 = check_float("beta2", self.beta2, 0.0, 1.0, high_open=True)
@@ -315,11 +326,12 @@ class RMSprop(Optimizer):
     n_states = 1
     name = "rmsprop"
 
-    def __init__(self, lr=0.001, rho=0.9, epsilon=1e-8, l2=0.0, schedule=None):
+    def __init__(self, lr: float = 0.001, rho: float = 0.9, epsilon: float = 1e-8,
+                 l2: float = 0.0, schedule: ScheduleLike = None) -> None:
         self.rho, self.epsilon = rho, epsilon
         super().__init__(lr, l2, schedule)
 
-    def check(self):
+    def check(self) -> None:
         super().check()
         self.rho = check_float("rho", self.rho, 0.0, 1.0, high_open=True)
         self.epsilon = check_float("epsilon", self.epsilon, 0.0, low_open=True)
@@ -334,7 +346,7 @@ _NAMES = {"sgd": (SGD, {}), "momentum": (SGD, {"momentum": 0.9}),
           "adam": (Adam, {}), "rmsprop": (RMSprop, {})}
 
 
-def get(optimizer, **overrides):
+def get(optimizer: str | Optimizer, **overrides: Any) -> Optimizer:
     """An optimizer from a name or an optimizer object.
 
     Parameters

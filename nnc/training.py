@@ -14,8 +14,11 @@ calling the callbacks around each step.  The engine is driven through a
 :class:`nnc.distributed.DataParallel` over MPI; both have ``n_batches``,
 ``root``, ``train(b0, b1)``, ``sum_stats(*values)`` and ``finish_epoch()``.
 """
+from __future__ import annotations
+
 import math
 import time
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,7 +28,7 @@ from nnc import distributed as _distributed
 from nnc import optimizers as _optimizers
 from nnc._threads import blas_threads, choose_threads
 
-__all__ = ["DivergenceError", "Trainer", "LocalStepper", "resolve_optimizer"]
+__all__ = ["DivergenceError", "Trainer", "Stepper", "LocalStepper", "resolve_optimizer"]
 
 #: target wall time of one span of batches between two returns to Python
 SPAN_SECONDS = 0.1
@@ -35,7 +38,8 @@ class DivergenceError(ArithmeticError):
     """Training produced a non-finite loss or non-finite parameters."""
 
 
-def resolve_optimizer(network, optimizer=None, lr=None):
+def resolve_optimizer(network: Any, optimizer: None | str | _optimizers.Optimizer = None,
+                      lr: float | None = None) -> tuple[_optimizers.Optimizer, float | None]:
     """The optimizer a ``fit`` call trains with, and its new learning rate.
 
     ``None`` continues ``network.optimizer`` (a new :class:`SGD` when there
@@ -58,6 +62,24 @@ def resolve_optimizer(network, optimizer=None, lr=None):
         raise ValueError("lr given with an optimizer object: pass Optimizer(lr=...) or "
                          "set its lr attribute instead")
     return _optimizers.get(optimizer, lr=lr), None
+
+
+class Stepper(Protocol):
+    """What the trainer asks of the engine's driver, in one process or over MPI."""
+
+    #: mini-batch steps per epoch (over MPI: the shortest shard's)
+    n_batches: int
+    #: whether this process prints and writes files (rank 0)
+    root: bool
+
+    def train(self, b0: int, b1: int) -> None:
+        """Train on this epoch's batches b0 .. b1-1."""
+
+    def sum_stats(self, *values: float) -> tuple:
+        """The epoch's statistics summed over the processes."""
+
+    def finish_epoch(self) -> None:
+        """Synchronise at the end of an epoch."""
 
 
 class LocalStepper:
@@ -165,14 +187,15 @@ class Trainer:
         self.threads = choose_threads(threads, self.batch_size * network._layout_size)
 
     # -- the loop ------------------------------------------------------------------
-    def run(self, epochs, callbacks=None, verbose=1):
+    def run(self, epochs: int, callbacks: Any = None, verbose: int = 1) -> dict[str, list]:
         """Train for ``epochs`` epochs; returns this run's history (dict of lists)."""
         epochs = V.check_int("epochs", epochs, 0)
         verbose = V.check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
                               0)
         self.history = _callbacks.History()
         self.callbacks = [self.history] + _callbacks.as_callbacks(callbacks, self.history)
-        if verbose >= 1:
+        if verbose >= 1 and not any(isinstance(cb, _callbacks.ProgressBar)
+                                    for cb in self.callbacks):
             self.callbacks.append(_callbacks.ProgressBar(epochs))
         self._start()
         self._trained = False
