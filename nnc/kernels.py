@@ -10,7 +10,7 @@ checks.
 - :func:`batch_forward` -- ``out = X W^T + b`` for a mini-batch
 - :func:`backprop_delta` -- ``out = delta W`` (W^T delta for each row)
 - :func:`weight_gradient` -- ``out = delta^T A (+ beta out)``
-- :func:`activation` / :func:`activation_derivative` -- f(z), and delta *= f'(z)
+- :func:`activation` / :func:`activation_derivative` -- f(z), and ``delta *= f'(z)``
 - :func:`loss_and_delta` -- mean cost and output error of a batch
 - :func:`sgd_step` -- ``param -= lr * grad``
 
@@ -133,6 +133,15 @@ def activation_derivative(kind, z, a, delta):
 
     For softmax, whose Jacobian is not diagonal, the Jacobian-vector product
     ``a * (delta - sum(delta * a))`` is taken row by row.
+
+    Parameters
+    ----------
+    kind : str or int
+        The activation (a name or code of :data:`nnc.activations.CODES`).
+    z, a : ndarray of shape (m, n)
+        The weighted inputs and ``f(z)``.
+    delta : ndarray of shape (m, n)
+        Multiplied by ``f'(z)`` in place.
     """
     code = _code(_acts, kind, "kind")
     _arrays(("z", "a", "delta"), (z, a, delta), (2, 2, 2), ("delta",))
@@ -162,6 +171,16 @@ def loss_and_delta(loss, kind, z, a, y, delta):
 
 
 def sgd_step(param, grad, lr):
-    """In-place gradient descent step ``param -= lr * grad`` (1-D arrays)."""
+    """In-place gradient descent step ``param -= lr * grad`` (1-D arrays).
+
+    Parameters
+    ----------
+    param : ndarray of shape (n,)
+        Updated in place.
+    grad : ndarray of shape (n,)
+        Same dtype as ``param``.
+    lr : float
+        The learning rate.
+    """
     _arrays(("param", "grad"), (param, grad), (1, 1), ("param",))
     _kernels.sgd_step(param, grad, float(lr))
