@@ -58,6 +58,27 @@ class FigureScraper:
         return figure_rst(paths, gallery_conf["src_dir"])
 
 
+class ExampleOrder:
+    """The gallery's order: the tutorials' networks first, then figures,
+    integrations, and the MPI script last (sphinx-gallery sort key)."""
+
+    ORDER = ["tutorial_network.py", "tutorial_100.py", "tutorial_network2.py",
+             "best_mnist.py", "plot_mnist_figures.py", "plot_activation_functions.py",
+             "sklearn_digits.py", "onnx_export.py", "sweep_dask.py", "mpi_train.py"]
+
+    def __init__(self, src_dir):
+        self.src_dir = src_dir
+
+    def __repr__(self):
+        return "nnc_docs.ExampleOrder"
+
+    def __call__(self, filename):
+        # Learn scripts (step1_... step8_...) and unlisted examples keep their
+        # file-name order after the listed ones.
+        name = os.path.basename(filename)
+        return (self.ORDER.index(name) if name in self.ORDER else len(self.ORDER), name)
+
+
 class ExampleArgv:
     """Command lines for the scripts that do not read NNC_DOCS_QUICK."""
 
@@ -191,10 +212,25 @@ def write_cli_reference(docs):
     _write_if_changed(os.path.join(docs, "_generated", "cli.rst"), "\n".join(lines))
 
 
-def setup(app, root, docs):
+def _link_mathjax(source):
+    """A build-finished handler: _static/mathjax -> the folder of ``source``."""
+    def link(app, exception):
+        if exception is not None or app.builder.format != "html":
+            return
+        target = os.path.join(app.outdir, "_static", "mathjax")
+        if not os.path.lexists(target):
+            os.symlink(os.path.dirname(os.path.abspath(source)), target)
+    return link
+
+
+def setup(app, root, docs, local_mathjax=None):
     write_module_pages(docs)
     write_cli_reference(docs)
     logging.getLogger("sphinx.sphinx.ext.intersphinx").addFilter(_OfflineInventory())
     write_bench_tables(root, docs)
     app.connect("autodoc-skip-member", _skip_member)
+    if local_mathjax:
+        if not os.path.isfile(local_mathjax):
+            raise OSError(f"NNC_DOCS_MATHJAX: no MathJax.js at {local_mathjax!r}")
+        app.connect("build-finished", _link_mathjax(local_mathjax))
     return {"parallel_read_safe": True}

@@ -47,7 +47,6 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "README.md", "learn_scripts/*.rst", "_generated", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]
-html_static_path = ["_static"]
 
 # ---------------------------------------------------------------- API reference
 autosummary_generate = True
@@ -81,7 +80,17 @@ intersphinx_mapping = {
 intersphinx_timeout = 10
 
 # ---------------------------------------------------------------- math
-mathjax3_config = {"tex": {"macros": {"R": r"\mathbb{R}"}}}
+# The published site loads MathJax 3 from its CDN (Sphinx's default).  For a
+# site read offline, NNC_DOCS_MATHJAX names a local MathJax 2 (for example
+# Debian's libjs-mathjax: /usr/share/javascript/mathjax/MathJax.js), which the
+# site then links to as _static/mathjax (a symbolic link: for local reading).
+_local_mathjax = os.environ.get("NNC_DOCS_MATHJAX")
+if _local_mathjax:
+    mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML"
+    mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]],
+                                   "displayMath": [["\\[", "\\]"]],
+                                   "processEscapes": True},
+                       "messageStyle": "none"}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
@@ -92,7 +101,7 @@ sphinx_gallery_conf = {
     # Every script runs except the MPI one, which needs mpiexec: it is shown.
     "filename_pattern": r"^((?!mpi_).)*$",
     "ignore_pattern": r"(__init__|_common)\.py$",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": _ext.ExampleOrder,
     "image_scrapers": (_ext.FigureScraper(),),
     "reset_argv": _ext.example_argv,
     "download_all_examples": False,
@@ -111,6 +120,7 @@ plot_html_show_formats = False
 plot_formats = [("png", 110)]
 
 # ---------------------------------------------------------------- HTML
+html_static_path = ["_static"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"nnc {release}"
 html_theme_options = {
@@ -124,4 +134,4 @@ html_show_sourcelink = False
 
 
 def setup(app):
-    _ext.setup(app, root=ROOT, docs=DOCS)
+    _ext.setup(app, root=ROOT, docs=DOCS, local_mathjax=_local_mathjax)

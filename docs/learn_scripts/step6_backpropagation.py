@@ -8,10 +8,10 @@ Backpropagation computes the whole gradient in one backward pass.  Define the
 
 .. math::
 
-    \\delta^L &= \\nabla_a C \\odot \\sigma'(z^L) & \\text{(BP1)} \\\\
-    \\delta^l &= \\left((W^{l+1})^T \\delta^{l+1}\\right) \\odot \\sigma'(z^l) & \\text{(BP2)} \\\\
-    \\frac{\\partial C}{\\partial b^l_j} &= \\delta^l_j & \\text{(BP3)} \\\\
-    \\frac{\\partial C}{\\partial w^l_{jk}} &= a^{l-1}_k \\delta^l_j & \\text{(BP4)}
+    \\delta^L &= \\nabla_a C \\odot \\sigma'(z^L) &\\qquad \\text{(BP1)} \\\\
+    \\delta^l &= \\left((W^{l+1})^T \\delta^{l+1}\\right) \\odot \\sigma'(z^l) &\\qquad \\text{(BP2)} \\\\
+    \\frac{\\partial C}{\\partial b^l_j} &= \\delta^l_j &\\qquad \\text{(BP3)} \\\\
+    \\frac{\\partial C}{\\partial w^l_{jk}} &= a^{l-1}_k \\delta^l_j &\\qquad \\text{(BP4)}
 
 where :math:`\\odot` is the elementwise (Hadamard) product.  For a
 mini-batch, each sample has its own :math:`\\delta`; the gradient of the
