@@ -3,16 +3,20 @@
 Build with ``sphinx-build -W -b html docs docs/_build/html`` from the
 repository root (after ``pip install ".[docs]"`` or an in-place build).
 """
-import json
-import logging
+import glob
 import os
 import sys
 
 DOCS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(DOCS)
-# The nnc being documented: the source tree (an in-place build) when it has
-# its extensions, otherwise the installed package.
-sys.path.insert(0, ROOT)
+# The nnc being documented: the source tree when it has been built in place
+# (python setup.py build_ext --inplace), otherwise the installed package
+# (pip install ".[docs]").  A clean clone's nnc/ cannot be imported.
+if glob.glob(os.path.join(ROOT, "nnc", "_engine*.so")) + \
+        glob.glob(os.path.join(ROOT, "nnc", "_engine*.pyd")):
+    sys.path.insert(0, ROOT)
+else:   # `python -m sphinx` run from the root puts the unbuilt tree first
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != ROOT]
 # The examples import their shared helpers as `_common`.
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 sys.path.insert(0, DOCS)
