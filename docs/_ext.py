@@ -58,6 +58,9 @@ class FigureScraper:
         return figure_rst(paths, gallery_conf["src_dir"])
 
 
+figure_scraper = FigureScraper()
+
+
 class ExampleOrder:
     """The gallery's order: the tutorials' networks first, then figures,
     integrations, and the MPI script last (sphinx-gallery sort key)."""

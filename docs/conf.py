@@ -84,7 +84,7 @@ intersphinx_mapping = {
 intersphinx_timeout = 10
 
 # ---------------------------------------------------------------- math
-# The published site loads MathJax 3 from its CDN (Sphinx's default).  For a
+# The published site loads MathJax from its CDN (Sphinx's default).  For a
 # site read offline, NNC_DOCS_MATHJAX names a local MathJax 2 (for example
 # Debian's libjs-mathjax: /usr/share/javascript/mathjax/MathJax.js), which the
 # site then links to as _static/mathjax (a symbolic link: for local reading).
@@ -99,15 +99,17 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # ---------------------------------------------------------------- gallery
+# The callables are named by strings (docs/_ext.py), which keeps the
+# configuration picklable for Sphinx's environment cache.
 sphinx_gallery_conf = {
     "examples_dirs": ["learn_scripts", "../examples"],
     "gallery_dirs": ["learn", "gallery"],
     # Every script runs except the MPI one, which needs mpiexec: it is shown.
     "filename_pattern": r"^((?!mpi_).)*$",
     "ignore_pattern": r"(__init__|_common)\.py$",
-    "within_subsection_order": _ext.ExampleOrder,
-    "image_scrapers": (_ext.FigureScraper(),),
-    "reset_argv": _ext.example_argv,
+    "within_subsection_order": "_ext.ExampleOrder",
+    "image_scrapers": ("_ext.figure_scraper",),
+    "reset_argv": "_ext.example_argv",
     "download_all_examples": False,
     "remove_config_comments": True,
     "capture_repr": (),
@@ -124,7 +126,6 @@ plot_html_show_formats = False
 plot_formats = [("png", 110)]
 
 # ---------------------------------------------------------------- HTML
-html_static_path = ["_static"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"nnc {release}"
 html_theme_options = {

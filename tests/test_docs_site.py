@@ -70,7 +70,9 @@ def local_images(p):
 
 
 def has_mathjax(p):
-    return any("mathjax" in s.lower() or "MathJax" in s for s in p.scripts)
+    """MathJax is loaded: the CDN's MathJax 3 or a local MathJax 2 (NNC_DOCS_MATHJAX)."""
+    return any(re.search(r"mathjax(@[\d.]+)?/.*\.js|MathJax\.js", s, re.IGNORECASE)
+               for s in p.scripts)
 
 
 LEARN = ["step1_perceptron", "step2_sigmoid", "step3_network", "step4_cost",

@@ -78,5 +78,10 @@ dropout = run("  the same with dropout 0.2",
 # %%
 # Dropout and L2 pay off over long runs, where an unregularised network starts
 # to fit the training images' noise: compare the training and test accuracy.
+# Over long runs, stopping when the validation loss stops improving is the
+# other guard against it: with the callback API,
+# ``fit(..., validation_split=0.1, callbacks=[nnc.callbacks.EarlyStopping(
+# monitor="val_loss", patience=5)])`` stops and restores the best weights,
+# and ``nnc.callbacks.ModelCheckpoint(path)`` saves the network as it goes.
 for label, h in [("no regularisation", init), ("L2", l2), ("dropout", dropout)]:
     print(f"{label:<18} training {h['accuracy'][-1]:.2%}, test {h['val_accuracy'][-1]:.2%}")
