@@ -193,6 +193,19 @@ def _skip_member(app, what, name, obj, skip, options):
     return None          # autodoc decides
 
 
+def _help(parser, width=74):
+    """``parser.format_help()`` wrapped to ``width`` columns (the page's column)."""
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)      # argparse's HelpFormatter reads it
+    try:
+        return parser.format_help().rstrip()
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
 def write_cli_reference(docs):
     """docs/_generated/cli.rst: ``nnc --help`` and each command's ``--help``,
     from the command's own parser (nnc.cli.build_parser), as a user sees them."""
@@ -200,7 +213,6 @@ def write_cli_reference(docs):
     import textwrap
 
     from nnc.cli import build_parser
-    os.environ["COLUMNS"] = "88"          # argparse wraps help to the terminal width
     parser = build_parser()
     parser.prog = "nnc"
     parts = [("nnc", parser)]
@@ -211,7 +223,7 @@ def write_cli_reference(docs):
     for title, p in parts:
         lines += [f".. _cli-{title.replace(' ', '-')}:", "", f"``{title}``",
                   "-" * (len(title) + 4), "", ".. code-block:: text", ""]
-        lines += [textwrap.indent(p.format_help().rstrip(), "   ", lambda line: True), ""]
+        lines += [textwrap.indent(_help(p), "   ", lambda line: True), ""]
     _write_if_changed(os.path.join(docs, "_generated", "cli.rst"), "\n".join(lines))
 
 

@@ -15,28 +15,35 @@ STAGES = [
 def draw():
     """The diagram on the current pyplot figure (the plot directive collects it)."""
     import matplotlib.pyplot as plt
-    fig = plt.figure(figsize=(11, 3.3))
+    fig = plt.figure(figsize=(8, 4.8))
     ax = fig.add_axes([0, 0, 1, 1])
-    ax.set_xlim(0, 12)
-    ax.set_ylim(0, 3.3)
+    ax.set_xlim(0, 8)
+    ax.set_ylim(0, 4.8)
     ax.set_axis_off()
-    w, h, y0 = 1.75, 1.6, 1.1
-    for i, (name, text) in enumerate(STAGES):
-        x = 0.15 + i * 2.0
+    w, h = 2.2, 1.45
+    # Two rows, read like a loop: left to right on top, right to left below.
+    corners = [(0.3, 3.0), (2.9, 3.0), (5.5, 3.0), (5.5, 0.95), (2.9, 0.95), (0.3, 0.95)]
+    for (name, text), (x, y) in zip(STAGES, corners, strict=True):
         dashed = name.startswith("(")
-        ax.add_patch(FancyBboxPatch((x, y0), w, h, boxstyle="round,pad=0.03",
-                                    fc="#eef4fb" if not dashed else "white", ec="#2a5d9f",
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.03",
+                                    fc="white" if dashed else "#eef4fb", ec="#2a5d9f",
                                     ls="--" if dashed else "-", lw=1.4))
-        ax.text(x + w / 2, y0 + h - 0.25, name, ha="center", va="center", fontsize=10,
+        ax.text(x + w / 2, y + h - 0.25, name, ha="center", va="center", fontsize=11,
                 family="monospace", weight="bold")
-        ax.text(x + w / 2, y0 + 0.62, text, ha="center", va="center", fontsize=7.5)
-        if i < len(STAGES) - 1:
-            ax.add_patch(FancyArrowPatch((x + w + 0.02, y0 + h / 2), (x + 2.0 - 0.02, y0 + h / 2),
-                                         arrowstyle="-|>", mutation_scale=12, color="#2a5d9f"))
-    ax.add_patch(FancyArrowPatch((0.15 + 5 * 2.0 + w / 2, y0 - 0.05), (0.15 + w / 2, y0 - 0.05),
-                                 connectionstyle="arc3,rad=-0.12", arrowstyle="-|>",
-                                 mutation_scale=12, color="#888888"))
-    ax.text(6, 0.25, "next mini-batch: all in C, without the GIL; Python is entered only "
-            "between spans of about 0.1 s (progress, callbacks, Ctrl-C)", ha="center",
-            fontsize=8.5, color="#444444")
+        ax.text(x + w / 2, y + 0.55, text, ha="center", va="center", fontsize=9)
+
+    def arrow(start, end, **kw):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14,
+                                     color=kw.pop("color", "#2a5d9f"), **kw))
+
+    arrow((0.3 + w, 3.0 + h / 2), (2.9, 3.0 + h / 2))
+    arrow((2.9 + w, 3.0 + h / 2), (5.5, 3.0 + h / 2))
+    arrow((5.5 + w / 2, 3.0), (5.5 + w / 2, 0.95 + h))
+    arrow((5.5, 0.95 + h / 2), (2.9 + w, 0.95 + h / 2))
+    arrow((2.9, 0.95 + h / 2), (0.3 + w, 0.95 + h / 2))
+    arrow((0.3 + w / 2, 0.95 + h), (0.3 + w / 2, 3.0), color="#888888")
+    ax.text(0.3 + w / 2 + 0.08, 2.7, "next\nbatch", fontsize=8, color="#666666", va="center")
+    ax.text(4.0, 0.45, "all in C, without the GIL; Python is entered only between spans of "
+            "about 0.1 s\n(progress bars, callbacks, Ctrl-C)", ha="center", va="center",
+            fontsize=9, color="#444444")
     return fig
