@@ -19,7 +19,20 @@ ALIASES = {"linear": "identity", "logistic": "sigmoid", "silu": "swish"}
 
 
 def canonical(name, argname="activation"):
-    """Return the canonical activation name, or raise ValueError."""
+    """Return the canonical activation name, or raise ValueError.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`CODES` or an alias of :data:`ALIASES`, any case.
+    argname : str, default "activation"
+        The argument named in the error message.
+
+    Returns
+    -------
+    str
+        The key of :data:`CODES`.
+    """
     if not isinstance(name, str):
         raise TypeError(f"{argname} must be a string, got {type(name).__name__}")
     key = ALIASES.get(name.lower(), name.lower())

@@ -31,7 +31,18 @@ ALIASES = {
 
 
 def canonical(name):
-    """Return the canonical loss name, or raise ValueError."""
+    """Return the canonical loss name, or raise ValueError.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`CODES` or an alias of :data:`ALIASES`, any case.
+
+    Returns
+    -------
+    str
+        The key of :data:`CODES`.
+    """
     if not isinstance(name, str):
         raise TypeError(f"loss must be a string, got {type(name).__name__}")
     key = ALIASES.get(name.lower(), name.lower())
