@@ -17,6 +17,7 @@ cdef enum:
     ACT_SWISH = 8
     ACT_SOFTMAX = 9
     ACT_STEP = 10
+    ACT_EXP = 11
 
 # Loss codes (keep in sync with nnc/losses.py).  Sparse categorical labels are
 # turned into one-hot rows when a batch is gathered, so it shares code 2.
@@ -24,6 +25,7 @@ cdef enum:
     LOSS_QUADRATIC = 0
     LOSS_BINARY_CE = 1
     LOSS_CATEGORICAL_CE = 2
+    LOSS_POISSON = 3
 
 # --- products through BLAS (row-major views of column-major BLAS) ----------
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,

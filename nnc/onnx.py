@@ -19,6 +19,7 @@ softplus       ``Softplus`` (float32); ``Relu(z) + Log(1 + Exp(-|z|))`` (float64
 swish          ``z * Sigmoid(z)``
 softmax        ``Softmax(axis=-1)``
 step           ``Cast(z > 0)`` (a :class:`nnc.Perceptron`)
+exp            ``Exp`` (the output of a Poisson regression)
 =============  ======================================================================
 
 onnxruntime has no float64 kernels for ``Elu``, ``Softplus`` and ``Erf``, and
@@ -140,6 +141,8 @@ def _activation(g, kind, z, out, onnx):
             erf = g.op("Erf", [scaled])
         half_z = g.op("Mul", [z, g.const(0.5)])
         return g.op("Mul", [half_z, g.op("Add", [erf, g.const(1)])], out)
+    if kind == "exp":
+        return g.op("Exp", [z], out)
     if kind == "step":
         elem = onnx.TensorProto.DOUBLE if double else onnx.TensorProto.FLOAT
         return g.op("Cast", [g.op("Greater", [z, g.const(0)])], out, to=elem)
