@@ -318,7 +318,9 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if any(not isinstance(s, Integral) or isinstance(s, bool) or s <= 0 for s in sizes):
+        if any(not isinstance(s, Integral) or isinstance(s, bool) for s in sizes):
+            raise TypeError(f"hidden_layer_sizes must hold integers, got {sizes}")
+        if any(s <= 0 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
@@ -410,6 +412,9 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     # -- training -------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
         self._validate_params()
+        for name in ("max_iter", "batch_size", "max_fun", "n_iter_no_change", "threads"):
+            if isinstance(getattr(self, name), (bool, np.bool_)):  # Integral to the constraints
+                raise TypeError(f"{name} must be an integer, got {getattr(self, name)!r}")
         hidden = self._hidden_sizes()
         first = not hasattr(self, "coefs_") or (not incremental and not self.warm_start)
         if incremental and self.early_stopping:
@@ -787,10 +792,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self.classes_ = self._label_binarizer.classes_
         else:
             self._check_known_classes(unique_labels(y))
-        Y = self._label_binarizer.transform(y)
-        stratify = Y.astype(bool) if Y.shape[1] == 1 else None  # not multiclass/multilabel
         if self._label_binarizer.y_type_ == "multiclass":
-            return np.argmax(Y, axis=1).astype(np.int64), y, stratify, Y.shape[1]
+            # class indices: the engine builds the one-hot rows batch by batch
+            return np.searchsorted(self.classes_, y), y, None, len(self.classes_)
+        Y = self._label_binarizer.transform(y)
+        stratify = Y.astype(bool) if Y.shape[1] == 1 else None  # binary only, as scikit-learn
         return np.ascontiguousarray(Y, dtype=dtype), y, stratify, Y.shape[1]
 
     def _check_known_classes(self, present):
