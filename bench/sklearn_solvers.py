@@ -101,10 +101,20 @@ def run(repeats):
     return cases
 
 
+def _cpu():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        return f"{names[0]} ({len(names)} logical CPUs)"
+    except (OSError, IndexError):
+        return platform.processor() or platform.machine()
+
+
 def table(rows, repeats):
     import sklearn
-    lines = [f"CPU: {platform.processor() or platform.machine()}, one thread; "
-             f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; best of {repeats}",
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [f"CPU: {_cpu()}, one thread, load average {load:.1f}; scikit-learn "
+             f"{sklearn.__version__}, numpy {np.__version__}; best of {repeats}",
              "", "| case | impl | fit (s) | nnc / sklearn time | iterations | loss_ | score |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:

@@ -399,15 +399,16 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 and net.activations[-1] == out_act and net.loss == loss
                 and (dtype is None or net.dtype == dtype))
 
-    def _reset_state(self):
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self._no_improvement_count = 0
-        self._sgd_lr = float(self.learning_rate_init)
-        self.best_loss_ = None if self.early_stopping else np.inf
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
+    def _reset_state(self, only_missing=False):
+        """The training record of a fresh fit (or the parts that are missing)."""
+        state = {"n_iter_": 0, "t_": 0, "loss_curve_": [], "_no_improvement_count": 0,
+                 "_sgd_lr": float(self.learning_rate_init),
+                 "best_loss_": None if self.early_stopping else np.inf,
+                 "validation_scores_": [] if self.early_stopping else None,
+                 "best_validation_score_": -np.inf if self.early_stopping else None}
+        for name, value in state.items():
+            if not (only_missing and hasattr(self, name)):
+                setattr(self, name, value)
 
     # -- training -------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -432,8 +433,7 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self._reset_state()
         elif "_pending_coefs" in self.__dict__:
             self._adopt_pending(X.shape[1], n_outputs, X.dtype, rng)
-            if not hasattr(self, "loss_curve_"):
-                self._reset_state()
+            self._reset_state(only_missing=True)
         elif not self._same_architecture(hidden, n_outputs):
             raise ValueError(
                 "the network's architecture (hidden_layer_sizes, activation, dtype or "
