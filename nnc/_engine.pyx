@@ -478,6 +478,9 @@ cdef class Engine:
     cdef bint is_double
     cdef list _alive
     cdef object _scratch
+    cdef void* _scratch_ptr
+    cdef object _grads_seen     # the last grads buffer of loss_and_gradient, and its data
+    cdef void* _grads_ptr
     cdef public object dtype
 
     def __init__(self, params, sizes, activations, int loss, w_off, b_off, int cap,
@@ -677,8 +680,11 @@ cdef class Engine:
         if self.c.n_order > self.c.batch_size:
             if self._scratch is None:
                 self._scratch = self._alloc(self.c.n_params, self.dtype)
-            scratch = _ptr(self._scratch)
-        total = _ptr(grads)
+                self._scratch_ptr = _ptr(self._scratch)
+            scratch = self._scratch_ptr
+        if grads is not self._grads_seen:  # L-BFGS hands in one buffer every time
+            self._grads_seen, self._grads_ptr = grads, _ptr(grads)
+        total = self._grads_ptr
         self._alive.append(grads)
         self.reset_stats()
         with nogil:

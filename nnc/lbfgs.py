@@ -28,7 +28,7 @@ from nnc.network import _blas_threads, _threads
 __all__ = ["LBFGSResult", "fit_lbfgs"]
 
 #: rows per engine batch: the workspace stays small, the products stay large
-BATCH_ROWS = 1024
+BATCH_ROWS = 512
 
 
 @dataclass
