@@ -491,9 +491,10 @@ cdef double output_delta(int loss, int kind, const floating* z, const floating* 
 
     Returns the sum over rows of weight[i] * (the row's loss); adds the number
     of rows whose prediction matches the target to ``correct``.  The pairs
-    sigmoid + binary cross-entropy and softmax + categorical cross-entropy
-    use the fused, exact delta = a - y (times sum(y) for softmax) and compute
-    their loss from z, so that no log(0) can occur.
+    sigmoid + binary cross-entropy, softmax + categorical cross-entropy and
+    exp + Poisson (half the deviance, scikit-learn's) use the fused, exact
+    delta = a - y (times sum(y) for softmax) and compute their loss from z,
+    so that no log(0) can occur.
     """
     cdef Py_ssize_t i, k
     cdef double total = 0, row_loss, w
