@@ -55,6 +55,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from scipy import sparse as _sp
 
+from nnc import _validation as V
 from nnc import activations as _acts
 from nnc import callbacks as _callbacks
 from nnc import optimizers as _optimizers
@@ -315,7 +316,8 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     # -- checks ---------------------------------------------------------------
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        sizes = ([sizes] if isinstance(sizes, Integral)
+                 else V.check_sequence("hidden_layer_sizes", sizes, "an int or a sequence of ints"))
         if any(not isinstance(s, Integral) or isinstance(s, bool) for s in sizes):
             raise TypeError(f"hidden_layer_sizes must hold integers, got {sizes}")
         if any(s <= 0 for s in sizes):
@@ -334,7 +336,7 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         rates = self.dropout
         if isinstance(rates, Real):
             return [] if n_hidden == 0 and rates == 0 else [float(rates)] * n_hidden
-        rates = [float(r) for r in rates]
+        rates = [float(r) for r in V.check_sequence("dropout", rates, "a rate or a sequence of rates")]
         if len(rates) != n_hidden or any(not 0 <= r < 1 for r in rates):
             raise ValueError(f"dropout needs one rate in [0, 1) per hidden layer "
                              f"({n_hidden}), got {self.dropout!r}")
