@@ -1,13 +1,33 @@
-"""Shared plumbing of the example scripts: options, data, per-epoch reporting."""
+"""Shared plumbing of the example scripts: options, data, per-epoch reporting.
+
+With ``NNC_DOCS_QUICK=1`` in the environment (the documentation build sets
+it) the examples default to a few epochs on fewer images, so the whole
+gallery runs in minutes; options given on the command line still win.
+"""
 import argparse
+import os
 import time
 
 import nnc
 
+#: True when the documentation build runs the examples (few epochs, fewer images).
+QUICK = os.environ.get("NNC_DOCS_QUICK", "0").strip() not in ("", "0")
+QUICK_EPOCHS, QUICK_TRAIN_SIZE = 5, 20000
+
+
+def title(doc):
+    """The first non-empty line of a module docstring (the gallery's title).
+
+    sphinx-gallery runs the scripts with an empty ``__doc__``.
+    """
+    return next((line.strip() for line in (doc or "").splitlines() if line.strip()), None)
+
 
 def parser(description, epochs, train_size=50000, threads=1):
     """Options every example accepts, so tests can run them quickly."""
-    p = argparse.ArgumentParser(description=description)
+    if QUICK:
+        epochs, train_size = min(epochs, QUICK_EPOCHS), min(train_size, QUICK_TRAIN_SIZE)
+    p = argparse.ArgumentParser(description=title(description))
     p.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
     p.add_argument("--train-size", type=int, default=train_size,
                    help=f"training images used, from the start of the set (default {train_size})")

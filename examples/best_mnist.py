@@ -1,4 +1,8 @@
-"""The best fully connected MNIST result nnc reaches in about a minute of
+"""
+The best fully connected MNIST network: ReLU, dropout, Adam, shifted images
+===========================================================================
+
+The best fully connected MNIST result nnc reaches in about a minute of
 training on a 2-core machine, trained on all 60,000 training images and
 scored once on the 10,000 test images.
 
@@ -14,6 +18,10 @@ The hyper-parameters were chosen on a 50,000/10,000 split of the training
 images (see examples/RESULTS.md); the test set is used once, at the end.
 The last line gives wall-clock training time and the process's CPU time:
 on a machine shared with other work the first grows, the second hardly.
+Full run: 98.88% in 38.3 s (examples/RESULTS.md); the documentation build runs
+a few epochs on fewer images.
+
+.. code-block:: bash
 
     python examples/best_mnist.py [--epochs 15] [--seed 0] [--threads 1]
 """
@@ -44,7 +52,7 @@ def shift_images(X, rng, max_shift, side=28):
 
 
 def main(argv=None):
-    p = parser(__doc__.splitlines()[0], epochs=15, train_size=60000)
+    p = parser(__doc__, epochs=15, train_size=60000)
     p.add_argument("--shift", type=int, default=1, help="largest shift in pixels (0: none)")
     args = p.parse_args(argv)
     (X, y), (X_test, y_test) = mnist(args.train_size)

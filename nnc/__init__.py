@@ -3,8 +3,9 @@
 >>> import nnc
 >>> (X, y), (X_test, y_test) = nnc.datasets.load_mnist()
 >>> net = nnc.Network([784, 30, 10], seed=0)
->>> history = net.fit(X[:50000], y[:50000], epochs=30, batch_size=10, lr=3.0)  # SGD
->>> net.evaluate(X_test, y_test)["accuracy"]      # about 0.95
+>>> history = net.fit(X[:10000], y[:10000], epochs=1, batch_size=10, lr=3.0, verbose=0)
+>>> net.evaluate(X_test, y_test)["accuracy"] > 0.8   # 30 epochs on 50,000 images: about 0.95
+True
 """
 # First, so that nnc's extensions load libgomp with a short spin-wait (see
 # nnc/_native.py); nothing is left in os.environ.

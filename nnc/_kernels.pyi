@@ -22,6 +22,7 @@ class Activation(enum.IntEnum):
     ACT_SWISH = 8
     ACT_SOFTMAX = 9
     ACT_STEP = 10
+    ACT_EXP = 11
 
 class Loss(enum.IntEnum):
     """Loss codes (``cpdef enum Loss`` in nnc/_kernels.pxd)."""
@@ -29,6 +30,7 @@ class Loss(enum.IntEnum):
     LOSS_QUADRATIC = 0
     LOSS_BINARY_CROSSENTROPY = 1
     LOSS_CATEGORICAL_CROSSENTROPY = 2
+    LOSS_POISSON = 3
 
 def batch_forward(x: _F, w: _F, b: _F, out: _F) -> None: ...
 def matvec(w: _F, x: _F, b: _F, out: _F) -> None: ...

@@ -21,7 +21,20 @@ ALIASES = {"linear": "identity", "logistic": "sigmoid", "silu": "swish"}
 
 
 def canonical(name: str, argname: str = "activation") -> str:
-    """Return the canonical activation name, or raise ValueError."""
+    """Return the canonical activation name, or raise ValueError.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`CODES` or an alias of :data:`ALIASES`, any case.
+    argname : str, default "activation"
+        The argument named in the error message.
+
+    Returns
+    -------
+    str
+        The key of :data:`CODES`.
+    """
     if not isinstance(name, str):
         raise TypeError(f"{argname} must be a string, got {type(name).__name__}")
     key = ALIASES.get(name.lower(), name.lower())
@@ -49,6 +62,7 @@ FUNCTIONS = {
     "swish": lambda z: z * expit(z),
     "softmax": _softmax,
     "step": lambda z: (z > 0).astype(z.dtype),
+    "exp": np.exp,
 }
 
 #: name -> f'(z), elementwise, in NumPy (softmax's Jacobian is not diagonal)
@@ -62,4 +76,5 @@ DERIVATIVES = {
     "gelu": lambda z: 0.5 * (1 + erf(z / np.sqrt(2))) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi),
     "softplus": expit,
     "swish": lambda z: expit(z) * (1 + z * (1 - expit(z))),
+    "exp": np.exp,
 }

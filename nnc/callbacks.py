@@ -13,7 +13,9 @@ setting ``self.network.stop_training = True``.  Plain functions
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,14 +23,7 @@ from nnc import _files
 from nnc import _validation as V
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-    from typing import Any, TypeAlias
-
-    from nnc._typing import FloatArray, HistoryDict, Logs, PathLike
-
-    #: what ``fit(callbacks=...)`` accepts
-    CallbacksLike: TypeAlias = (
-        "Callback | Sequence[Callback | Callable[[Any, int, HistoryDict], object]] | None")
+    from nnc._typing import FloatArray, HistoryDict, Logs
 
 __all__ = ["Callback", "History", "ProgressBar", "EarlyStopping", "ModelCheckpoint",
            "LambdaCallback", "FunctionCallback", "as_callbacks"]
@@ -54,19 +49,19 @@ class Callback:
         self.network = network
         self.root = root
 
-    def on_train_begin(self, logs: Logs | None = None) -> None:
+    def on_train_begin(self, logs: dict | None = None) -> None:
         """Called once, before the first epoch."""
 
-    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         """Called at the start of each epoch (0-based within this ``fit``)."""
 
     def on_span_end(self, epoch: int, batches_done: int, n_batches: int) -> None:
         """Called each time the engine returns between spans of batches."""
 
-    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> bool | None:
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> Any:
         """Called after each epoch with its metrics; a true return stops training."""
 
-    def on_train_end(self, logs: Logs | None = None) -> None:
+    def on_train_end(self, logs: dict | None = None) -> None:
         """Called once after the last epoch (also when a callback stopped training)."""
 
 
@@ -223,7 +218,7 @@ class ModelCheckpoint(Callback):
     every : int, default 1
     """
 
-    def __init__(self, path: PathLike, every: int = 1) -> None:
+    def __init__(self, path: str | os.PathLike, every: int = 1) -> None:
         self.path = V.check_path("checkpoint", path, parent_must_exist=True)
         _files.check_writable(self.path, "checkpoint")  # no device, FIFO or folder
         self.every = V.check_int("every", every, 1)
@@ -273,7 +268,13 @@ class FunctionCallback(Callback):
         return self.fn(self.network, epoch, self.history.history)
 
 
-def as_callbacks(callbacks: CallbacksLike, history: History) -> list[Callback]:
+CallbackLike = Callback | Callable[[Any, int, dict], Any]
+#: what ``fit(callbacks=...)`` accepts
+CallbacksLike = Callback | Sequence[CallbackLike] | None
+
+
+def as_callbacks(callbacks: None | Callback | Sequence[CallbackLike],
+                 history: History) -> list[Callback]:
     """Check ``fit``'s ``callbacks`` argument; wrap plain functions.
 
     Parameters

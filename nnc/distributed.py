@@ -18,7 +18,7 @@ Launch one process per rank, each holding its own shard of the data::
 job instead of leaving the other ranks waiting in a collective.)
 
 Semantics of ``Network.fit(..., comm=comm)``
--------------------------------------------
+--------------------------------------------
 * At the start of ``fit`` the parameters and the optimizer state of rank 0
   are broadcast to every rank (one ``Bcast`` per buffer), so all ranks start
   identical whatever their own seeds were.  The shuffling and dropout streams
@@ -63,13 +63,11 @@ contract.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from nnc._engine import Engine
     from nnc._typing import ArrayLike, Comm, FloatArray, NDArray, XLike
     from nnc.optimizers import Optimizer
@@ -88,7 +86,19 @@ def _check_comm(comm, name="comm"):
 
 
 def is_root(comm: Comm, root: int = 0) -> bool:
-    """True on ``root`` (and when ``comm`` is None: a single process)."""
+    """True on ``root`` (and when ``comm`` is None: a single process).
+
+    Parameters
+    ----------
+    comm : mpi4py communicator or None
+        None means a single process, which is always the root.
+    root : int, default 0
+        The rank asked about.
+
+    Returns
+    -------
+    bool
+    """
     return comm is None or _check_comm(comm).Get_rank() == root
 
 
@@ -97,6 +107,15 @@ def print0(comm: Comm, *args: Any, **kwargs: Any) -> None:
 
     The rank-0 printing convention of :mod:`nnc.distributed`: ``fit`` already
     silences the progress of the other ranks; use this for your own output.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator or None
+        None prints (a single process).
+    *args
+        What to print, as for :func:`print`.
+    **kwargs
+        Passed to :func:`print`; ``flush`` defaults to True.
     """
     if is_root(comm):
         kwargs.setdefault("flush", True)
@@ -137,8 +156,22 @@ def shard_bounds(n_samples: int, comm: Comm = None, rank: int | None = None,
 def shard(*arrays: Any, comm: Comm = None, rank: int | None = None, size: int | None = None) -> Any:
     """This rank's contiguous block of each array (views, no copies).
 
-    All arrays must have the same number of rows.  Returns one array for one
-    argument, else a tuple.  See :func:`shard_bounds` for the split.
+    All arrays must have the same number of rows.  See :func:`shard_bounds`
+    for the split.
+
+    Parameters
+    ----------
+    *arrays : array-like with rows (NumPy arrays, scipy.sparse matrices...)
+        The full data set, the same on every rank.
+    comm : mpi4py communicator, optional
+        Gives ``rank`` and ``size`` when they are not passed.
+    rank, size : int, optional
+        This rank and the number of ranks, overriding ``comm``'s.
+
+    Returns
+    -------
+    array or tuple of arrays
+        One block for one argument, else a tuple of blocks (in the same order).
     """
     if not arrays:
         raise ValueError("shard needs at least one array")
@@ -166,6 +199,16 @@ def rank_rng(comm: Comm, rng: np.random.Generator) -> np.random.Generator:
     number: the ranks get different, reproducible streams that depend only on
     rank 0's state.  One small ``bcast``.  On a single rank ``rng`` itself is
     returned, so ``fit(comm=MPI.COMM_SELF)`` repeats ``fit()`` exactly.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+    rng : numpy.random.Generator
+        This rank's generator (advanced by one draw).
+
+    Returns
+    -------
+    numpy.random.Generator
     """
     _check_comm(comm)
     if comm.Get_size() == 1:
@@ -209,8 +252,10 @@ class DataParallel:
         This rank's batch size (``min(batch_size, n_samples)``).
     """
 
-    #: Only rank 0 prints progress and writes checkpoints.
-    root = property(lambda self: self.rank == 0)
+    @property
+    def root(self) -> bool:
+        """Only rank 0 prints progress and writes checkpoints."""
+        return self.rank == 0
 
     def __init__(self, comm: Comm, net: Any, engine: Engine, grads: FloatArray, optimizer: Optimizer,
                  sync_every: int = 1, n_samples: int | None = None, batch_size: int | None = None) -> None:
@@ -279,7 +324,13 @@ class DataParallel:
 
     # -- the stepper protocol (see nnc.training.LocalStepper) ------------------
     def train(self, b0: int, b1: int) -> None:
-        """Train on this epoch's batches b0 .. b1-1, synchronised with the other ranks."""
+        """Train on this epoch's batches b0 .. b1-1, synchronised with the other ranks.
+
+        Parameters
+        ----------
+        b0, b1 : int
+            First batch and one past the last batch of the span.
+        """
         if self._diverged:
             return  # see _mark_diverged: every rank stops issuing collectives
         b1 = min(b1, self.n_batches)
@@ -367,7 +418,18 @@ class DataParallel:
         self.net.params[0] = np.nan
 
     def sum_stats(self, *values: float) -> tuple[float, ...]:
-        """Sum scalars (loss sum, correct, seen, ...) over the ranks: one Allreduce."""
+        """Sum scalars (loss sum, correct, seen, ...) over the ranks: one Allreduce.
+
+        Parameters
+        ----------
+        *values : int or float
+            This rank's values; integers come back as integers.
+
+        Returns
+        -------
+        tuple
+            The sums over all ranks, in the order given.
+        """
         buf = np.array(values, dtype=np.float64)
         self.comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
         return tuple(int(round(v)) if isinstance(x, (int, np.integer)) else float(v)
@@ -396,6 +458,8 @@ def evaluate(net: Any, X: XLike, y: ArrayLike, comm: Comm, sample_weight: ArrayL
     X, y : this rank's samples and labels/targets
     comm : mpi4py communicator
     sample_weight : array-like, optional
+    threads : int, optional
+        Threads of this rank's :meth:`nnc.Network.evaluate` (default: all cores).
 
     Returns
     -------
@@ -427,6 +491,18 @@ def predict(net: Any, X: XLike, comm: Comm, root: int | None = 0,
     Collective: each rank predicts its own shard (possibly empty); the labels
     are gathered with one ``Gatherv`` (``root=None``: ``Allgatherv``, every rank
     gets them).
+
+    Parameters
+    ----------
+    net : nnc.Network
+        The same parameters on every rank.
+    X : array-like or scipy.sparse matrix
+        This rank's samples (may have no rows).
+    comm : mpi4py communicator
+    root : int or None, default 0
+        The rank that receives the labels; None: every rank.
+    threads : int, optional
+        Threads of this rank's :meth:`nnc.Network.predict` (default: all cores).
 
     Returns
     -------

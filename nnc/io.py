@@ -43,6 +43,13 @@ def register(kind: str, cls: type) -> None:
     Called by :class:`nnc.model.Model` for each subclass that names a kind;
     ``cls._from_file_config(section)`` must rebuild a model from the file's
     ``network`` section.
+
+    Parameters
+    ----------
+    kind : str
+        The model file's ``kind`` field.
+    cls : type
+        The :class:`nnc.model.Model` subclass.
     """
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"kind must be a non-empty string, got {kind!r}")

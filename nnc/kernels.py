@@ -23,7 +23,7 @@ The kernels:
 - :func:`batch_forward` -- ``out = X W^T + b`` for a mini-batch
 - :func:`backprop_delta` -- ``out = delta W`` (W^T delta for each row)
 - :func:`weight_gradient` -- ``out = delta^T A (+ beta out)``
-- :func:`activation` / :func:`activation_derivative` -- f(z), and delta *= f'(z)
+- :func:`activation` / :func:`activation_derivative` -- f(z), and ``delta *= f'(z)``
 - :func:`loss_and_delta` -- mean cost and output error of a batch
 - :func:`sgd_step` -- ``param -= lr * grad``
 
@@ -237,9 +237,12 @@ def activation_derivative(kind: str | int, z: FloatArray, a: FloatArray, delta: 
     Parameters
     ----------
     kind : str or int
+        The activation (a name or code of :data:`nnc.activations.CODES`).
     z, a : ndarray of shape (m, n)
-    delta : ndarray of shape (m, n), read and written in place
-        Must not overlap ``z`` or ``a`` in memory (``ValueError``).
+        The weighted inputs and ``f(z)``.
+    delta : ndarray of shape (m, n)
+        Multiplied by ``f'(z)`` in place; must not overlap ``z`` or ``a`` in
+        memory (``ValueError``).
     """
     code = _code(_acts, kind, "kind")
     _check([("z", z, ("m", "n")), ("a", a, ("m", "n")), ("delta", delta, ("m", "n"))],
@@ -278,10 +281,12 @@ def sgd_step(param: FloatArray, grad: FloatArray, lr: float) -> None:
 
     Parameters
     ----------
-    param : ndarray of shape (n,), updated in place
-        Must not overlap ``grad`` in memory (``ValueError``).
+    param : ndarray of shape (n,)
+        Updated in place; must not overlap ``grad`` in memory (``ValueError``).
     grad : ndarray of shape (n,)
+        Same dtype as ``param``.
     lr : float
+        The learning rate.
     """
     lr = V.check_float("lr", lr)
     _check([("param", param, ("n",)), ("grad", grad, ("n",))], ("param",))

@@ -33,7 +33,18 @@ ALIASES = {
 
 
 def canonical(name: str) -> str:
-    """Return the canonical loss name, or raise ValueError."""
+    """Return the canonical loss name, or raise ValueError.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`CODES` or an alias of :data:`ALIASES`, any case.
+
+    Returns
+    -------
+    str
+        The key of :data:`CODES`.
+    """
     if not isinstance(name, str):
         raise TypeError(f"loss must be a string, got {type(name).__name__}")
     key = ALIASES.get(name.lower(), name.lower())
@@ -53,4 +64,6 @@ FUNCTIONS = {
     "binary_crossentropy": lambda a, y: -np.sum(_xlogy(y, a) + _xlogy(1 - y, 1 - a), axis=-1),
     "categorical_crossentropy": lambda a, y: -np.sum(_xlogy(y, a), axis=-1),
     "sparse_categorical_crossentropy": lambda a, y: -np.sum(_xlogy(y, a), axis=-1),
+    # half the Poisson deviance, scikit-learn's MLPRegressor(loss="poisson")
+    "poisson": lambda a, y: np.sum(a - y + _xlogy(y, y) - _xlogy(y, a), axis=-1),
 }

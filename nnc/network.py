@@ -9,8 +9,8 @@ with W^l of shape (n_out, n_in) and b^l of shape (n_out,).  Training is
 mini-batch gradient descent on the mean cost: each step takes a batch,
 runs it forward, computes the output error, backpropagates it (the four
 equations BP1-BP4, in ``nnc/_engine.pyx``) and updates the parameters.
-The engine runs whole spans of steps in C without the GIL; this module only
-validates input, prepares buffers once per ``fit`` and reports progress.
+The engine runs whole spans of steps in C without the GIL; the training loop
+around it is :mod:`nnc.training`, the optimizers :mod:`nnc.optimizers`.
 """
 from __future__ import annotations
 

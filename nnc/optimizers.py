@@ -14,21 +14,19 @@ of each epoch from its schedule.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Union
 
 import numpy as np
 
+from nnc import lbfgs as _lbfgs
 from nnc._codes import OPTIMIZERS as CODES  # rule name -> engine code (the enum in _engine.pyx)
 from nnc._validation import check_bool, check_choice, check_float, check_int, check_optimizer_dtype
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
+#: what ``schedule=`` accepts
+ScheduleLike = Union[None, str, "Schedule", Callable[[float, int], float]]
 
-    from nnc._engine import Engine
-    from nnc._typing import FloatArray, ScheduleLike
-
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Schedule", "as_schedule", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "LBFGS", "Schedule", "as_schedule", "get"]
 
 
 class Schedule:
@@ -99,6 +97,15 @@ class Optimizer:
     allocated for that network's parameters on first use (and again, zeroed,
     if it is handed a network of another size or dtype).
 
+    Parameters
+    ----------
+    lr : float
+        Base learning rate.
+    l2 : float, default 0.0
+        L2 penalty on the weights.
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``
+        The learning-rate schedule (see :func:`as_schedule`).
+
     Attributes
     ----------
     lr : float
@@ -119,7 +126,7 @@ class Optimizer:
         self.l2 = l2
         self.schedule = as_schedule(schedule)
         self.iterations = 0
-        self._states: list[FloatArray] = []
+        self._states: list[np.ndarray] = []
         self.check()
 
     # -- hyper-parameters --------------------------------------------------------
@@ -150,7 +157,13 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
-        """An optimizer built from :meth:`get_config`'s dict (fresh state)."""
+        """An optimizer built from :meth:`get_config`'s dict (fresh state).
+
+        Parameters
+        ----------
+        config : dict
+            Constructor arguments; a ``schedule`` given as a dict is rebuilt.
+        """
         config = dict(config)
         schedule = config.get("schedule")
         if isinstance(schedule, dict):
@@ -160,7 +173,12 @@ class Optimizer:
         return cls(**config)
 
     def learning_rate(self, epoch: int) -> float:
-        """The learning rate of ``epoch`` (0-based, counted over every fit)."""
+        """The learning rate of ``epoch`` (0-based, counted over every fit).
+
+        Parameters
+        ----------
+        epoch : int
+        """
         return check_float(f"the learning rate that schedule returned for epoch {epoch + 1}",
                            self.schedule(self.lr, epoch), 0.0)
 
@@ -170,14 +188,22 @@ class Optimizer:
 
     # -- state ---------------------------------------------------------------------
     @property
-    def states(self) -> list[FloatArray]:
+    def states(self) -> list[np.ndarray]:
         """The state buffers (a list of arrays laid out like the parameters)."""
         return list(self._states)
 
-    def build(self, params: FloatArray) -> list[FloatArray]:
+    def build(self, params: np.ndarray) -> list[np.ndarray]:
         """Allocate (zeroed) state for ``params`` unless it already fits them.
 
-        Returns the list of state buffers.
+        Parameters
+        ----------
+        params : ndarray
+            The network's flat parameter buffer (shape and dtype are copied).
+
+        Returns
+        -------
+        list of ndarray
+            The state buffers.
         """
         n_states = self._n_states()
         fits = len(self._states) == n_states and all(
@@ -212,7 +238,7 @@ class Optimizer:
         self._states = []
         self.iterations = 0
 
-    def configure(self, engine: Engine, grads: FloatArray | None) -> None:
+    def configure(self, engine: Any, grads: np.ndarray | None) -> None:
         """Hand the engine this optimizer's rule, hyper-parameters and state.
 
         Parameters
@@ -260,8 +286,8 @@ class SGD(Optimizer):
     _HYPER = ("momentum", "nesterov")
     name = "sgd"
 
-    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0,
-                 schedule: ScheduleLike = None) -> None:
+    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
+                 l2: float = 0.0, schedule: ScheduleLike = None) -> None:
         self.momentum = momentum
         self.nesterov = nesterov
         super().__init__(lr, l2, schedule)
@@ -297,8 +323,8 @@ class Adam(Optimizer):
     n_states = 2
     name = "adam"
 
-    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
-                 l2: float = 0.0, schedule: ScheduleLike = None) -> None:
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, l2: float = 0.0, schedule: ScheduleLike = None) -> None:
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         super().__init__(lr, l2, schedule)
 
@@ -328,8 +354,8 @@ class RMSprop(Optimizer):
     n_states = 1
     name = "rmsprop"
 
-    def __init__(self, lr: float = 0.001, rho: float = 0.9, epsilon: float = 1e-8, l2: float = 0.0,
-                 schedule: ScheduleLike = None) -> None:
+    def __init__(self, lr: float = 0.001, rho: float = 0.9, epsilon: float = 1e-8,
+                 l2: float = 0.0, schedule: ScheduleLike = None) -> None:
         self.rho, self.epsilon = rho, epsilon
         super().__init__(lr, l2, schedule)
 
@@ -342,10 +368,89 @@ class RMSprop(Optimizer):
         return "rmsprop", {"rho": self.rho, "epsilon": self.epsilon}
 
 
+class LBFGS(Optimizer):
+    """Full-batch L-BFGS: scipy's L-BFGS-B on the engine's exact loss and gradient.
+
+    Each evaluation is one pass of the engine over the whole training set
+    (forward and backpropagation in batches, without the GIL) that leaves
+    the mean cost and its gradient in a buffer laid out like the
+    parameters; L-BFGS-B picks the points, so there is no learning rate.
+    With ``Network.fit(optimizer=LBFGS())``, ``epochs`` is the most
+    iterations, and ``batch_size``, ``shuffle`` and ``lr`` do not apply.
+    Suits small data sets, where scikit-learn recommends it too.
+
+    Parameters
+    ----------
+    l2 : float, default 0.0
+        ``l2 / 2 * |W|^2`` is added to the objective (weights, not biases).
+    max_fun : int, default 15000
+        Most evaluations of the objective (passes over the data) per fit.
+    tol : float, default 1e-4
+        Stop when every component of the projected gradient is below it.
+
+    Attributes
+    ----------
+    result : nnc.lbfgs.LBFGSResult or None
+        What the last fit did (iterations, evaluations, loss curve, scipy's
+        status and message).
+    """
+
+    _HYPER = ("max_fun", "tol")
+    name = "lbfgs"
+    #: trained by :meth:`minimize` over the whole set, not by the stepping engine
+    full_batch = True
+
+    def __init__(self, l2: float = 0.0, max_fun: int = 15000, tol: float = 1e-4) -> None:
+        self.max_fun, self.tol = max_fun, tol
+        self.result: Any = None
+        super().__init__(0.0, l2)  # no learning rate: the line search sizes each step
+
+    def check(self) -> None:
+        super().check()
+        self.max_fun = check_int("max_fun", self.max_fun, 1)
+        self.tol = check_float("tol", self.tol, 0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this optimizer."""
+        return {"l2": self.l2, "max_fun": self.max_fun, "tol": self.tol}
+
+    def _engine_rule(self) -> tuple[str, dict]:
+        raise TypeError("LBFGS is full batch: it trains through minimize(), not the "
+                        "engine's mini-batch steps")
+
+    def minimize(self, network: Any, X: Any, y: Any, max_iter: int, sample_weight: Any = None,
+                 threads: int | None = None, callback: Any = None) -> Any:
+        """Run L-BFGS-B on ``network`` from its current parameters, in place.
+
+        Parameters
+        ----------
+        network : nnc.Network
+            Without dropout (the objective must be deterministic); its fit
+            lock must be held by the caller (``Network.fit`` does).
+        X, y, sample_weight
+            Checked training data, as ``Network.fit`` prepares it.
+        max_iter : int
+            Most iterations.
+        threads : int, optional
+            Threads of the engine.
+        callback : callable ``f(iteration, loss) -> bool``, optional
+            Called after each iteration; a true return stops.
+
+        Returns
+        -------
+        nnc.lbfgs.LBFGSResult
+        """
+        self.check()
+        self.result = _lbfgs.minimize_lbfgs(network, X, y, sample_weight, self.l2, max_iter,
+                                            self.max_fun, self.tol, callback, threads)
+        self.iterations += self.result.n_iter
+        return self.result
+
+
 #: the names ``get`` accepts, with the defaults each name implies
 _NAMES = {"sgd": (SGD, {}), "momentum": (SGD, {"momentum": 0.9}),
           "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
-          "adam": (Adam, {}), "rmsprop": (RMSprop, {})}
+          "adam": (Adam, {}), "rmsprop": (RMSprop, {}), "lbfgs": (LBFGS, {})}
 
 
 def get(optimizer: str | Optimizer, **overrides: Any) -> Optimizer:
@@ -355,7 +460,8 @@ def get(optimizer: str | Optimizer, **overrides: Any) -> Optimizer:
     ----------
     optimizer : str or Optimizer
         ``"sgd"``, ``"momentum"`` (SGD with momentum 0.9), ``"nesterov"``
-        (SGD with Nesterov momentum 0.9), ``"adam"`` or ``"rmsprop"``; an
+        (SGD with Nesterov momentum 0.9), ``"adam"``, ``"rmsprop"`` or
+        ``"lbfgs"`` (full batch); an
         :class:`Optimizer` is returned as it is.
     **overrides
         Constructor arguments for a name (``lr=None`` means the default).

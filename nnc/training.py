@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -29,14 +29,11 @@ from nnc import optimizers as _optimizers
 from nnc._threads import blas_threads, choose_threads
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from nnc._engine import Engine
-    from nnc._typing import ArrayLike, Comm, HistoryDict, Logs, XLike
-    from nnc.callbacks import CallbacksLike
+    from nnc._typing import ArrayLike, Comm, Logs, XLike
     from nnc.optimizers import Optimizer
 
-__all__ = ["DivergenceError", "Trainer", "LocalStepper", "resolve_optimizer"]
+__all__ = ["DivergenceError", "Trainer", "Stepper", "LocalStepper", "resolve_optimizer"]
 
 #: target wall time of one span of batches between two returns to Python
 SPAN_SECONDS = 0.1
@@ -46,8 +43,8 @@ class DivergenceError(ArithmeticError):
     """Training produced a non-finite loss or non-finite parameters."""
 
 
-def resolve_optimizer(network: Any, optimizer: str | Optimizer | None = None,
-                      lr: float | None = None) -> tuple[Optimizer, float | None]:
+def resolve_optimizer(network: Any, optimizer: None | str | _optimizers.Optimizer = None,
+                      lr: float | None = None) -> tuple[_optimizers.Optimizer, float | None]:
     """The optimizer a ``fit`` call trains with, and its new learning rate.
 
     ``None`` continues ``network.optimizer`` (a new :class:`SGD` when there
@@ -70,6 +67,24 @@ def resolve_optimizer(network: Any, optimizer: str | Optimizer | None = None,
         raise ValueError("lr given with an optimizer object: pass Optimizer(lr=...) or "
                          "set its lr attribute instead")
     return _optimizers.get(optimizer, lr=lr), None
+
+
+class Stepper(Protocol):
+    """What the trainer asks of the engine's driver, in one process or over MPI."""
+
+    #: mini-batch steps per epoch (over MPI: the shortest shard's)
+    n_batches: int
+    #: whether this process prints and writes files (rank 0)
+    root: bool
+
+    def train(self, b0: int, b1: int) -> None:
+        """Train on this epoch's batches b0 .. b1-1."""
+
+    def sum_stats(self, *values: float) -> tuple:
+        """The epoch's statistics summed over the processes."""
+
+    def finish_epoch(self) -> None:
+        """Synchronise at the end of an epoch."""
 
 
 class LocalStepper:
@@ -179,15 +194,18 @@ class Trainer:
         self.threads = choose_threads(threads, self.batch_size * network._layout_size)
 
     # -- the loop ------------------------------------------------------------------
-    def run(self, epochs: int, callbacks: CallbacksLike = None, verbose: int = 1) -> HistoryDict:
+    def run(self, epochs: int, callbacks: Any = None, verbose: int = 1) -> dict[str, list]:
         """Train for ``epochs`` epochs; returns this run's history (dict of lists)."""
         epochs = V.check_int("epochs", epochs, 0)
         verbose = V.check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
                               0)
         self.history = _callbacks.History()
         self.callbacks = [self.history] + _callbacks.as_callbacks(callbacks, self.history)
-        if verbose >= 1:
+        if verbose >= 1 and not any(isinstance(cb, _callbacks.ProgressBar)
+                                    for cb in self.callbacks):
             self.callbacks.append(_callbacks.ProgressBar(epochs))
+        if getattr(self.optimizer, "full_batch", False):
+            return self._run_full_batch(epochs)
         self._start()
         self._trained = False
         logs = {}
@@ -307,6 +325,56 @@ class Trainer:
             self.network.history.setdefault(key, []).append(value)
         return logs
 
+    # -- full batch (L-BFGS) ------------------------------------------------------
+    def _run_full_batch(self, epochs):
+        """L-BFGS: scipy drives the iterations over the whole training set (at
+        most ``epochs``); each ends like an epoch: history, validation scores,
+        callbacks, which may stop it.  A diverged run changes nothing."""
+        if self.comm is not None:
+            raise ValueError("L-BFGS trains in one process: fit(comm=...) needs a "
+                             "mini-batch optimizer")
+        net, opt, data = self.network, self.optimizer, self.data
+        self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state, opt.lr)
+        start = net.params.copy()
+        net.stop_training = False
+        for cb in self.callbacks:
+            cb.bind(net)
+        self._call("on_train_begin", {})
+        # no engine: scipy drives the iterations, the stepper only says this is the root
+        self.stepper, self.val_engine = LocalStepper(None, 0), self._validation_engine()  # type: ignore[arg-type]
+        self.started, logs = time.perf_counter(), {}
+
+        def end_iteration(iteration, loss):
+            nonlocal logs
+            logs = {"loss": loss, "lr": 0.0}
+            if self.val_engine is not None:
+                logs.update(self._score())
+            logs["seconds"] = time.perf_counter() - self.started
+            self.started = time.perf_counter()
+            for key, value in logs.items():
+                net.history.setdefault(key, []).append(value)
+            return self._epoch_end(iteration - 1, logs)
+
+        x = data.x if not data.csr else _csr(data.x, data.n)  # already converted: no copy
+        y = data.labels if data.labels is not None else data.targets
+        try:
+            if epochs > 0:  # opt is an nnc.optimizers.LBFGS here: the one with minimize
+                opt.minimize(net, x, y, epochs, data.sw, self.threads, end_iteration)  # type: ignore[attr-defined]
+            if not np.isfinite(net.params).all():
+                raise DivergenceError("L-BFGS diverged (non-finite parameters); the "
+                                      "parameters were restored: scale the data or add l2")
+        except BaseException:
+            net.params[...] = start
+            self._restore_before()
+            raise
+        finally:
+            for cb in self.callbacks:
+                if isinstance(cb, _callbacks.ProgressBar):
+                    cb.close()
+        net.optimizer = opt
+        self._call("on_train_end", dict(logs))
+        return self.history.history
+
     # -- helpers -------------------------------------------------------------------
     def _call(self, hook, *args):
         for cb in self.callbacks:
@@ -379,3 +447,10 @@ class Trainer:
         engine.score()
         loss_sum, correct, seen = self.stepper.sum_stats(*engine.stats())
         return {"val_loss": loss_sum / seen, "val_accuracy": correct / seen}
+
+
+def _csr(parts, n_rows):
+    """A scipy CSR matrix over the arrays ``_Data`` checked (shares them)."""
+    import scipy.sparse as sp
+    data, indices, indptr, n_features = parts
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_features), copy=False)

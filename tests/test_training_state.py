@@ -183,6 +183,20 @@ def test_engine_refuses_read_only_parameters_and_running_unprepared():
         engine.forward(np.zeros((len(X), 2)), net.n_layers)
 
 
+def test_engine_refuses_a_bad_sample_order():
+    net, engine = _engine()
+    X, y = data()
+    with pytest.raises(ValueError, match="set_data comes before set_order"):
+        engine.set_order(np.arange(4, dtype=np.int64), 4)
+    engine.set_data(x=X, labels=y)
+    for order, match in [(np.array([0, 1, len(X)]), "outside"), (np.array([-1, 0]), "outside"),
+                         (np.arange(4, dtype=np.int32), "int64"),
+                         (np.arange(8, dtype=np.int64)[::2], "C-contiguous")]:
+        with pytest.raises(ValueError, match=match):
+            engine.set_order(order, 4)
+    engine.set_order(np.arange(len(X), dtype=np.int64)[::-1].copy(), 4)  # any permutation
+
+
 def test_tampered_optimizer_state_is_refused_not_written():
     X, y = data()
     net = make_net("float64")

@@ -351,7 +351,7 @@ def test_checkpoint_in_missing_directory_fails_before_training(tmp_path):
     X, y = make_data()
     before = snapshot(net)
     ModelCheckpoint = nnc.callbacks.ModelCheckpoint
-    with pytest.raises(FileNotFoundError, match=r"checkpoint: the directory"):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint: .*the directory .* does not exist"):
         ModelCheckpoint(tmp_path / "missing" / "model.npz")
     with pytest.raises(IsADirectoryError, match=r"checkpoint"):
         ModelCheckpoint(tmp_path)
@@ -359,7 +359,7 @@ def test_checkpoint_in_missing_directory_fails_before_training(tmp_path):
     os.mkdir(tmp_path / "gone")
     ck = ModelCheckpoint(tmp_path / "gone" / "model.npz")
     os.rmdir(tmp_path / "gone")
-    with pytest.raises(FileNotFoundError, match=r"checkpoint: the directory"):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint: .*the directory .* does not exist"):
         net.fit(X, y, verbose=0, callbacks=[ck])
     assert unchanged(net, before)
 
@@ -850,7 +850,7 @@ def test_estimator_rejects_mismatched_lengths(which):
     ("hidden_layer_sizes", (0,), ValueError), ("hidden_layer_sizes", "5", TypeError),
     ("hidden_layer_sizes", (2.5,), TypeError),
     ("activation", "foo", ValueError), ("activation", "softmax", ValueError),
-    ("solver", "lbfgs", ValueError), ("alpha", -1.0, ValueError),
+    ("solver", "newton", ValueError), ("alpha", -1.0, ValueError),
     ("learning_rate_init", -0.1, ValueError), ("learning_rate_init", float("nan"), ValueError),
     ("max_iter", 0, ValueError), ("max_iter", True, TypeError),
     ("batch_size", 0, ValueError), ("batch_size", 2.5, TypeError),
