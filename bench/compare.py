@@ -141,8 +141,10 @@ def worker_serve(tree, data_dir):
 # driver side
 # ---------------------------------------------------------------------------
 def _git(*args, cwd=ROOT):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
 
 
 def export_tree(rev, dest):
@@ -391,7 +393,7 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="nnc-compare-")
     try:
         return _compare(args, tmp)
-    except (RuntimeError, subprocess.CalledProcessError) as e:
+    except RuntimeError as e:
         print(f"compare.py: {e}", file=sys.stderr)
         return 2
     finally:
