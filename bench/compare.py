@@ -112,8 +112,11 @@ def worker_callgrind(tree, data_dir, workloads):
     callgrind dumps its counters (one dump per workload, in order)."""
     nnc, data = _worker_setup(tree, data_dir)
     runs = [make_workload(nnc, data, w) for w in workloads]
-    for w in ("tutorial float32", "predict float32"):  # one-time set-up costs (CPU dispatch)
-        make_workload(nnc, data, w)()
+    for dtype in DTYPES:  # one-time costs (CPU dispatch, first calls) before the first dump
+        X, y = data[dtype]
+        net = _network(nnc, "tutorial", dtype)
+        net.fit(X[:20], y[:20], epochs=1, batch_size=10, verbose=0, threads=1)
+        net.predict(X[:2], threads=1)
     for run in runs:
         os.getpgid(0)  # dump: ends the previous region
         run()
@@ -294,8 +297,12 @@ class Worker:
         return self._read()["seconds"]
 
     def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):  # died or hung: do not wait on it
+            self.proc.kill()
+            self.proc.wait()
 
 
 def wall_ratios(trees, data_dir, workloads, rounds, min_time):

@@ -2,9 +2,12 @@
 order, the regression rule, the table, the exit status, the export of a
 revision and the worker protocol on the nnc under test.
 
-Valgrind is not needed (the end-to-end run is described in bench/README.md).
+Only the last test needs valgrind: two callgrind runs of the nnc under test
+(no build) agree.  The full two-build comparison is described in
+bench/README.md.
 """
 import os
+import shutil
 import subprocess
 import sys
 
@@ -152,3 +155,22 @@ def test_every_workload_runs_in_a_worker(tmp_path):
     finally:
         worker.close()
     assert worker.proc.returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
+def test_callgrind_counts_of_the_nnc_under_test_repeat(tmp_path):
+    """End to end on the smallest workload, without building anything: the
+    --toggle-collect patterns match this engine (non-zero counts), the dumps
+    split the workloads, and the same workload run twice in one valgrind
+    process counts the same within 1% (in practice to the instruction).
+    (Separate runs of two builds: see bench/README.md, measured the same.)"""
+    data = str(tmp_path / "d")
+    compare.write_data(compare.ROOT, data)
+    w = ["tutorial float32", "wide float32"]
+    counts = compare.callgrind_counts(NNC_HOME, data, w + w[:1], str(tmp_path / "cg"))()
+    assert set(counts) == set(w)  # the repeated workload's name appears once
+    raw = [compare.parse_callgrind_total(open(p).read())
+           for p in compare._dump_files(str(tmp_path / "cg"))[1:4]]
+    assert raw[0] > 1_000_000  # 32 SGD steps of 784-30-10: millions of instructions
+    assert raw[1] > 5 * raw[0] / 4  # wide's two steps are not tutorial's
+    assert abs(raw[2] - raw[0]) <= 0.01 * raw[0]
