@@ -243,8 +243,10 @@ class DataParallel:
         This rank's batch size (``min(batch_size, n_samples)``).
     """
 
-    #: Only rank 0 prints progress and writes checkpoints.
-    root = property(lambda self: self.rank == 0)
+    @property
+    def root(self) -> bool:
+        """Whether this process prints progress and writes checkpoints (rank 0 only)."""
+        return self.rank == 0
 
     def __init__(self, comm, net, engine, grads, optimizer, sync_every=1, n_samples=None,
                  batch_size=None):

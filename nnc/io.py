@@ -35,6 +35,19 @@ def register(kind, cls):
     Called by :class:`nnc.model.Model` for each subclass that names a kind;
     ``cls._from_file_config(section)`` must rebuild a model from the file's
     ``network`` section.
+
+    Parameters
+    ----------
+    kind : str
+        The ``kind`` field that files of this model carry (``"network"``,
+        ``"perceptron"``).
+    cls : type
+        The :class:`nnc.model.Model` subclass that reads them.
+
+    Raises
+    ------
+    TypeError
+        If ``kind`` is not a non-empty string.
     """
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"kind must be a non-empty string, got {kind!r}")
@@ -56,6 +69,7 @@ def save(network, path, metadata=None):
     network : nnc.Network or nnc.Perceptron
         Any registered :class:`nnc.model.Model`.
     path : str or os.PathLike
+        The file to write, under exactly this name (``.npz`` is customary).
     metadata : dict, optional
         JSON-serialisable values stored with the model.
 
