@@ -251,14 +251,20 @@ class EarlyStopping(Callback):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.random((300, 4))
     >>> y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    >>> X_train, y_train = X[:200], y[:200]
+    >>> X_val, y_val = X[200:], y[200:]
     >>> net = nnc.Network([4, 16, 2], seed=0)
     >>> stop = EarlyStopping(patience=3)
-    >>> history = net.fit(X[:200], y[:200], epochs=1000, batch_size=10,
-    ...                   optimizer=SGD(lr=3.0), validation_data=(X[200:], y[200:]),
+    >>> history = net.fit(X_train, y_train, epochs=1000,
+    ...                   batch_size=10, optimizer=SGD(lr=3.0),
+    ...                   validation_data=(X_val, y_val),
     ...                   callbacks=[stop], verbose=0)
-    >>> len(history["loss"]) < 1000, stop.stopped_epoch - stop.best_epoch
-    (True, 3)
-    >>> net.evaluate(X[200:], y[200:])["loss"] == min(history["val_loss"])   # best restored
+    >>> len(history["loss"]) < 1000
+    True
+    >>> stop.stopped_epoch - stop.best_epoch      # the patience
+    3
+    >>> best = min(history["val_loss"])
+    >>> net.evaluate(X_val, y_val)["loss"] == best    # restored
     True
     """
 
@@ -330,9 +336,9 @@ class ModelCheckpoint(Callback):
     >>> net = nnc.Network([4, 4], seed=0)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = os.path.join(folder, "net.npz")
-    ...     _ = net.fit(X, y, epochs=4, callbacks=[ModelCheckpoint(path, every=2)],
-    ...                 verbose=0)
-    ...     len(nnc.load(path).history["loss"])
+    ...     saver = ModelCheckpoint(path, every=2)
+    ...     _ = net.fit(X, y, epochs=4, callbacks=[saver], verbose=0)
+    ...     len(nnc.load(path).history["loss"])   # after epoch 4
     4
     """
 
@@ -372,10 +378,14 @@ class LambdaCallback(Callback):
     >>> from nnc.callbacks import LambdaCallback
     >>> from nnc.optimizers import SGD, Schedule
     >>> rates = []
-    >>> record = LambdaCallback(on_epoch_end=lambda epoch, logs: rates.append(logs["lr"]))
+    >>> def remember(epoch, logs):
+    ...     rates.append(logs["lr"])
+    >>> record = LambdaCallback(on_epoch_end=remember)
+    >>> halve = Schedule("step", gamma=0.5, step_size=2)
     >>> net = nnc.Network([4, 4], seed=0)
-    >>> _ = net.fit(np.eye(4), np.arange(4), epochs=4, callbacks=[record], verbose=0,
-    ...             optimizer=SGD(lr=0.8, schedule=Schedule("step", gamma=0.5, step_size=2)))
+    >>> _ = net.fit(np.eye(4), np.arange(4), epochs=4, verbose=0,
+    ...             optimizer=SGD(lr=0.8, schedule=halve),
+    ...             callbacks=[record])
     >>> rates
     [0.8, 0.8, 0.4, 0.4]
     """

@@ -219,8 +219,10 @@ def canonical_name(name):
     Examples
     --------
     >>> from nnc.downloads import canonical_name
-    >>> canonical_name("Fashion_MNIST"), canonical_name("kuzushiji-mnist")
-    ('fashion-mnist', 'kmnist')
+    >>> canonical_name("Fashion_MNIST")
+    'fashion-mnist'
+    >>> canonical_name("kuzushiji-mnist")
+    'kmnist'
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")

@@ -234,8 +234,9 @@ class Trainer:
     >>> import numpy as np
     >>> import nnc
     >>> from nnc.training import Trainer
+    >>> X, y = np.eye(4), np.arange(4)
     >>> net = nnc.Network([4, 4], seed=0)
-    >>> trainer = Trainer(net, np.eye(4), np.arange(4), optimizer="adam")
+    >>> trainer = Trainer(net, X, y, optimizer="adam")
     >>> history = trainer.run(3, verbose=0)
     >>> len(history["loss"]), net.optimizer is trainer.optimizer
     (3, True)
