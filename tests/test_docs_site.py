@@ -174,3 +174,11 @@ def test_navigation_links_resolve():
     assert len(targets) >= 8
     for href in targets:
         assert os.path.isfile(os.path.join(SITE, href)), f"index.html links to missing {href}"
+
+
+def test_learn_path_uses_the_callback_objects():
+    p = page("learn/step8_improving.html")
+    for name in ("nnc.callbacks.EarlyStopping", "nnc.callbacks.ModelCheckpoint"):
+        assert any(f"generated/{name}.html" in href for href in p.links), name
+    assert "stopped after epoch" in p.text      # the early-stopping run's output
+    assert "rates [3.0, 1.5]" in page("learn/step5_gradient_descent.html").text
