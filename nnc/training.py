@@ -229,7 +229,7 @@ class Trainer:
 
     Examples
     --------
-    ``net.fit(X, y, epochs=3, optimizer="adam")`` is
+    ``net.fit(X, y, epochs=3, optimizer="adam", verbose=0)`` is
 
     >>> import numpy as np
     >>> import nnc
