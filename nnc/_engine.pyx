@@ -418,6 +418,49 @@ cdef void forward_span(Ctx* c, floating kind, int n_layers, floating* out) noexc
         start += m
 
 
+cdef double gradient_span(Ctx* c, floating kind, floating* total,
+                          floating* scratch, double l2) noexcept nogil:
+    """The mean cost of the whole order (+ the L2 term) and its gradient.
+
+    Full batch, computed in batches of the engine's capacity: each batch's
+    BP1 is scaled by 1/n_order, so the batches' gradients sum to the gradient
+    of sum_i w_i C_i / n_order.  The first batch writes into ``total``, later
+    ones into ``scratch``, added to ``total``.  L2 adds ``l2 * W`` to the
+    weight gradients and ``l2/2 * |W|^2`` to the returned cost.
+    """
+    cdef Py_ssize_t start = 0, e, nw
+    cdef int m, l, last = c.n_layers - 1
+    cdef double penalty = 0
+    cdef floating* params = <floating*>c.params
+    cdef floating* w
+    cdef void* saved = c.grads  # the optimizer's buffer, restored below
+    c.fused = 0
+    while start < c.n_order:
+        m = <int>min(<Py_ssize_t>c.batch_size, c.n_order - start)
+        gather(c, kind, start, m)
+        forward(c, kind, m, c.n_layers, True)
+        c.loss_sum += output_delta(c.loss, c.act[last], <floating*>c.z[last],
+                                   <floating*>c.f[last], <floating*>c.yb,
+                                   <floating*>c.wb if c.sample_weight != NULL else NULL,
+                                   <floating>(1.0 / c.n_order), <floating*>c.delta, m,
+                                   c.sizes[last + 1], &c.correct)
+        c.grads = total if start == 0 else scratch
+        backprop(c, kind, m, False)
+        if start > 0:
+            axpy(c.n_params, <floating>1, scratch, total)
+        c.seen += m
+        start += m
+    c.grads = saved
+    if l2 > 0:  # weights only, not the biases
+        for l in range(c.n_layers):
+            w = params + c.w_off[l]
+            nw = <Py_ssize_t>c.sizes[l] * c.sizes[l + 1]
+            for e in range(nw):
+                penalty += <double>w[e] * w[e]
+            axpy(nw, <floating>l2, w, total + c.w_off[l])
+    return c.loss_sum / c.n_order + 0.5 * l2 * penalty
+
+
 # ---------------------------------------------------------------------------
 # The Python face of the engine.
 # ---------------------------------------------------------------------------
@@ -462,6 +505,10 @@ cdef class Engine:
     cdef object _data
     cdef object _order
     cdef object _optimizer_buffers
+    cdef object _scratch
+    cdef void* _scratch_ptr
+    cdef object _grads_seen     # the last grads buffer of loss_and_gradient, and its data
+    cdef void* _grads_ptr
     cdef public object dtype
 
     def __init__(self, params, sizes, activations, int loss, w_off, b_off, int cap,
@@ -700,6 +747,43 @@ cdef class Engine:
                 score_span(&self.c, <double>0, 0, nb)
             else:
                 score_span(&self.c, <float>0, 0, nb)
+
+    def loss_and_gradient(self, grads, double l2=0.0):
+        """Mean cost of the whole order and its gradient, nothing updated.
+
+        Full batch for L-BFGS: the order is run in batches of the set batch
+        size without the GIL.  ``grads`` (laid out like the parameters,
+        C-contiguous, of the engine's dtype) receives the gradient of
+        ``sum_i w_i C_i / n + l2/2 |W|^2``; that value is returned.  The
+        statistics (:meth:`stats`) are those of this pass.
+        """
+        cdef void* total
+        cdef void* scratch = NULL
+        cdef double loss
+        _check_written(grads, "grads", self.c.n_params, self.dtype)
+        self._check_ready()
+        for l in range(self.c.n_layers):
+            if self.c.keep[l] < 1:
+                raise ValueError("loss_and_gradient needs a network without dropout")
+        if l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {l2}")
+        if self.c.n_order > self.c.batch_size:
+            if self._scratch is None:
+                self._scratch = self._alloc(self.c.n_params, self.dtype)
+                self._scratch_ptr = _ptr(self._scratch)
+            scratch = self._scratch_ptr
+        if grads is not self._grads_seen:  # L-BFGS hands in one buffer every time
+            self._grads_seen, self._grads_ptr = grads, _ptr(grads)
+        total = self._grads_ptr
+        self._alive.append(grads)
+        self.reset_stats()
+        with nogil:
+            if self.is_double:
+                loss = gradient_span(&self.c, <double>0, <double*>total, <double*>scratch, l2)
+            else:
+                loss = gradient_span(&self.c, <float>0, <float*>total, <float*>scratch, l2)
+        self._alive.pop()
+        return loss
 
     def forward(self, out, int n_layers):
         """Activations of layer ``n_layers`` for every row of the order."""

@@ -19,6 +19,7 @@ cpdef enum Activation:
     ACT_SWISH = 8
     ACT_SOFTMAX = 9
     ACT_STEP = 10
+    ACT_EXP = 11
 
 # Loss codes, exposed as ``nnc._kernels.Loss``; nnc.losses derives its names
 # from them.  Sparse categorical labels are turned into one-hot rows when a
@@ -27,6 +28,7 @@ cpdef enum Loss:
     LOSS_QUADRATIC = 0
     LOSS_BINARY_CROSSENTROPY = 1
     LOSS_CATEGORICAL_CROSSENTROPY = 2
+    LOSS_POISSON = 3
 
 # --- products through BLAS (row-major views of column-major BLAS) ----------
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,

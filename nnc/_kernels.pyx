@@ -407,6 +407,9 @@ cdef void activate(int kind, const floating* z, floating* a, Py_ssize_t rows,
     elif kind == ACT_STEP:
         for i in range(n):
             a[i] = 1 if z[i] > 0 else 0
+    elif kind == ACT_EXP:
+        for i in range(n):
+            a[i] = _exp(z[i])
     else:  # identity
         if a != z:
             memcpy(a, z, n * sizeof(floating))
@@ -463,6 +466,9 @@ cdef void hadamard_derivative(int kind, const floating* z, const floating* a,
                 delta[i * cols + k] = a[i * cols + k] * (delta[i * cols + k] - dot)
     elif kind == ACT_STEP:
         pass  # perceptron rule: the error passes through unchanged
+    elif kind == ACT_EXP:
+        for i in range(n):
+            delta[i] = delta[i] * a[i]
     # identity: f' = 1
 
 
@@ -485,9 +491,10 @@ cdef double output_delta(int loss, int kind, const floating* z, const floating* 
 
     Returns the sum over rows of weight[i] * (the row's loss); adds the number
     of rows whose prediction matches the target to ``correct``.  The pairs
-    sigmoid + binary cross-entropy and softmax + categorical cross-entropy
-    use the fused, exact delta = a - y (times sum(y) for softmax) and compute
-    their loss from z, so that no log(0) can occur.
+    sigmoid + binary cross-entropy, softmax + categorical cross-entropy and
+    exp + Poisson (half the deviance, scikit-learn's) use the fused, exact
+    delta = a - y (times sum(y) for softmax) and compute their loss from z,
+    so that no log(0) can occur.
     """
     cdef Py_ssize_t i, k
     cdef double total = 0, row_loss, w
@@ -518,6 +525,19 @@ cdef double output_delta(int loss, int kind, const floating* z, const floating* 
                 yk = yi[k]
                 row_loss -= yk * _log(ak) + (1 - yk) * _log(1 - ak)
                 di[k] = (ak - yk) / (ak * (1 - ak))
+            hadamard_derivative(kind, zi, ai, di, 1, cols)
+        elif loss == LOSS_POISSON and kind == ACT_EXP:
+            # half Poisson deviance a - y + y log(y/a), with log a = z: no log(0)
+            for k in range(cols):
+                yk = yi[k]
+                row_loss += ai[k] - yk - yk * zi[k] + (yk * _log(yk) if yk > 0 else 0)
+                di[k] = ai[k] - yk
+        elif loss == LOSS_POISSON:
+            for k in range(cols):
+                ak = max(ai[k], eps)
+                yk = yi[k]
+                row_loss += ak - yk + (yk * _log(yk / ak) if yk > 0 else 0)
+                di[k] = 1 - yk / ak
             hadamard_derivative(kind, zi, ai, di, 1, cols)
         elif kind == ACT_SOFTMAX:  # categorical cross-entropy, fused
             mx = zi[0]
@@ -680,7 +700,7 @@ cpdef void activation(int kind, const floating[:, ::1] z, floating[:, ::1] out):
     """``out = f(z)`` for the activation code ``kind`` (see nnc.activations)."""
     _check(z.shape[0] == out.shape[0] and z.shape[1] == out.shape[1],
            "out must have the shape of z")
-    _check(0 <= kind <= ACT_STEP, "unknown activation code")
+    _check(0 <= kind <= ACT_EXP, "unknown activation code")
     if z.shape[0] == 0 or z.shape[1] == 0:
         return
     with nogil:
@@ -693,7 +713,7 @@ cpdef void activation_derivative(int kind, const floating[:, ::1] z,
     _check(z.shape[0] == a.shape[0] == delta.shape[0]
            and z.shape[1] == a.shape[1] == delta.shape[1],
            "z, a and delta must have the same shape")
-    _check(0 <= kind < ACT_STEP, "activation has no derivative")
+    _check(0 <= kind <= ACT_EXP and kind != ACT_STEP, "activation has no derivative")
     if z.shape[0] == 0 or z.shape[1] == 0:
         return
     with nogil:
@@ -713,7 +733,7 @@ cpdef double loss_and_delta(int loss, int kind, const floating[:, ::1] z,
     _check(z.shape[0] == a.shape[0] == y.shape[0] == delta.shape[0]
            and z.shape[1] == a.shape[1] == y.shape[1] == delta.shape[1],
            "z, a, y and delta must have the same shape")
-    _check(0 <= loss <= LOSS_CATEGORICAL_CROSSENTROPY, "unknown loss code")
+    _check(0 <= loss <= LOSS_POISSON, "unknown loss code")
     if m == 0 or z.shape[1] == 0:
         raise ValueError("z must not be empty")
     with nogil:

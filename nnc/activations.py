@@ -60,6 +60,7 @@ FUNCTIONS = {
     "swish": lambda z: z * expit(z),
     "softmax": _softmax,
     "step": lambda z: (z > 0).astype(z.dtype),
+    "exp": np.exp,
 }
 
 #: name -> f'(z), elementwise, in NumPy (softmax's Jacobian is not diagonal)
@@ -73,4 +74,5 @@ DERIVATIVES = {
     "gelu": lambda z: 0.5 * (1 + erf(z / np.sqrt(2))) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi),
     "softplus": expit,
     "swish": lambda z: expit(z) * (1 + z * (1 - expit(z))),
+    "exp": np.exp,
 }

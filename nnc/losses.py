@@ -62,4 +62,6 @@ FUNCTIONS = {
     "binary_crossentropy": lambda a, y: -np.sum(_xlogy(y, a) + _xlogy(1 - y, 1 - a), axis=-1),
     "categorical_crossentropy": lambda a, y: -np.sum(_xlogy(y, a), axis=-1),
     "sparse_categorical_crossentropy": lambda a, y: -np.sum(_xlogy(y, a), axis=-1),
+    # half the Poisson deviance, scikit-learn's MLPRegressor(loss="poisson")
+    "poisson": lambda a, y: np.sum(a - y + _xlogy(y, y) - _xlogy(y, a), axis=-1),
 }

@@ -19,6 +19,7 @@ softplus       ``Softplus`` (float32); ``Relu(z) + Log(1 + Exp(-|z|))`` (float64
 swish          ``z * Sigmoid(z)``
 softmax        ``Softmax(axis=-1)``
 step           ``Cast(z > 0)`` (a :class:`nnc.Perceptron`)
+exp            ``Exp`` (the output of a Poisson regression)
 =============  ======================================================================
 
 onnxruntime has no float64 kernels for ``Elu``, ``Softplus`` and ``Erf``, and
@@ -154,6 +155,7 @@ _BUILDERS = {
     "swish": lambda g, z, out, onnx: g.op("Mul", [z, g.op("Sigmoid", [z])], out),
     "softmax": lambda g, z, out, onnx: g.op("Softmax", [z], out, axis=-1),
     "step": _step,
+    "exp": lambda g, z, out, onnx: g.op("Exp", [z], out),
 }
 
 

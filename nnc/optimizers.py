@@ -19,6 +19,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from nnc import lbfgs as _lbfgs
 from nnc._codes import OPTIMIZERS as CODES  # rule name -> engine code (the enum in _engine.pyx)
 from nnc._validation import (check_bool, check_choice, check_float, check_int,
                              check_optimizer_dtype)
@@ -26,7 +27,7 @@ from nnc._validation import (check_bool, check_choice, check_float, check_int,
 #: what ``schedule=`` accepts
 ScheduleLike = Union[None, str, "Schedule", Callable[[float, int], float]]
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Schedule", "as_schedule", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "LBFGS", "Schedule", "as_schedule", "get"]
 
 
 class Schedule:
@@ -469,10 +470,89 @@ class RMSprop(Optimizer):
         return "rmsprop", {"rho": self.rho, "epsilon": self.epsilon}
 
 
+class LBFGS(Optimizer):
+    """Full-batch L-BFGS: scipy's L-BFGS-B on the engine's exact loss and gradient.
+
+    Each evaluation is one pass of the engine over the whole training set
+    (forward and backpropagation in batches, without the GIL) that leaves
+    the mean cost and its gradient in a buffer laid out like the
+    parameters; L-BFGS-B picks the points, so there is no learning rate.
+    With ``Network.fit(optimizer=LBFGS())``, ``epochs`` is the most
+    iterations, and ``batch_size``, ``shuffle`` and ``lr`` do not apply.
+    Suits small data sets, where scikit-learn recommends it too.
+
+    Parameters
+    ----------
+    l2 : float, default 0.0
+        ``l2 / 2 * |W|^2`` is added to the objective (weights, not biases).
+    max_fun : int, default 15000
+        Most evaluations of the objective (passes over the data) per fit.
+    tol : float, default 1e-4
+        Stop when every component of the projected gradient is below it.
+
+    Attributes
+    ----------
+    result : nnc.lbfgs.LBFGSResult or None
+        What the last fit did (iterations, evaluations, loss curve, scipy's
+        status and message).
+    """
+
+    _HYPER = ("max_fun", "tol")
+    name = "lbfgs"
+    #: trained by :meth:`minimize` over the whole set, not by the stepping engine
+    full_batch = True
+
+    def __init__(self, l2: float = 0.0, max_fun: int = 15000, tol: float = 1e-4) -> None:
+        self.max_fun, self.tol = max_fun, tol
+        self.result: Any = None
+        super().__init__(0.0, l2)  # no learning rate: the line search sizes each step
+
+    def check(self) -> None:
+        super().check()
+        self.max_fun = check_int("max_fun", self.max_fun, 1)
+        self.tol = check_float("tol", self.tol, 0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this optimizer."""
+        return {"l2": self.l2, "max_fun": self.max_fun, "tol": self.tol}
+
+    def _engine_rule(self) -> tuple[str, dict]:
+        raise TypeError("LBFGS is full batch: it trains through minimize(), not the "
+                        "engine's mini-batch steps")
+
+    def minimize(self, network: Any, X: Any, y: Any, max_iter: int, sample_weight: Any = None,
+                 threads: int | None = None, callback: Any = None) -> Any:
+        """Run L-BFGS-B on ``network`` from its current parameters, in place.
+
+        Parameters
+        ----------
+        network : nnc.Network
+            Without dropout (the objective must be deterministic); its fit
+            lock must be held by the caller (``Network.fit`` does).
+        X, y, sample_weight
+            Checked training data, as ``Network.fit`` prepares it.
+        max_iter : int
+            Most iterations.
+        threads : int, optional
+            Threads of the engine.
+        callback : callable ``f(iteration, loss) -> bool``, optional
+            Called after each iteration; a true return stops.
+
+        Returns
+        -------
+        nnc.lbfgs.LBFGSResult
+        """
+        self.check()
+        self.result = _lbfgs.minimize_lbfgs(network, X, y, sample_weight, self.l2, max_iter,
+                                            self.max_fun, self.tol, callback, threads)
+        self.iterations += self.result.n_iter
+        return self.result
+
+
 #: the names ``get`` accepts, with the defaults each name implies
 _NAMES = {"sgd": (SGD, {}), "momentum": (SGD, {"momentum": 0.9}),
           "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
-          "adam": (Adam, {}), "rmsprop": (RMSprop, {})}
+          "adam": (Adam, {}), "rmsprop": (RMSprop, {}), "lbfgs": (LBFGS, {})}
 
 
 def get(optimizer: str | Optimizer, **overrides: Any) -> Optimizer:
@@ -482,7 +562,8 @@ def get(optimizer: str | Optimizer, **overrides: Any) -> Optimizer:
     ----------
     optimizer : str or Optimizer
         ``"sgd"``, ``"momentum"`` (SGD with momentum 0.9), ``"nesterov"``
-        (SGD with Nesterov momentum 0.9), ``"adam"`` or ``"rmsprop"``; an
+        (SGD with Nesterov momentum 0.9), ``"adam"``, ``"rmsprop"`` or
+        ``"lbfgs"`` (full batch); an
         :class:`Optimizer` is returned as it is.
     **overrides
         Constructor arguments for a name (``lr=None`` means the default).

@@ -1,15 +1,15 @@
 """scikit-learn estimators backed by :class:`nnc.Network`.
 
 :class:`MLPClassifier` and :class:`MLPRegressor` take scikit-learn's
-parameter names, defaults and stopping rule, so they drop into code written
-for ``sklearn.neural_network``, ``Pipeline`` and ``GridSearchCV``; the
-training itself runs in nnc's Cython engine.  They also give what
-scikit-learn's MLP lacks:
+parameter names, defaults, solvers (``"adam"``, ``"sgd"``, ``"lbfgs"``) and
+stopping rule, so code written for ``sklearn.neural_network`` runs on them
+unchanged (scikit-learn's own ``test_mlp.py`` is run against them in nnc's
+test suite); the training itself runs in nnc's Cython engine.  They also
+give what scikit-learn's MLP lacks:
 
 - ``partial_fit`` and ``warm_start`` continue with the optimizer's state
   (Adam's moments, momentum) instead of resetting it;
-- ``sample_weight`` in ``fit`` and ``class_weight`` (including
-  ``"balanced"``) in the classifier;
+- ``class_weight`` (including ``"balanced"``) in the classifier;
 - ``transform(X)``: the activations of the last hidden layer;
 - ``dropout``, ``dtype`` (float32 training for float32 data or on request) and ``threads``.
 
@@ -20,128 +20,217 @@ scikit-learn is an optional dependency: ``pip install nnc[sklearn]``.
 >>> X, y = load_digits(return_X_y=True)
 >>> clf = MLPClassifier(random_state=0).fit(X / 16, y)
 """
-import numbers
 import warnings
+from itertools import pairwise
+from numbers import Integral, Real
 
 import numpy as np
 
 try:
-    from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin,
-                              TransformerMixin)
+    from sklearn.base import (
+        BaseEstimator,
+        ClassifierMixin,
+        ClassNamePrefixFeaturesOutMixin,
+        RegressorMixin,
+        TransformerMixin,
+    )
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets, type_of_target
-    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
+    from sklearn.utils._param_validation import Interval, Options, StrOptions
+    from sklearn.utils.class_weight import compute_class_weight
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_labels
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("nnc.sklearn needs scikit-learn: pip install 'nnc[sklearn]'") from exc
-
-try:
-    from sklearn.utils.validation import validate_data as _validate_data
-except ImportError:  # pragma: no cover - scikit-learn < 1.6
-    def _validate_data(estimator, *args, **kwargs):
-        return estimator._validate_data(*args, **kwargs)
-
-try:
-    from sklearn.base import ClassNamePrefixFeaturesOutMixin as _FeatureNamesMixin
-except ImportError:  # pragma: no cover - scikit-learn < 1.2
-    class _FeatureNamesMixin:
-        pass
+    raise ImportError("nnc.sklearn needs scikit-learn >= 1.7: pip install 'nnc[sklearn]'") \
+        from exc
 
 from scipy import sparse as _sp
 
 from nnc import _validation as V
 from nnc import activations as _acts
+from nnc import callbacks as _callbacks
+from nnc import optimizers as _optimizers
 from nnc.network import DivergenceError, Network
-from nnc.optimizers import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_SOLVERS = ("sgd", "adam")
-_LEARNING_RATES = ("constant", "invscaling", "adaptive")
-#: activations that cannot be used in hidden layers
-_NOT_HIDDEN = ("softmax", "step")
-#: scikit-learn's names for nnc's activations (out_activation_)
-_SK_NAMES = {"sigmoid": "logistic", "identity": "identity", "softmax": "softmax"}
+#: hidden activations: scikit-learn's four names and nnc's own
+_HIDDEN = sorted((set(_acts.CODES) | set(_acts.ALIASES)) - {"softmax", "step"})
+#: scikit-learn's names for nnc's output activations (out_activation_)
+_SK_NAMES = {"sigmoid": "logistic", "identity": "identity", "softmax": "softmax",
+             "exp": "exp"}
+_DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain "
+             "large values and need to be preprocessed.")
 
 
 # ---------------------------------------------------------------------------
-# hyper-parameter checks: ValueError/TypeError naming the parameter
+# the one door into the network: every training call of this module
 # ---------------------------------------------------------------------------
-_real = V.check_float  # a finite real in a range, else an error naming the parameter
+def _train_epochs(net, X, y, *, solver, hyper, epochs, batch_size, shuffle, sample_weight,
+                  threads, rule):
+    """Train ``net`` for up to ``epochs`` epochs (L-BFGS: iterations).
 
-
-def _integer(name, value, low=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
-
-
-def _choice(name, value, options):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-    return value
-
-
-def _hidden_sizes(value):
-    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
-        value = [value]
-    value = V.check_sequence("hidden_layer_sizes", value, "an int or a sequence of ints")
-    sizes = [_integer("hidden_layer_sizes", v) for v in value]
-    if any(s <= 0 for s in sizes):
-        raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}")
-    return sizes
-
-
-def _check_dtype(value):
-    """None (follow the data), "float32" or "float64"."""
-    if value is None:
-        return None
-    try:
-        dtype = np.dtype(value)
-    except TypeError:
-        raise TypeError(f"dtype must be None, 'float32' or 'float64', got {value!r}") from None
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be None, 'float32' or 'float64', got {value!r}")
-    return dtype
-
-
-def _hidden_activation(value):
-    name = _acts.canonical(value, "activation")
-    if name in _NOT_HIDDEN:
-        raise ValueError(f"activation {value!r} cannot be used for hidden layers")
-    return name
-
-
-def _balanced(idx, weight, n_classes):
-    """Per-sample factors n / (k * count(class)) with weighted counts.
-
-    Counting sample weights (not rows) keeps integer weights equivalent to
-    repeated samples; k is the number of classes that carry weight.
+    This is the only place where nnc.sklearn calls into the network's
+    training API: ``hyper`` holds the optimizer's hyper-parameters, ``rule``
+    is the stopping rule (a callback).  Returns the L-BFGS result, or None.
     """
-    counts = np.bincount(idx, weights=weight, minlength=n_classes)
-    present = counts > 0
-    per_class = np.ones(n_classes)
-    per_class[present] = weight.sum() / (present.sum() * counts[present])
-    return per_class[idx]
+    if solver == "lbfgs":
+        optimizer = _optimizers.LBFGS(l2=hyper["l2"], max_fun=hyper["max_fun"], tol=hyper["tol"])
+        net.fit(X, y, epochs=epochs, optimizer=optimizer, shuffle=False, verbose=0,
+                sample_weight=sample_weight, threads=threads)
+        return optimizer.result
+    make = _optimizers.Adam if solver == "adam" else _optimizers.SGD
+    optimizer = make(**hyper)
+    # partial_fit and warm starts continue Adam's moments or the momentum
+    optimizer.take_state(net.optimizer)
+    net.fit(X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle, verbose=0,
+            optimizer=optimizer, sample_weight=sample_weight, threads=threads,
+            callbacks=[rule])
+    return None
+
+
+class _StoppingRule(_callbacks.Callback):
+    """scikit-learn's stopping rule for the stochastic solvers, as a callback.
+
+    After each epoch it records ``loss_`` (scikit-learn's scale: the mean
+    loss plus the L2 penalty) in ``loss_curve_``, counts the epochs without
+    an improvement of ``tol`` of the training loss (or, with early stopping,
+    of the validation score) and stops after more than ``n_iter_no_change``
+    of them -- or, with ``learning_rate="adaptive"``, divides the learning
+    rate by 5 first.  With early stopping it keeps the best weights.
+    """
+
+    def __init__(self, estimator, *, incremental, validation, loss_scale, penalty_scale,
+                 n_seen):
+        self.estimator, self.incremental, self.validation = estimator, incremental, validation
+        self.loss_scale, self.penalty_scale, self.n_seen = loss_scale, penalty_scale, n_seen
+        self.stopped = False
+        self.best_params = None
+
+    def on_train_begin(self, logs=None):
+        """Nothing stopped yet, no best weights."""
+        self.stopped, self.best_params = False, None
+
+    def on_epoch_end(self, epoch, logs):
+        """Record the epoch; True stops training."""
+        est = self.estimator
+        sq = sum(float(np.dot(W.ravel(order="K"), W.ravel(order="K")))
+                 for W in self.network.weights)
+        est.loss_ = logs["loss"] / self.loss_scale + self.penalty_scale * sq
+        est.loss_curve_.append(est.loss_)
+        est.n_iter_ += 1
+        est.t_ += self.n_seen
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if self.validation is not None:
+            self.record_score(est._validation_score(*self.validation))
+        else:
+            self._count(est.loss_curve_[-1] > est.best_loss_ - est.tol)
+            est.best_loss_ = min(est.best_loss_, est.loss_curve_[-1])
+        if self.incremental or est._no_improvement_count <= est.n_iter_no_change:
+            return False
+        return self._give_up()
+
+    def record_score(self, score):
+        """A validation score (NaN once training diverged); keep the best weights."""
+        est = self.estimator
+        est.validation_scores_.append(float(score))
+        if est.verbose:
+            print(f"Validation score: {score:f}")
+        self._count(score < est.best_validation_score_ + est.tol)
+        if score > est.best_validation_score_:
+            est.best_validation_score_ = float(score)
+            self.best_params = self.network.params.copy()
+
+    def _count(self, no_improvement):
+        est = self.estimator
+        est._no_improvement_count = est._no_improvement_count + 1 if no_improvement else 0
+
+    def _give_up(self):
+        est = self.estimator
+        what = "Validation score" if self.validation is not None else "Training loss"
+        msg = (f"{what} did not improve more than tol={est.tol:f} for "
+               f"{est.n_iter_no_change} consecutive epochs.")
+        if est.solver == "sgd" and est.learning_rate == "adaptive" and est._sgd_lr > 1e-6:
+            est._sgd_lr /= 5.0
+            est._no_improvement_count = 0
+            if est.verbose:
+                print(msg + f" Setting learning rate to {est._sgd_lr:f}")
+            return False
+        if est.verbose:
+            print(msg + " Stopping.")
+        self.stopped = True
+        return True
+
+
+class _LayerList(list):
+    """``coefs_`` or ``intercepts_``: a list of live views into the network.
+
+    Item assignment copies into the network's parameters (shape checked);
+    writing into an item writes into the network.
+    """
+
+    def __setitem__(self, index, value):
+        if not isinstance(index, Integral):
+            raise TypeError("assign whole layers: coefs_[i] = array")
+        view = self[index]
+        value = np.asarray(value)
+        if value.shape != view.shape:
+            raise ValueError(f"layer {index} has shape {view.shape}, got {value.shape}")
+        view[...] = value
 
 
 # ---------------------------------------------------------------------------
 # the shared estimator
 # ---------------------------------------------------------------------------
-class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
+class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """What the classifier and the regressor share: validation, training, stopping."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_HIDDEN))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "threads": [None, Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  dtype=None, dropout=0.0, threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -165,13 +254,14 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
         self.dropout = dropout
         self.threads = threads
 
     # -- subclass hooks ---------------------------------------------------
-    def _encode_y(self, y, first, dtype, classes=None):  # pragma: no cover - abstract
-        """Validate y; return (targets for nnc, y for scoring/splitting, n_outputs)."""
+    def _targets(self, y, incremental, first, dtype):  # pragma: no cover - abstract
+        """Validated y -> (targets for nnc, y for scoring, stratify, n_outputs)."""
         raise NotImplementedError
 
     def _output(self):  # pragma: no cover - abstract
@@ -184,306 +274,307 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
     def _loss_scale(self):
         return 1.0
 
-    # -- checks ---------------------------------------------------------------
-    def _check_params(self):
-        p = {
-            "hidden": _hidden_sizes(self.hidden_layer_sizes),
-            "activation": _hidden_activation(self.activation),
-            "solver": _choice("solver", self.solver, _SOLVERS),
-            "alpha": _real("alpha", self.alpha, 0.0),
-            "learning_rate": _choice("learning_rate", self.learning_rate, _LEARNING_RATES),
-            "lr": _real("learning_rate_init", self.learning_rate_init, 0.0, low_open=True),
-            "power_t": _real("power_t", self.power_t, 0.0),
-            "max_iter": _integer("max_iter", self.max_iter, 1),
-            "tol": _real("tol", self.tol, 0.0),
-            "momentum": _real("momentum", self.momentum, 0.0, 1.0),
-            "validation_fraction": _real("validation_fraction", self.validation_fraction,
-                                         0.0, 1.0, low_open=True, high_open=True),
-            "beta_1": _real("beta_1", self.beta_1, 0.0, 1.0, high_open=True),
-            "beta_2": _real("beta_2", self.beta_2, 0.0, 1.0, high_open=True),
-            "epsilon": _real("epsilon", self.epsilon, 0.0, low_open=True),
-            "n_iter_no_change": _integer("n_iter_no_change", self.n_iter_no_change, 1),
-        }
-        if self.batch_size != "auto":
-            p["batch_size"] = _integer("batch_size", self.batch_size, 1)
-        else:
-            p["batch_size"] = "auto"
-        if p["momentum"] == 1.0:
-            raise ValueError("momentum must be < 1, got 1.0")
-        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
-            V.check_bool(name, getattr(self, name))
-        V.check_int("verbose", int(self.verbose) if isinstance(self.verbose, (bool, np.bool_))
-                    else self.verbose, 0)
-        p["dtype"] = _check_dtype(self.dtype)
-        if self.threads is not None:
-            p["threads"] = _integer("threads", self.threads, 1)
-        else:
-            p["threads"] = None
-        if isinstance(self.dropout, numbers.Real):
-            p["dropout"] = _real("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        else:
-            p["dropout"] = [_real("dropout", r, 0.0, 1.0, high_open=True) for r in
-                            V.check_sequence("dropout", self.dropout, "a rate or a list of rates")]
-            if len(p["dropout"]) != len(p["hidden"]):
-                raise ValueError(f"dropout needs one rate per hidden layer "
-                                 f"({len(p['hidden'])}), got {len(p['dropout'])}")
-        if not p["hidden"]:
-            if p["dropout"] not in ([], 0.0):
-                raise ValueError("dropout needs at least one hidden layer")
-            p["dropout"] = []
-        return p
+    def _class_weight(self, y, sample_weight):
+        return sample_weight
 
-    def _check_X(self, X, reset, dtype):
-        X = _validate_data(self, X, accept_sparse=["csr", "csc", "coo"],
-                           dtype=(np.float64, np.float32), reset=reset)
-        if dtype is None:  # follow the data, as scikit-learn does
-            dtype = X.dtype
-        if _sp.issparse(X):
-            return X.tocsr().astype(dtype, copy=False)
-        return np.ascontiguousarray(X, dtype=dtype)
+    # -- the parameters, as scikit-learn shows them ---------------------------
+    def _layers(self, kind):
+        pending = self.__dict__.get(f"_pending_{kind}")
+        if pending is not None:
+            return pending
+        net = self.__dict__.get("network_")
+        if net is None:
+            raise AttributeError(f"{kind}_ exists once the estimator is fitted")
+        if kind == "coefs":  # W^l is stored as a row-major (n_in, n_out) block: scikit's layout
+            return _LayerList(W.T for W in net.weights)
+        return _LayerList(net.biases)
+
+    def _set_layers(self, kind, value):
+        value = list(value)
+        net = self.__dict__.get("network_")
+        current = None if net is None else self._layers_of(net, kind)
+        if current is not None and [np.shape(v) for v in value] == [c.shape for c in current]:
+            for view, v in zip(current, value, strict=True):
+                view[...] = v
+            self.__dict__.pop(f"_pending_{kind}", None)
+        else:  # no network (yet) of this shape: the next fit builds one from them
+            self.__dict__[f"_pending_{kind}"] = value
+
+    @staticmethod
+    def _layers_of(net, kind):
+        return [W.T for W in net.weights] if kind == "coefs" else list(net.biases)
+
+    coefs_ = property(lambda self: self._layers("coefs"),
+                      lambda self, value: self._set_layers("coefs", value),
+                      doc="Weight matrices, ``coefs_[i]`` of shape (n_in, n_out): live views "
+                          "into the network; assigning copies into it.")
+    intercepts_ = property(lambda self: self._layers("intercepts"),
+                           lambda self, value: self._set_layers("intercepts", value),
+                           doc="Bias vectors, ``intercepts_[i]`` of shape (n_out,): live views "
+                               "into the network; assigning copies into it.")
+
+    # -- checks ---------------------------------------------------------------
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = ([sizes] if isinstance(sizes, Integral)
+                 else V.check_sequence("hidden_layer_sizes", sizes, "an int or a sequence of ints"))
+        if any(not isinstance(s, Integral) or isinstance(s, bool) for s in sizes):
+            raise TypeError(f"hidden_layer_sizes must hold integers, got {sizes}")
+        if any(s <= 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _dtype(self):
+        if self.dtype is None:
+            return None
+        dtype = np.dtype(self.dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
+        return dtype
+
+    def _dropout(self, n_hidden):
+        rates = self.dropout
+        if isinstance(rates, Real):
+            return [] if n_hidden == 0 and rates == 0 else [float(rates)] * n_hidden
+        rates = [float(r) for r in V.check_sequence("dropout", rates, "a rate or a sequence of rates")]
+        if len(rates) != n_hidden or any(not 0 <= r < 1 for r in rates):
+            raise ValueError(f"dropout needs one rate in [0, 1) per hidden layer "
+                             f"({n_hidden}), got {self.dropout!r}")
+        return rates
+
+    def _check_X(self, X, reset, dtype, *y):
+        """validate_data, then X in the network's layout: CSR or C-contiguous, of
+        ``dtype`` (None: the data's float dtype, as scikit-learn does)."""
+        out = validate_data(self, X, *y, accept_sparse=["csr", "csc", "coo"],
+                            dtype=(np.float64, np.float32), reset=reset,
+                            **({"multi_output": True,
+                                "y_numeric": not isinstance(self, ClassifierMixin)}
+                               if y else {}))
+        X = out[0] if y else out
+        dtype = X.dtype if dtype is None else dtype
+        X = X.tocsr().astype(dtype, copy=False) if _sp.issparse(X) else \
+            np.ascontiguousarray(X, dtype=dtype)
+        return (X, out[1]) if y else X
 
     # -- the network ----------------------------------------------------------
-    def _build(self, p, n_features, n_outputs, rng, dtype):
+    def _build(self, sizes, rng, dtype):
         out_act, loss = self._output()
-        sizes = [n_features] + p["hidden"] + [n_outputs]
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        net = Network(sizes, activation=p["activation"], output_activation=out_act,
-                      loss=loss, dtype=dtype, seed=seed, init="xavier",
-                      dropout=p["dropout"])
-        # Glorot-uniform weights and biases, as scikit-learn initialises its MLP
-        # (factor 2 instead of 6 for the logistic activation).
-        factor = 2.0 if p["activation"] == "sigmoid" else 6.0
-        for W, b in zip(net.weights, net.biases):
-            n_out, n_in = W.shape
+        hidden = _acts.canonical(self.activation)
+        # Glorot-uniform weights and biases drawn as scikit-learn draws them (factor
+        # 2 instead of 6 for the logistic activation): the same start for the same
+        # random_state.  Then the seed of the network's shuffling and dropout.
+        factor = 2.0 if hidden == "sigmoid" else 6.0
+        layers = []
+        for n_in, n_out in pairwise(sizes):
             bound = np.sqrt(factor / (n_in + n_out))
-            W[...] = rng.uniform(-bound, bound, (n_in, n_out)).T
-            b[...] = rng.uniform(-bound, bound, n_out)
+            layers.append((rng.uniform(-bound, bound, (n_in, n_out)),
+                           rng.uniform(-bound, bound, n_out)))
+        net = Network(sizes, activation=hidden, output_activation=out_act, loss=loss,
+                      dtype=dtype, seed=int(rng.randint(np.iinfo(np.int32).max)),
+                      init="xavier", dropout=self._dropout(len(sizes) - 2))
+        for (coef, intercept), W, b in zip(layers, net.weights, net.biases, strict=True):
+            W[...] = coef.T
+            b[...] = intercept
         return net
 
-    def _same_architecture(self, p, n_outputs):
+    def _adopt_pending(self, n_features, n_outputs, dtype, rng):
+        """Build the network from coefs_/intercepts_ a user assigned before fitting."""
+        coefs = [np.asarray(c) for c in self.__dict__.pop("_pending_coefs")]
+        intercepts = [np.asarray(b) for b in self.__dict__.pop("_pending_intercepts", [])]
+        sizes = [n_features] + [c.shape[1] for c in coefs]
+        if ([c.shape for c in coefs] != list(pairwise(sizes))
+                or [b.shape for b in intercepts] != [(s,) for s in sizes[1:]]
+                or sizes[-1] != n_outputs):
+            raise ValueError(f"coefs_ and intercepts_ do not make a network from "
+                             f"{n_features} features to {n_outputs} outputs")
+        self.network_ = self._build(sizes, rng, dtype)
+        self.coefs_, self.intercepts_ = coefs, intercepts
+
+    def _same_architecture(self, hidden, n_outputs):
         net = self.network_
         out_act, loss = self._output()
-        return (list(net.sizes[1:-1]) == p["hidden"] and net.sizes[-1] == n_outputs
-                and list(net.activations[:-1]) == [p["activation"]] * len(p["hidden"])
+        dtype = self._dtype()
+        return (list(net.sizes[1:-1]) == list(hidden) and net.sizes[-1] == n_outputs
+                and list(net.activations[:-1]) == [_acts.canonical(self.activation)] * len(hidden)
                 and net.activations[-1] == out_act and net.loss == loss
-                and (p["dtype"] is None or net.dtype == p["dtype"]))
+                and (dtype is None or net.dtype == dtype))
 
-    def _reset_state(self):
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self.best_loss_ = np.inf
-        self._no_improvement_count = 0
-        self._sgd_lr = float(self.learning_rate_init)
-        if self.early_stopping:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-        else:
-            for name in ("validation_scores_", "best_validation_score_"):
-                if hasattr(self, name):
-                    delattr(self, name)
+    def _reset_state(self, only_missing=False):
+        """The training record of a fresh fit (or the parts that are missing)."""
+        state = {"n_iter_": 0, "t_": 0, "loss_curve_": [], "_no_improvement_count": 0,
+                 "_sgd_lr": float(self.learning_rate_init),
+                 "best_loss_": None if self.early_stopping else np.inf,
+                 "validation_scores_": [] if self.early_stopping else None,
+                 "best_validation_score_": -np.inf if self.early_stopping else None}
+        for name, value in state.items():
+            if not (only_missing and hasattr(self, name)):
+                setattr(self, name, value)
 
     # -- training -------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        p = self._check_params()
-        fitted = hasattr(self, "network_")
-        first = not fitted or (not incremental and not self.warm_start)
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        self._validate_params()
+        for name in ("max_iter", "batch_size", "max_fun", "n_iter_no_change", "threads"):
+            if isinstance(getattr(self, name), (bool, np.bool_)):  # Integral to the constraints
+                raise TypeError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        hidden = self._hidden_sizes()
+        first = not hasattr(self, "coefs_") or (not incremental and not self.warm_start)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        X = self._check_X(X, reset=first, dtype=p["dtype"] if first else self.network_.dtype)
-        n = X.shape[0]
-        targets, y_plain, n_outputs = self._encode_y(y, first, X.dtype, classes)
-        if targets.shape[0] != n:
-            raise ValueError(f"y has {targets.shape[0]} samples but X has {n}")
-        sw = self._sample_weight(sample_weight, X, y_plain)
-
+        net = None if first else self.__dict__.get("network_")
+        X, y = self._check_X(X, first, self._dtype() if net is None else net.dtype, y)
+        targets, y_plain, stratify, n_outputs = self._targets(y, incremental, first, X.dtype)
+        sw = self._class_weight(y_plain, None if sample_weight is None else
+                                _check_sample_weight(sample_weight, X, dtype=np.float64))
         rng = check_random_state(self.random_state)
         if first:
-            self.network_ = self._build(p, X.shape[1], n_outputs, rng, X.dtype)
+            self.__dict__.pop("_pending_coefs", None)
+            self.__dict__.pop("_pending_intercepts", None)
+            self.network_ = self._build([X.shape[1]] + hidden + [n_outputs], rng, X.dtype)
             self._reset_state()
-        elif not self._same_architecture(p, n_outputs):
+        elif "_pending_coefs" in self.__dict__:
+            self._adopt_pending(X.shape[1], n_outputs, X.dtype, rng)
+            self._reset_state(only_missing=True)
+        elif not self._same_architecture(hidden, n_outputs):
             raise ValueError(
                 "the network's architecture (hidden_layer_sizes, activation, dtype or "
                 "outputs) differs from the fitted one; warm_start and partial_fit need the "
                 "same architecture: fit with warm_start=False to start afresh")
         self.n_outputs_ = n_outputs
-        self.n_layers_ = len(p["hidden"]) + 2
-        self.out_activation_ = _SK_NAMES.get(self.network_.activations[-1],
-                                             self.network_.activations[-1])
-
-        early_stopping = self.early_stopping and not incremental
-        X_val = y_val = sw_val = None
-        if early_stopping:
-            X, X_val, targets, y_val, sw, sw_val = self._split(
-                X, targets, y_plain, sw, rng, p["validation_fraction"])
-            n = X.shape[0]
-            if not hasattr(self, "validation_scores_"):
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            self._best_params = None
-
-        if p["batch_size"] == "auto":
-            bs = min(200, n)
+        self.n_layers_ = len(hidden) + 2
+        self.out_activation_ = _SK_NAMES[self.network_.activations[-1]]
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, targets, sw)
         else:
-            if p["batch_size"] > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped", UserWarning)
-            bs = min(p["batch_size"], n)
-        n_batches = -(-n // bs)
-
-        # scikit-learn divides each batch's gradient (L2 penalty included) by the
-        # batch's total sample weight; nnc divides by the number of rows.  Weights
-        # rescaled to mean 1 with l2 = alpha / (rows * mean weight) give the same
-        # step, so that integer weights act like repeated samples.
-        mean_w = 1.0
-        if sw is not None:
-            mean_w = float(sw.mean())
-            if mean_w <= 0:
-                raise ValueError("every sample_weight of the training part (after the "
-                                 "early-stopping split) is zero")
-            sw = np.ascontiguousarray(sw / mean_w, dtype=X.dtype)
-        l2 = p["alpha"] / (bs * mean_w)
-        penalty_scale = 0.5 * p["alpha"] * n_batches / (n * mean_w)
-
-        if not first and not incremental:
-            self._no_improvement_count = 0
-            self.n_iter_ = 0
-        stopped = [False]
-        epochs_run = [0]
-
-        def on_epoch(net, epoch, history):
-            epochs_run[0] += 1
-            sq = sum(float(np.dot(W.ravel(order="K"), W.ravel(order="K")))
-                     for W in net.weights)
-            self.loss_ = history["loss"][-1] / self._loss_scale() + penalty_scale * sq
-            self.loss_curve_.append(self.loss_)
-            self.n_iter_ += 1
-            self.t_ += n if sw is None else n * mean_w  # samples seen, by weight
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-            self._update_no_improvement(early_stopping, X_val, y_val, sw_val)
-            if incremental:
-                return False
-            if self._no_improvement_count > p["n_iter_no_change"]:
-                what = "Validation score" if early_stopping else "Training loss"
-                msg = (f"{what} did not improve more than tol={p['tol']:f} for "
-                       f"{p['n_iter_no_change']} consecutive epochs.")
-                if (p["solver"] == "sgd" and p["learning_rate"] == "adaptive"
-                        and self._sgd_lr > 1e-6):
-                    self._sgd_lr /= 5.0
-                    self._no_improvement_count = 0
-                    if self.verbose:
-                        print(msg + f" Setting learning rate to {self._sgd_lr:f}")
-                    return False
-                if self.verbose:
-                    print(msg + " Stopping.")
-                stopped[0] = True
-                return True
-            return False
-
-        epochs = 1 if incremental else p["max_iter"]
-        try:
-            self.network_.fit(X, targets, epochs=epochs, batch_size=bs,
-                              optimizer=self._optimizer(p, l2), shuffle=bool(self.shuffle),
-                              verbose=0, sample_weight=sw, threads=p["threads"],
-                              callbacks=[on_epoch])
-        except DivergenceError as exc:
-            raise ValueError("Solver produced non-finite parameter weights. The input data "
-                             "may contain large values and need to be preprocessed; or "
-                             f"lower learning_rate_init. ({exc})") from exc
-        if early_stopping and self._best_params is not None:
-            self.network_.params[...] = self._best_params
-        self._best_params = None
-        if not incremental and not stopped[0] and epochs_run[0] == p["max_iter"]:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({p['max_iter']}) "
-                          "reached and the optimization hasn't converged yet.",
-                          ConvergenceWarning)
+            self._fit_stochastic(X, targets, y_plain, stratify, sw, rng, incremental)
+        if not np.isfinite(self.network_.params).all():
+            raise ValueError(_DIVERGED)
         return self
 
-    def _optimizer(self, p, l2):
-        """This call's optimizer; it continues the network's state and step count
-        when it runs the same rule (warm_start, partial_fit)."""
-        if p["solver"] == "adam":
-            opt = Adam(lr=p["lr"], beta1=p["beta_1"], beta2=p["beta_2"], epsilon=p["epsilon"],
-                       l2=l2)
-        else:
-            opt = SGD(lr=p["lr"], momentum=p["momentum"], nesterov=bool(self.nesterovs_momentum),
-                      l2=l2, schedule=self._sgd_schedule(p))
-        opt.take_state(self.network_.optimizer)
-        return opt
+    def _normalised_weight(self, sw, n, dtype):
+        """Weights rescaled to mean 1 (and their mean): nnc divides the weighted
+        cost by the number of rows, scikit-learn by the sum of the weights."""
+        if sw is None:
+            return None, 1.0
+        mean_w = float(np.mean(sw))
+        if not mean_w > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number "
+                             "(every sample_weight of the training part is zero)")
+        return np.ascontiguousarray(sw / mean_w, dtype=dtype), mean_w
 
-    def _sgd_schedule(self, p):
-        """Per-epoch learning rate of plain SGD, as scikit-learn computes it (bound
-        methods, so that the fitted estimator stays picklable)."""
-        if p["learning_rate"] == "invscaling":
+    def _fit_lbfgs(self, X, targets, sw):
+        n = X.shape[0]
+        sw, mean_w = self._normalised_weight(sw, n, X.dtype)
+        if self._loss_scale() != 1:  # the objective on scikit-learn's scale is loss_
+            sw = (np.ones(n, X.dtype) if sw is None else sw) / X.dtype.type(self._loss_scale())
+        hyper = {"l2": self.alpha / (n * mean_w), "max_fun": self.max_fun, "tol": self.tol}
+        result = _train_epochs(self.network_, X, targets, solver="lbfgs", hyper=hyper,
+                               epochs=self.max_iter, batch_size=None, shuffle=False,
+                               sample_weight=sw, threads=self.threads, rule=None)
+        self.n_iter_ = min(result.n_iter, self.max_iter)
+        self.loss_ = result.loss
+        self.loss_curve_ = list(result.loss_curve)
+        for name in ("validation_scores_", "best_validation_score_"):
+            setattr(self, name, None)
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                          f"(status={result.status}): {result.message}. Increase max_iter "
+                          f"({self.max_iter}) or max_fun ({self.max_fun}), or scale the "
+                          "data.", ConvergenceWarning, stacklevel=4)
+
+    def _batch_size(self, n):
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                          "It is going to be clipped", UserWarning, stacklevel=5)
+        return min(self.batch_size, n)
+
+    def _fit_stochastic(self, X, targets, y_plain, stratify, sw, rng, incremental):
+        early_stopping = self.early_stopping and not incremental
+        validation = None
+        if early_stopping:
+            X, targets, sw, validation = self._split(X, targets, y_plain, stratify, sw, rng)
+            if self.validation_scores_ is None:  # warm start after a fit without it
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        n = X.shape[0]
+        bs = self._batch_size(n)
+        sw, mean_w = self._normalised_weight(sw, n, X.dtype)
+        # scikit-learn divides each batch's gradient (L2 penalty included) by the
+        # batch's total weight; nnc by its rows: l2 = alpha / (rows * mean weight)
+        # gives the same step, so integer weights act like repeated samples.
+        rule = _StoppingRule(self, incremental=incremental, validation=validation,
+                             loss_scale=self._loss_scale(),
+                             penalty_scale=0.5 * self.alpha * -(-n // bs) / (n * mean_w),
+                             n_seen=n * mean_w)
+        if not incremental:
+            self.n_iter_ = 0
+        try:
+            _train_epochs(self.network_, X, targets, solver=self.solver,
+                          hyper=self._solver_hyper(bs * mean_w), epochs=1 if incremental
+                          else self.max_iter, batch_size=bs, shuffle=bool(self.shuffle),
+                          sample_weight=sw, threads=self.threads, rule=rule)
+        except DivergenceError:
+            if not early_stopping:
+                raise ValueError(_DIVERGED) from None
+            self._diverged(rule)
+        if rule.best_params is not None:
+            self.network_.params[...] = rule.best_params
+        if not incremental and not rule.stopped and self.n_iter_ >= self.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                          "reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning, stacklevel=4)
+
+    def _diverged(self, rule):
+        """Early stopping through a diverging run: as scikit-learn, a NaN score
+        and the best weights so far (scikit-learn issue #29504)."""
+        self.n_iter_ += 1
+        self.loss_ = np.nan
+        self.loss_curve_.append(np.nan)
+        rule.record_score(np.nan)
+        warnings.warn(f"training diverged in epoch {self.n_iter_}; the weights of the best "
+                      "validation score are kept: lower learning_rate_init or scale the data",
+                      ConvergenceWarning, stacklevel=5)
+
+    def _solver_hyper(self, l2_rows):
+        """The optimizer's hyper-parameters for the network's fit."""
+        hyper = {"lr": float(self.learning_rate_init), "l2": self.alpha / l2_rows}
+        if self.solver == "adam":
+            hyper.update(beta1=self.beta_1, beta2=self.beta_2, epsilon=self.epsilon)
+        else:
+            hyper.update(momentum=self.momentum, nesterov=bool(self.nesterovs_momentum),
+                         schedule=self._sgd_schedule())
+        return hyper
+
+    def _sgd_schedule(self):
+        """Per-epoch learning rate of plain SGD, as scikit-learn computes it."""
+        # bound methods, not closures: the network keeps its optimizer, and a
+        # fitted estimator must stay picklable
+        if self.learning_rate == "invscaling":
             return self._invscaling_lr
-        if p["learning_rate"] == "adaptive":
+        if self.learning_rate == "adaptive":
             return self._adaptive_lr
         return None
 
     def _invscaling_lr(self, lr, epoch):
-        # t_ counts the samples seen so far, over all fits (updated per epoch)
-        return lr / (self.t_ + 1) ** float(self.power_t)
+        """``lr / (t_ + 1) ** power_t``: t_ counts the samples seen over all fits."""
+        return lr / (self.t_ + 1) ** self.power_t
 
     def _adaptive_lr(self, lr, epoch):
+        """The current rate of ``learning_rate="adaptive"`` (divided by 5 on plateaus)."""
         return self._sgd_lr
 
-    def _update_no_improvement(self, early_stopping, X_val, y_val, sw_val):
-        tol = float(self.tol)
-        if early_stopping:
-            score = self._validation_score(X_val, y_val, sw_val)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params = self.network_.params.copy()
-        else:
-            if self.loss_curve_[-1] > self.best_loss_ - tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
-
-    def _split(self, X, targets, y_plain, sw, rng, fraction):
-        idx = np.arange(X.shape[0])
-        state = rng.randint(np.iinfo(np.int32).max)
-        try:
-            idx_train, idx_val = train_test_split(
-                idx, random_state=state, test_size=fraction,
-                stratify=y_plain if self._stratify() else None)
-        except ValueError:
-            # too few samples of some class to stratify: a plain random split
-            idx_train, idx_val = train_test_split(idx, random_state=state,
-                                                  test_size=fraction)
-        if idx_val.shape[0] < 2:
+    def _split(self, X, targets, y_plain, stratify, sw, rng):
+        """scikit-learn's early-stopping split: (X, targets, sw) to train on and
+        (X, y, sw) to score."""
+        arrays = [X, targets, y_plain] + ([] if sw is None else [sw])
+        parts = train_test_split(*arrays, random_state=rng,
+                                 test_size=self.validation_fraction, stratify=stratify)
+        train, val = parts[0::2], parts[1::2]
+        if val[0].shape[0] < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
-        sw_train = sw[idx_train] if sw is not None else None
-        sw_val = sw[idx_val] if sw is not None else None
-        return (X[idx_train], X[idx_val], targets[idx_train], y_plain[idx_val],
-                sw_train, sw_val)
-
-    def _stratify(self):
-        return False
-
-    def _sample_weight(self, sample_weight, X, y_plain):
-        if sample_weight is None:
-            return None
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if (sw < 0).any():
-            raise ValueError("sample_weight must be non-negative")
-        if not (sw > 0).any():
-            raise ValueError("Sample weights must contain at least one non-zero number "
-                             "(sample_weight is all zero)")
-        return sw
+        sw_train, sw_val = (train[3], val[3]) if sw is not None else (None, None)
+        return train[0], train[1], sw_train, (val[0], val[2], sw_val)
 
     # -- inference ------------------------------------------------------------
     def _forward(self, X, layer=None):
@@ -514,36 +605,22 @@ class _BaseMLP(_FeatureNamesMixin, TransformerMixin, BaseEstimator):
     def _n_features_out(self):
         return self.network_.sizes[-2]
 
-    # -- scikit-learn-shaped views of the parameters -----------------------------
-    @property
-    def coefs_(self):
-        """Weight matrices, ``coefs_[i]`` of shape (n_in, n_out) (copies)."""
-        if "network_" not in self.__dict__:
-            raise AttributeError("coefs_ exists once the estimator is fitted")
-        return [np.array(W.T) for W in self.network_.weights]
-
-    @property
-    def intercepts_(self):
-        """Bias vectors, ``intercepts_[i]`` of shape (n_out,) (copies)."""
-        if "network_" not in self.__dict__:
-            raise AttributeError("intercepts_ exists once the estimator is fitted")
-        return [np.array(b) for b in self.network_.biases]
-
-    def _preserved_dtypes(self):
-        try:
-            dtype = _check_dtype(self.dtype)
-        except (TypeError, ValueError):
-            return []
-        return ["float64", "float32"] if dtype is None else [dtype.name]
+    def _check_solver(self):
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = self._preserved_dtypes()
+        try:
+            dtype = self._dtype()
+        except (TypeError, ValueError):
+            dtype = None
+        tags.transformer_tags.preserves_dtype = \
+            ["float64", "float32"] if dtype is None else [dtype.name]
         return tags
-
-    def _more_tags(self):  # pragma: no cover - scikit-learn < 1.6
-        return {"preserves_dtype": self._preserved_dtypes()}
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -576,13 +653,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Hidden-layer activation: scikit-learn's ``"identity"``,
         ``"logistic"``, ``"tanh"``, ``"relu"``, or any of nnc's
         (``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"softplus"``, ``"swish"``...).
-    solver : {"adam", "sgd"}, default "adam"
-        ``"sgd"`` uses ``momentum`` (Nesterov's if ``nesterovs_momentum``).
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
+        ``"sgd"`` uses ``momentum`` (Nesterov's if ``nesterovs_momentum``);
+        ``"lbfgs"`` is full-batch L-BFGS (scipy's L-BFGS-B over nnc's engine),
+        often the best choice for small data sets.
     alpha : float, default 1e-4
         L2 penalty, scaled as scikit-learn does: ``alpha / batch_size``
         times the weights is added to each step's gradient.
     batch_size : int or "auto", default "auto"
-        ``"auto"`` is ``min(200, n_samples)``.
+        ``"auto"`` is ``min(200, n_samples)``; not used by lbfgs.
     learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
         Schedule of ``solver="sgd"`` (as in scikit-learn; Adam ignores it).
     learning_rate_init : float, default 0.001
@@ -590,33 +669,39 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Exponent of ``"invscaling"``: ``lr / (t + 1) ** power_t`` with t the
         number of samples seen.
     max_iter : int, default 200
-        Maximum number of epochs of one ``fit``.
+        Maximum number of epochs of one ``fit`` (lbfgs: iterations).
     shuffle : bool, default True
     random_state : int, RandomState or None
         Initial weights, shuffling, dropout and the validation split.
     tol : float, default 1e-4
         Training stops when the loss (or the validation score with
         ``early_stopping``) has not improved by ``tol`` for more than
-        ``n_iter_no_change`` consecutive epochs.
+        ``n_iter_no_change`` consecutive epochs; lbfgs stops when the
+        largest component of the projected gradient is below ``tol``.
     verbose : bool, default False
         Print the loss of each epoch.
     warm_start : bool, default False
-        ``fit`` continues from the fitted network, optimizer state included.
+        ``fit`` continues from the fitted network (and from ``coefs_`` and
+        ``intercepts_`` assigned before), optimizer state included.
     momentum : float, default 0.9
     nesterovs_momentum : bool, default True
     early_stopping : bool, default False
-        Hold out ``validation_fraction`` of the data (stratified), stop when
-        its accuracy stops improving and keep the best weights.
+        Hold out ``validation_fraction`` of the data (stratified for binary
+        targets), stop when its accuracy stops improving and keep the best
+        weights.  A run that diverges stops with a NaN score and those weights.
     validation_fraction : float, default 0.1
     beta_1, beta_2, epsilon : float
         Adam's hyper-parameters.
-    n_iter_no_change : int, default 10
+    n_iter_no_change : int or np.inf, default 10
+        ``np.inf`` turns the stopping rule off.
+    max_fun : int, default 15000
+        lbfgs only: most evaluations of the loss (passes over the data).
     dtype : {None, "float32", "float64"}, default None
         Precision of the network and of its computations.  None follows the
         data, as scikit-learn does: float32 for float32 X (nnc's MNIST
         loader gives float32), float64 otherwise.
     dropout : float or sequence of float, default 0.0
-        Inverted dropout of each hidden layer while training.
+        Inverted dropout of each hidden layer while training (not with lbfgs).
     threads : int, optional
         Threads for training and inference (default: all cores).
     class_weight : None, dict or "balanced", default None
@@ -632,19 +717,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     network_ : nnc.Network
         The trained network.
     coefs_, intercepts_ : list of ndarray
-        Copies of the weights in scikit-learn's orientation (n_in, n_out).
+        The weights in scikit-learn's orientation (n_in, n_out): live views
+        of the network's parameters; assigning a list copies into them.
     loss_, best_loss_, loss_curve_, n_iter_, t_, validation_scores_,
     best_validation_score_, n_features_in_, feature_names_in_, n_outputs_,
     n_layers_, out_activation_
         As in scikit-learn's ``MLPClassifier``.
     """
 
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  dtype=None, dropout=0.0, threads=None, class_weight=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
@@ -654,7 +745,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
             dropout=dropout, threads=threads)
         self.class_weight = class_weight
 
@@ -676,141 +767,90 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing from the current state.
 
         The optimizer's state (Adam's moments, momentum) carries over from
-        earlier calls and from ``fit``.
+        earlier calls and from ``fit``.  Not available with ``solver="lbfgs"``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        classes : array-like, optional
-            All the classes that will ever appear; required on the first call
-            (not for multilabel targets).
         sample_weight : array-like of shape (n_samples,), optional
+        classes : array-like, optional
+            All the classes that will ever appear; required on the first call.
 
         Returns
         -------
         self
         """
-        if not hasattr(self, "network_") and classes is None and (
-                np.ndim(y) != 2 or np.shape(y)[1] == 1):
-            raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True,
-                         classes=classes)
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            multilabel = np.ndim(y) == 2 and np.shape(y)[1] > 1
+            self._label_binarizer.fit(y if multilabel else self.classes_)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     # -- labels ----------------------------------------------------------------
-    def _encode_y(self, y, first, dtype, classes=None):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
-                             "target y is None")
-        y = np.asarray(y) if not hasattr(y, "shape") else y
-        if _sp.issparse(y):
-            y = y.toarray()
-        y = np.asarray(y)
+    def _targets(self, y, incremental, first, dtype):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        kind = type_of_target(y)
-        multilabel = kind == "multilabel-indicator"
-        if multilabel:
-            if first:
-                self.classes_ = np.arange(y.shape[1])
-                self._multilabel = True
-            elif not getattr(self, "_multilabel", False) or y.shape[1] != len(self.classes_):
-                raise ValueError(f"y has {y.shape[1]} labels; the fitted classifier has "
-                                 f"{len(self.classes_)} (or is not multilabel)")
-            targets = np.ascontiguousarray(y, dtype=dtype)
-            return targets, y, y.shape[1]
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D labels or a 2-D 0/1 indicator matrix, got {kind}")
-        if first:
-            if classes is not None:
-                new = np.unique(np.asarray(classes))
-                if not np.isin(np.unique(y), new).all():
-                    raise ValueError(f"y contains labels not in classes {list(new)}")
-            else:
-                new = np.unique(y)
-            if len(new) < 2:
-                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes "
-                                 f"in y; got 1 class: {new[0]!r}")
-            self.classes_ = new
-            self._multilabel = False
+        if not incremental and (not hasattr(self, "classes_") or not self.warm_start):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
         else:
-            if getattr(self, "_multilabel", False):
-                raise ValueError("the classifier was fitted on multilabel y; got 1-D labels")
-            present = np.unique(y)
-            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)),
-                                                          self.classes_):
-                raise ValueError(f"classes={list(np.unique(classes))} differs from the "
-                                 f"classes of the first call {list(self.classes_)}")
-            if not np.isin(present, self.classes_).all():
-                raise ValueError(
-                    f"y has classes not seen before: {list(np.setdiff1d(present, self.classes_))};"
-                    f" the classifier knows {list(self.classes_)}. For warm_start, y must "
-                    "have the same classes as in the previous fit")
-        idx = np.searchsorted(self.classes_, y)
-        if len(self.classes_) == 2:
-            targets = (idx == 1).astype(dtype).reshape(-1, 1)
-            return targets, y, 1
-        return idx.astype(np.int64), y, len(self.classes_)
+            self._check_known_classes(unique_labels(y))
+        if self._label_binarizer.y_type_ == "multiclass":
+            # class indices: the engine builds the one-hot rows batch by batch
+            return np.searchsorted(self.classes_, y), y, None, len(self.classes_)
+        Y = self._label_binarizer.transform(y)
+        stratify = Y.astype(bool) if Y.shape[1] == 1 else None  # binary only, as scikit-learn
+        return np.ascontiguousarray(Y, dtype=dtype), y, stratify, Y.shape[1]
+
+    def _check_known_classes(self, present):
+        if self.warm_start and set(present) != set(self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same "
+                             "classes as in the previous call to fit. Previously got "
+                             f"{self.classes_}, `y` has {present}")
+        unseen = np.setdiff1d(present, self.classes_)
+        if len(unseen):
+            raise ValueError(f"y has classes not seen before: {list(unseen)}; the "
+                             f"classifier knows {list(self.classes_)}")
 
     def _output(self):
-        if getattr(self, "_multilabel", False) or len(self.classes_) == 2:
-            return "sigmoid", "binary_crossentropy"
-        return "softmax", "categorical_crossentropy"
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "categorical_crossentropy"
+        return "sigmoid", "binary_crossentropy"
 
-    def _stratify(self):
-        return not self._multilabel
-
-    def _sample_weight(self, sample_weight, X, y_plain):
-        sw = super()._sample_weight(sample_weight, X, y_plain)
-        cw = self.class_weight
-        if cw is None:
-            return sw
-        w = np.ones(X.shape[0]) if sw is None else sw
-        if isinstance(cw, str) and cw != "balanced":
-            raise ValueError(f"class_weight must be None, a dict or 'balanced', got {cw!r}")
-        if self._multilabel:
-            if cw != "balanced":
-                raise ValueError("multilabel y supports class_weight=None or 'balanced' "
-                                 f"only, got {cw!r}")
-            # each label balanced on its own; a sample's factors multiply
-            factor = np.ones(X.shape[0])
-            for j in range(y_plain.shape[1]):
-                factor *= _balanced(np.asarray(y_plain[:, j], dtype=np.int64), w, 2)
-        elif isinstance(cw, str):
-            factor = _balanced(np.searchsorted(self.classes_, y_plain), w, len(self.classes_))
-        elif isinstance(cw, dict):
-            known = set(self.classes_.tolist())
-            unknown = [k for k in cw if k not in known]
-            if unknown:
-                raise ValueError(f"class_weight has labels not among the classes: {unknown}")
-            per_class = np.array([_real(f"class_weight[{c!r}]", cw.get(c, 1.0), 0.0)
-                                  for c in self.classes_.tolist()])
-            factor = per_class[np.searchsorted(self.classes_, y_plain)]
-        else:
-            raise TypeError("class_weight must be None, a dict or 'balanced', got "
-                            f"{type(cw).__name__}")
-        sw = w * factor
-        if not (sw > 0).any():
-            raise ValueError("class_weight and sample_weight leave no sample with a non-zero "
-                             "weight: every class has zero weight")
-        return sw
+    def _class_weight(self, y, sample_weight):
+        """``sample_weight`` times the class weights (per label, multiplied)."""
+        if self.class_weight is None:
+            return sample_weight
+        sw = np.ones(y.shape[0]) if sample_weight is None else sample_weight
+        mask = sw > 0   # classes present with a positive weight
+        factor = np.ones(y.shape[0])
+        for col in (y.T if y.ndim == 2 else [y]):
+            if self.class_weight == "balanced":
+                classes, idx = np.unique(col[mask], return_inverse=True)
+                weights = compute_class_weight("balanced", classes=classes, y=col[mask],
+                                               sample_weight=sw[mask])
+                factor[mask] *= weights[idx]
+            else:
+                classes = self.classes_ if y.ndim == 1 else np.array([0, 1])
+                weights = compute_class_weight(self.class_weight, classes=classes, y=col)
+                factor *= weights[np.searchsorted(classes, col)]
+        return sw * factor
 
     # -- prediction ----------------------------------------------------------
-    def _proba(self, X):
-        out = self._forward(X)
-        if out.shape[1] == 1 and not self._multilabel:
+    def _proba_of(self, out):
+        if out.shape[1] == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             out = np.hstack([1 - out, out])
         return out
 
-    def _labels_from_proba(self, proba):
-        if self._multilabel:
-            return (proba > 0.5).astype(np.int64)
-        return self.classes_[np.argmax(proba, axis=1)]
+    def _labels(self, out):
+        """Labels from the network's outputs (thresholds at 0.5, or the largest)."""
+        return self._label_binarizer.inverse_transform(out)
 
     def predict(self, X):
         """Predicted class of each sample (a 0/1 matrix for multilabel targets).
@@ -823,7 +863,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        return self._labels_from_proba(self._proba(X))
+        return self._labels(self._forward(X))
 
     def predict_proba(self, X):
         """Probability of each class (of each label, for multilabel targets).
@@ -837,7 +877,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return self._proba(X)
+        return self._proba_of(self._forward(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -851,18 +891,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ndarray of shape (n_samples, n_classes)
         """
         with np.errstate(divide="ignore"):
-            return np.log(self._proba(X))
+            return np.log(self.predict_proba(X))
 
     def _validation_score(self, X, y, sample_weight):
-        pred = self._labels_from_proba(self._proba_net(X))
-        return accuracy_score(y, pred, sample_weight=sample_weight)
-
-    def _proba_net(self, X):
-        """predict_proba on data already validated (the early-stopping split)."""
         out = self.network_.forward(X, threads=self.threads)
-        if out.shape[1] == 1 and not self._multilabel:
-            out = np.hstack([1 - out, out])
-        return out
+        if not np.isfinite(out).all():
+            return np.nan
+        return accuracy_score(y, self._labels(out), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -876,12 +911,39 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by nnc's engine.
 
-    Identity outputs, one per target, and the squared error.  Parameters
+    One output per target: identity outputs and the squared error, or with
+    ``loss="poisson"`` exponential outputs and half the Poisson deviance (for
+    counts and other non-negative targets, as scikit-learn's).  Parameters
     and attributes are those of :class:`MLPClassifier` without
     ``class_weight``; ``loss_`` is half the mean squared error over samples
     and outputs, as scikit-learn reports it, and ``early_stopping`` monitors
-    the validation R^2.
+    the validation R^2.  Predictions have the network's dtype (float32 for
+    float32 data), as scikit-learn's.
     """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, dropout=0.0, threads=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
+            dropout=dropout, threads=threads)
+        self.loss = loss
 
     def fit(self, X, y, sample_weight=None):
         """Fit the network to data X and targets y.
@@ -898,8 +960,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing with the optimizer's state.
+
+        Not available with ``solver="lbfgs"``.
 
         Parameters
         ----------
@@ -913,29 +978,27 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def _encode_y(self, y, first, dtype, classes=None):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
-                             "target y is None")
-        from sklearn.utils import check_array
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+    def _targets(self, y, incremental, first, dtype):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for "
+                             "Poisson regression (loss='poisson').")
         targets = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=dtype)
-        if not first and targets.shape[1] != self.n_outputs_:
+        if not first and hasattr(self, "n_outputs_") and targets.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {targets.shape[1]} outputs; the fitted regressor has "
                              f"{self.n_outputs_}")
-        return targets, y, targets.shape[1]
+        return targets, y, None, targets.shape[1]
 
     def _output(self):
-        return "identity", "quadratic"
+        return ("exp", "poisson") if self.loss == "poisson" else ("identity", "quadratic")
 
     def _loss_scale(self):
         # nnc's quadratic cost sums over outputs; scikit-learn averages over them
-        return float(self.network_.sizes[-1])
+        return float(self.network_.sizes[-1]) if self.loss == "squared_error" else 1.0
 
     def predict(self, X):
-        """Predicted targets.
+        """Predicted targets, in the network's dtype.
 
         Parameters
         ----------
@@ -945,14 +1008,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        # float64 like every scikit-learn regressor, whatever the network's dtype
-        out = self._forward(X).astype(np.float64)
+        out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
 
     def _validation_score(self, X, y, sample_weight):
         out = self.network_.forward(X, threads=self.threads)
-        out = out.ravel() if out.shape[1] == 1 else out
-        return r2_score(y, out, sample_weight=sample_weight)
+        if not np.isfinite(out).all():
+            return np.nan
+        return r2_score(y, out.ravel() if out.shape[1] == 1 else out,
+                        sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -291,6 +291,8 @@ class Trainer:
         if verbose >= 1 and not any(isinstance(cb, _callbacks.ProgressBar)
                                     for cb in self.callbacks):
             self.callbacks.append(_callbacks.ProgressBar(epochs))
+        if getattr(self.optimizer, "full_batch", False):
+            return self._run_full_batch(epochs)
         self._start()
         self._trained = False
         logs = {}
@@ -444,6 +446,55 @@ class Trainer:
             self.network.history.setdefault(key, []).append(value)
         return logs
 
+    # -- full batch (L-BFGS) ------------------------------------------------------
+    def _run_full_batch(self, epochs):
+        """L-BFGS: scipy drives the iterations over the whole training set (at
+        most ``epochs``); each ends like an epoch: history, validation scores,
+        callbacks, which may stop it.  A diverged run changes nothing."""
+        if self.comm is not None:
+            raise ValueError("L-BFGS trains in one process: fit(comm=...) needs a "
+                             "mini-batch optimizer")
+        net, opt, data = self.network, self.optimizer, self.data
+        self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state, opt.lr)
+        start = net.params.copy()
+        net.stop_training = False
+        for cb in self.callbacks:
+            cb.bind(net)
+        self._call("on_train_begin", {})
+        self.stepper, self.val_engine = LocalStepper(None, 0), self._validation_engine()
+        self.started, logs = time.perf_counter(), {}
+
+        def end_iteration(iteration, loss):
+            nonlocal logs
+            logs = {"loss": loss, "lr": 0.0}
+            if self.val_engine is not None:
+                logs.update(self._score())
+            logs["seconds"] = time.perf_counter() - self.started
+            self.started = time.perf_counter()
+            for key, value in logs.items():
+                net.history.setdefault(key, []).append(value)
+            return self._epoch_end(iteration - 1, logs)
+
+        x = data.x if not data.csr else _csr(data.x, data.n)  # already converted: no copy
+        y = data.labels if data.labels is not None else data.targets
+        try:
+            if epochs > 0:
+                opt.minimize(net, x, y, epochs, data.sw, self.threads, end_iteration)
+            if not np.isfinite(net.params).all():
+                raise DivergenceError("L-BFGS diverged (non-finite parameters); the "
+                                      "parameters were restored: scale the data or add l2")
+        except BaseException:
+            net.params[...] = start
+            self._restore_before()
+            raise
+        finally:
+            for cb in self.callbacks:
+                if isinstance(cb, _callbacks.ProgressBar):
+                    cb.close()
+        net.optimizer = opt
+        self._call("on_train_end", dict(logs))
+        return self.history.history
+
     # -- helpers -------------------------------------------------------------------
     def _call(self, hook, *args):
         for cb in self.callbacks:
@@ -516,3 +567,10 @@ class Trainer:
         engine.score()
         loss_sum, correct, seen = self.stepper.sum_stats(*engine.stats())
         return {"val_loss": loss_sum / seen, "val_accuracy": correct / seen}
+
+
+def _csr(parts, n_rows):
+    """A scipy CSR matrix over the arrays ``_Data`` checked (shares them)."""
+    import scipy.sparse as sp
+    data, indices, indptr, n_features = parts
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_features), copy=False)

@@ -60,6 +60,8 @@ def loss_grad_a(loss, a, y):
         return a - y
     if loss == "binary_crossentropy":
         return (a - y) / (a * (1 - a))
+    if loss == "poisson":
+        return 1 - y / a
     return -y / a  # categorical (sparse or not)
 
 

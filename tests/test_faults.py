@@ -93,6 +93,7 @@ class _Child:
 
 SIGINT_CHILD = """
 import sys
+import time
 import numpy as np
 import nnc
 
@@ -100,6 +101,17 @@ rng = np.random.default_rng(0)
 X = rng.random((60000, 256), dtype=np.float32)
 y = rng.integers(0, 10, 60000)
 net = nnc.Network([256, 2048, 10], seed=0)  # a long epoch: seconds at one thread
+
+# This CPU's pace: a whole fit of 8 batches, which is one span (the engine's
+# first stretch without Python) plus fit's fixed work in Python.  An emulated
+# or slow CPU stretches both alike.
+pace = nnc.Network([256, 2048, 10], seed=1)
+spans = []
+for _ in range(3):
+    t0 = time.perf_counter()
+    pace.fit(X[:128], y[:128], epochs=1, batch_size=16, lr=0.1, threads=1, verbose=0)
+    spans.append(time.perf_counter() - t0)
+print(f"SPAN {max(spans):.6f}", flush=True)
 
 def announce(lr, epoch):  # called in Python as each epoch starts
     print(f"EPOCH START {epoch + 1}", flush=True)
@@ -129,21 +141,28 @@ print(f"USABLE {before:.6f}", flush=True)
 def test_sigint_stops_fit_promptly_and_leaves_a_usable_network(tmp_path):
     child = _Child(SIGINT_CHILD, tmp_path)
     try:
+        span = float(child.wait_for("SPAN", timeout=120).split()[1])
         child.wait_for("EPOCH START 1", timeout=60)
         time.sleep(0.3)  # inside the first epoch, while the engine runs without the GIL
         assert child.proc.poll() is None
         sent = time.monotonic()
         child.proc.send_signal(signal.SIGINT)
-        stopped = child.wait_for("INTERRUPTED", timeout=60)
+        stopped = child.wait_for("INTERRUPTED", timeout=120)
         latency = time.monotonic() - sent
-        usable = child.wait_for("USABLE", timeout=60)
-        assert child.proc.wait(timeout=30) == 0
+        usable = child.wait_for("USABLE", timeout=120)
+        assert child.proc.wait(timeout=60) == 0
     finally:
         child.close()
-    # The signal landed inside an epoch (seconds long), not between two ...
+    # The signal landed inside an epoch (thousands of batches), not between two ...
     assert stopped == "INTERRUPTED after 0 epochs"
-    # ... and the engine, returning to Python every ~0.1 s, noticed it at once.
-    assert latency < 1.0, f"fit took {latency:.2f} s to notice Ctrl-C"
+    # ... and the engine, returning to Python after every span (8 batches,
+    # then about 0.1 s), noticed it within a few spans.  The limit is counted
+    # in this CPU's own span time (5 of them), so a slow or emulated CPU is
+    # held to the same promise; 1 s is the floor on a fast one, where the
+    # child's reaction is dominated by scheduling, not by nnc.
+    limit = max(1.0, 5 * span)
+    assert latency < limit, (f"fit took {latency:.2f} s to notice Ctrl-C; "
+                             f"one span here takes {span:.3f} s")
     assert np.isfinite(float(usable.split()[1]))
 
 

@@ -100,7 +100,7 @@ def test_activation_values(rng, dtype, name):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("name", [a for a in ACTIVATIONS if a != "exp"])  # exp(1e4) is inf
 def test_activation_extreme_values_without_warnings(dtype, name, strict_fp):
     z = np.ascontiguousarray(np.stack([EXTREME, -EXTREME]), dtype=dtype)
     out = np.full_like(z, np.nan)
@@ -143,6 +143,8 @@ def test_activation_in_place(rng, dtype):
 def test_activation_derivative(rng, dtype, name, extreme, strict_fp):
     if extreme:
         z = np.ascontiguousarray(np.stack([EXTREME, -EXTREME]), dtype=dtype)
+        if name == "exp":  # exp is finite up to z = 88 in float32
+            z = np.clip(z, -80, 80)
     else:
         z = rand(rng, (6, 11), dtype, scale=3.0)
     a = np.empty_like(z)

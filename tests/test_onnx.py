@@ -62,7 +62,7 @@ def test_every_hidden_activation_matches(hidden, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("output", ["sigmoid", "identity", "softmax", "relu"])
+@pytest.mark.parametrize("output", ["sigmoid", "identity", "softmax", "relu", "exp"])
 def test_output_activations_and_batch_sizes(output, dtype):
     net = nnc.Network([5, 8, 3], activation="tanh", output_activation=output, dtype=dtype,
                       seed=2)

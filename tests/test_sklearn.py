@@ -32,6 +32,11 @@ from nnc.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
     MLPRegressor(solver="sgd", hidden_layer_sizes=(20, 10), activation="tanh",
                  learning_rate_init=0.01, momentum=0.5, nesterovs_momentum=False, threads=1),
     MLPClassifier(class_weight="balanced", activation="logistic", threads=1),
+    # (regularised: with alpha=0.01 L-BFGS drives logistic outputs to exactly 1.0 on
+    # the checks' unscaled multilabel data -- scikit-learn's own MLP too -- which
+    # their probability check refuses)
+    MLPClassifier(solver="lbfgs", hidden_layer_sizes=(20,), alpha=1.0, threads=1),
+    MLPRegressor(solver="lbfgs", hidden_layer_sizes=(20,), activation="tanh", threads=1),
 ])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -207,9 +212,17 @@ def test_coefs_and_transform_follow_sklearn_orientation(digits):
     h = np.maximum(h @ clf.coefs_[1] + clf.intercepts_[1], 0)
     np.testing.assert_allclose(clf.transform(Xtr), h, rtol=1e-10, atol=1e-10)
     assert clf.get_feature_names_out().tolist()[:2] == ["mlpclassifier0", "mlpclassifier1"]
-    # copies: writing into them leaves the network alone
-    clf.coefs_[0][...] = 0
-    assert np.abs(clf.network_.weights[0]).sum() > 0
+    # live views: writing into them, or assigning a layer or a list, changes the network
+    clf.coefs_[0][0, :] = 0
+    assert np.abs(clf.network_.weights[0][:, 0]).sum() == 0
+    clf.intercepts_[1] = np.arange(20.0)
+    np.testing.assert_array_equal(clf.network_.biases[1], np.arange(20.0))
+    new = [np.full(c.shape, 0.5) for c in clf.coefs_]
+    clf.coefs_ = new
+    new[0][...] = 7  # assigning copies: the caller's arrays stay the caller's
+    assert (clf.network_.weights[0] == 0.5).all() and (clf.coefs_[2] == 0.5).all()
+    with pytest.raises(ValueError, match="shape"):
+        clf.coefs_[0] = np.zeros((3, 3))
     assert clf.n_features_in_ == 64 and clf.n_layers_ == 4 and clf.n_outputs_ == 10
 
 
@@ -228,7 +241,9 @@ def test_dtype_follows_data_unless_given(digits):
     ("hidden_layer_sizes", "10", TypeError),
     ("activation", "softmax", ValueError),
     ("activation", "bogus", ValueError),
-    ("solver", "lbfgs", ValueError),
+    ("solver", "newton", ValueError),
+    ("max_fun", 0, ValueError),
+    ("n_iter_no_change", 1.5, ValueError),
     ("alpha", -1.0, ValueError),
     ("batch_size", 0, ValueError),
     ("learning_rate", "optimal", ValueError),
@@ -392,12 +407,12 @@ def test_early_stopping_keeps_best_validation_weights(digits):
     # the restored weights are the best epoch's: rescoring the split reproduces it
     idx = np.arange(len(Xtr))
     rng = np.random.RandomState(0)
-    rng.randint(np.iinfo(np.int32).max)   # the network seed
     for W in clf.network_.weights:        # the initial weights and biases
         rng.uniform(size=W.size)
         rng.uniform(size=W.shape[0])
-    _, val = train_test_split(idx, random_state=rng.randint(np.iinfo(np.int32).max),
-                              test_size=0.1, stratify=ytr)
+    rng.randint(np.iinfo(np.int32).max)   # the network seed
+    # scikit-learn stratifies binary targets only
+    _, val = train_test_split(idx, random_state=rng, test_size=0.1)
     assert clf.score(Xtr[val], ytr[val]) == pytest.approx(clf.best_validation_score_)
 
 
@@ -411,3 +426,106 @@ def test_transform_in_pipeline_and_dropout_threads():
     assert Z.shape == (150, 6) and (Z >= 0).all()
     np.testing.assert_allclose(Z, clf.network_.forward(X, layer=2))
     np.testing.assert_allclose(clf.fit_transform(X, y).shape, (150, 6))
+
+
+# -- lbfgs and poisson, next to scikit-learn's own -------------------------------------
+def test_lbfgs_follows_sklearn_lbfgs_step_for_step():
+    # the same start (scikit-learn's initialisation), the same objective and
+    # gradient, the same scipy driver: the same iterates, to rounding
+    X, y = datasets.load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    kw = dict(solver="lbfgs", hidden_layer_sizes=(10,), max_iter=15, random_state=0,
+              activation="tanh", alpha=1e-3)
+    ours = _quiet(MLPClassifier(threads=1, **kw).fit, X, y)
+    ref = _quiet(SkMLPClassifier(**kw).fit, X, y)
+    assert ours.n_iter_ == ref.n_iter_ == 15
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
+    assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9)
+    assert len(ours.loss_curve_) == 15 and ours.loss_curve_[-1] == pytest.approx(ours.loss_)
+    assert ours.t_ == 0 and ours.validation_scores_ is None
+
+
+def test_poisson_regression_follows_sklearn():
+    rng = np.random.RandomState(0)
+    X = rng.rand(300, 3)
+    y = rng.poisson(np.exp(X @ np.array([1.0, -0.5, 0.3])))
+    kw = dict(loss="poisson", solver="lbfgs", hidden_layer_sizes=(5,), max_iter=10,
+              random_state=0)
+    ours = _quiet(MLPRegressor(threads=1, **kw).fit, X, y)
+    ref = _quiet(SkMLPRegressor(**kw).fit, X, y)
+    assert ours.out_activation_ == ref.out_activation_ == "exp"
+    assert ours.network_.loss == "poisson" and ours.network_.activations[-1] == "exp"
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-7)
+    assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9)
+    # the stochastic solvers train it too, and counts must not be negative
+    adam = _quiet(MLPRegressor(loss="poisson", random_state=0, max_iter=50).fit, X, y)
+    assert (adam.predict(X) > 0).all() and adam.score(X, y) > 0
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, y - 5.0)
+
+
+def test_lbfgs_limits_warn_and_it_has_no_partial_fit():
+    X, y = datasets.load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        clf = MLPClassifier(solver="lbfgs", max_fun=5, threads=1).fit(X, y)
+    assert clf.n_iter_ <= 5
+    assert not hasattr(clf, "partial_fit")
+    with pytest.raises(AttributeError, match="partial_fit"):
+        MLPRegressor(solver="lbfgs").partial_fit(X, y)
+
+
+def test_coefs_assigned_before_fitting_are_the_start_of_partial_fit():
+    # one plain SGD step on one batch, from weights the user set, against NumPy
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(8, 3), rng.rand(8)
+    W1, b1, W2, b2 = rng.randn(3, 4), rng.randn(4), rng.randn(4, 1), rng.randn(1)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, alpha=0.0,
+                       learning_rate_init=0.1, batch_size=8, threads=1)
+    reg.coefs_ = [W1.copy(), np.zeros((4, 1))]
+    reg.coefs_[1] = W2.copy()
+    reg.intercepts_ = [b1.copy(), b2.copy()]
+    reg.partial_fit(X, y)
+    h = np.maximum(X @ W1 + b1, 0)
+    delta = (h @ W2 + b2 - y[:, None]) / 8
+    dh = (delta @ W2.T) * (h > 0)
+    np.testing.assert_allclose(reg.coefs_[1], W2 - 0.1 * h.T @ delta, rtol=1e-12)
+    np.testing.assert_allclose(reg.coefs_[0], W1 - 0.1 * X.T @ dh, rtol=1e-12)
+    np.testing.assert_allclose(reg.intercepts_[0], b1 - 0.1 * dh.sum(axis=0), rtol=1e-12)
+
+
+def test_sklearn_attributes_and_stopping_options():
+    X, y = datasets.load_iris(return_X_y=True)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(5,), max_iter=30, tol=1e9,
+                               n_iter_no_change=np.inf, threads=1).fit, X, y)
+    assert clf.n_iter_ == 30  # the stopping rule is off
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    reg = _quiet(MLPRegressor(hidden_layer_sizes=(5,), max_iter=5, threads=1).fit,
+                 X.astype(np.float32), y)
+    assert reg.predict(X.astype(np.float32)).dtype == np.float32
+    assert all(c.dtype == np.float32 for c in reg.coefs_ + reg.intercepts_)
+
+
+def test_warm_start_with_other_classes_is_refused():
+    X, y = datasets.load_iris(return_X_y=True)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, warm_start=True,
+                               threads=1).fit, X, y)
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(X, np.where(y == 2, 5, y))
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(X[y < 2], y[y < 2])
+
+
+def test_diverging_run_with_early_stopping_keeps_the_best_weights():
+    X, y = datasets.load_iris(return_X_y=True)
+    reg = MLPRegressor(hidden_layer_sizes=(50,), activation="identity", solver="sgd",
+                       learning_rate_init=1.0, max_iter=20, early_stopping=True,
+                       random_state=0, threads=1)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X, y)
+    assert np.isnan(reg.validation_scores_[-1]) and isinstance(reg.validation_scores_[-1],
+                                                               float)
+    assert np.isfinite(reg.network_.params).all() and np.isfinite(reg.predict(X)).all()
+    # without early stopping, scikit-learn's error
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        _quiet(reg.set_params(early_stopping=False).fit, X, y)

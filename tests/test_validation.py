@@ -850,7 +850,7 @@ def test_estimator_rejects_mismatched_lengths(which):
     ("hidden_layer_sizes", (0,), ValueError), ("hidden_layer_sizes", "5", TypeError),
     ("hidden_layer_sizes", (2.5,), TypeError),
     ("activation", "foo", ValueError), ("activation", "softmax", ValueError),
-    ("solver", "lbfgs", ValueError), ("alpha", -1.0, ValueError),
+    ("solver", "newton", ValueError), ("alpha", -1.0, ValueError),
     ("learning_rate_init", -0.1, ValueError), ("learning_rate_init", float("nan"), ValueError),
     ("max_iter", 0, ValueError), ("max_iter", True, TypeError),
     ("batch_size", 0, ValueError), ("batch_size", 2.5, TypeError),
