@@ -20,8 +20,9 @@ import sys
 # is complete; the build fails on any other object with an undocumented
 # parameter.
 PR01_PENDING = [
-    # sklearn rewrite in flight: nnc/sklearn.py is being rebuilt on
-    # scikit-learn's own utilities; its docstrings are completed with it.
+    # sklearn rewrite in flight: nnc/sklearn.py was rebuilt on scikit-learn's
+    # own utilities; MLPRegressor's Parameters section is completed with it
+    # (the coordinator removes this entry).
     r"nnc\.sklearn\.MLPRegressor$",
 ]
 
@@ -126,7 +127,7 @@ def write_bench_tables(root, docs):
 
 
 #: The modules of the API reference, in the order of its table of contents.
-MODULES = ["nnc.optimizers", "nnc.callbacks", "nnc.training", "nnc.model", "nnc.io",
+MODULES = ["nnc.optimizers", "nnc.callbacks", "nnc.training", "nnc.lbfgs", "nnc.model", "nnc.io",
            "nnc.datasets", "nnc.downloads", "nnc.images", "nnc.activations", "nnc.losses",
            "nnc.kernels", "nnc.sklearn", "nnc.plot", "nnc.distributed", "nnc.onnx", "nnc.cli"]
 

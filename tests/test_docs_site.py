@@ -126,7 +126,7 @@ def test_engine_and_performance_pages_have_their_figures():
 def test_api_reference_covers_the_public_modules():
     p = page("api.html")
     for name in ("nnc.Network", "nnc.Perceptron", "nnc.load", "nnc.optimizers",
-                 "nnc.callbacks", "nnc.training", "nnc.model", "nnc.io", "nnc.datasets",
+                 "nnc.callbacks", "nnc.training", "nnc.lbfgs", "nnc.model", "nnc.io", "nnc.datasets",
                  "nnc.downloads", "nnc.images", "nnc.activations", "nnc.losses", "nnc.kernels",
                  "nnc.sklearn", "nnc.plot", "nnc.distributed", "nnc.onnx", "nnc.cli"):
         assert any(href.endswith(f"generated/{name}.html") for href in p.links), name
@@ -135,7 +135,7 @@ def test_api_reference_covers_the_public_modules():
 
 
 @pytest.mark.parametrize("module, names", [
-    ("nnc.optimizers", ["Optimizer", "SGD", "Adam", "RMSprop", "Schedule", "get"]),
+    ("nnc.optimizers", ["Optimizer", "SGD", "Adam", "RMSprop", "LBFGS", "Schedule", "get"]),
     ("nnc.callbacks", ["Callback", "History", "ProgressBar", "EarlyStopping",
                        "ModelCheckpoint", "LambdaCallback"]),
     ("nnc.training", ["Trainer"]),

@@ -8,7 +8,7 @@ import importlib.util
 import pytest
 
 MODULES = ["nnc", "nnc.network", "nnc.perceptron", "nnc.optimizers", "nnc.callbacks",
-           "nnc.training", "nnc.model", "nnc.io", "nnc.datasets", "nnc.downloads",
+           "nnc.training", "nnc.lbfgs", "nnc.model", "nnc.io", "nnc.datasets", "nnc.downloads",
            "nnc.images", "nnc.activations", "nnc.losses", "nnc.kernels", "nnc.plot",
            "nnc.distributed", "nnc.onnx", "nnc.cli", "nnc.sklearn"]
 # Modules whose import needs an optional dependency.
