@@ -135,6 +135,8 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_context = {"default_mode": "light"}
+html_static_path = ["_static"]
+html_css_files = ["nnc.css"]
 html_show_sourcelink = False
 
 

@@ -32,6 +32,20 @@ __all__ = ["Callback", "History", "ProgressBar", "EarlyStopping", "ModelCheckpoi
 class Callback:
     """Base class: every hook does nothing.
 
+    Subclass it and override the hooks you need.  ``fit`` calls them in this
+    order::
+
+        on_train_begin(logs)
+        for each epoch:
+            on_epoch_begin(epoch, logs)
+            on_span_end(epoch, batches_done, n_batches)   # a few times per epoch
+            on_epoch_end(epoch, logs)                      # true return: stop
+        on_train_end(logs)
+
+    ``logs`` at the end of an epoch holds its metrics: ``loss``,
+    ``accuracy``, ``lr``, ``seconds`` and, with validation data,
+    ``val_loss`` and ``val_accuracy``.
+
     Attributes
     ----------
     network : nnc.Network
@@ -45,28 +59,87 @@ class Callback:
     root = True
 
     def bind(self, network: Any, root: bool = True) -> None:
-        """Attach to the network that ``fit`` trains."""
+        """Attach to the network that ``fit`` trains (``fit`` calls this).
+
+        Parameters
+        ----------
+        network : nnc.Network
+            The network being trained; the hooks find it in ``self.network``.
+        root : bool, default True
+            Whether this process prints and writes files (MPI rank 0).
+        """
         self.network = network
         self.root = root
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        """Called once, before the first epoch."""
+        """Called once, before the first epoch.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Empty at this point.
+        """
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        """Called at the start of each epoch (0-based within this ``fit``)."""
+        """Called at the start of each epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based, counted within this ``fit`` call.
+        logs : dict, optional
+            Empty at this point.
+        """
 
     def on_span_end(self, epoch: int, batches_done: int, n_batches: int) -> None:
-        """Called each time the engine returns between spans of batches."""
+        """Called each time the engine returns between spans of batches.
+
+        The engine trains whole spans of mini-batches without returning to
+        Python (about a tenth of a second each), so this is where a progress
+        bar moves.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based, within this ``fit`` call.
+        batches_done : int
+            Mini-batches of this epoch trained so far.
+        n_batches : int
+            Mini-batches in the epoch.
+        """
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> Any:
-        """Called after each epoch with its metrics; a true return stops training."""
+        """Called after each epoch with its metrics; a true return stops training.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based, within this ``fit`` call.
+        logs : dict, optional
+            The epoch's metrics: ``loss``, ``accuracy``, ``lr``, ``seconds``
+            and, with validation data, ``val_loss`` and ``val_accuracy``.
+
+        Returns
+        -------
+        object
+            Anything true stops training after this epoch.
+        """
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        """Called once after the last epoch (also when a callback stopped training)."""
+        """Called once after the last epoch (also when a callback stopped training).
+
+        Parameters
+        ----------
+        logs : dict, optional
+            The last epoch's metrics (empty when no epoch ran).
+        """
 
 
 class History(Callback):
     """Records this ``fit``'s per-epoch metrics (``fit`` returns its ``history``).
+
+    ``fit`` always adds one; there is no need to pass it.  The network's own
+    ``history`` attribute keeps the metrics of every ``fit`` so far.
 
     Attributes
     ----------
@@ -87,10 +160,14 @@ class History(Callback):
 class ProgressBar(Callback):
     """A tqdm bar per epoch when tqdm is installed, and one line per epoch.
 
+    ``fit(verbose=1)`` (the default) adds one; ``verbose=0`` trains
+    silently.  Only MPI rank 0 prints.
+
     Parameters
     ----------
-    epochs : int
-        Epochs of the ``fit`` (for the "Epoch 3/10" label).
+    epochs : int, optional
+        Epochs of the ``fit`` (for the "Epoch 3/10" label; without it the
+        label is "Epoch 3").
     """
 
     def __init__(self, epochs: int | None = None) -> None:
@@ -148,15 +225,50 @@ class EarlyStopping(Callback):
         else minimised.
     patience : int, default 5
         Epochs without an improvement of at least ``min_delta`` before stopping.
-    min_delta : float, default 0.0
+    min_delta : float >= 0, default 0.0
+        The smallest change that counts as an improvement.
     restore_best_weights : bool, default True
         At the end of training, go back to the parameters of the best epoch.
 
     Attributes
     ----------
     best : float
-        Best monitored value so far; ``best_epoch`` is its epoch.
+        Best monitored value so far (negated for accuracies, so smaller is
+        always better); ``best_epoch`` is its epoch.
     stopped_epoch : int or None
+        The epoch after which training stopped; None when it ran all its
+        epochs.
+
+    Notes
+    -----
+    The validation set stands in for data the network has not seen: once
+    its loss stops falling while the training loss still falls, the network
+    is learning the training set's peculiarities (overfitting).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnc
+    >>> from nnc.callbacks import EarlyStopping
+    >>> from nnc.optimizers import SGD
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((300, 4))
+    >>> y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    >>> X_train, y_train = X[:200], y[:200]
+    >>> X_val, y_val = X[200:], y[200:]
+    >>> net = nnc.Network([4, 16, 2], seed=0)
+    >>> stop = EarlyStopping(patience=3)
+    >>> history = net.fit(X_train, y_train, epochs=1000,
+    ...                   batch_size=10, optimizer=SGD(lr=3.0),
+    ...                   validation_data=(X_val, y_val),
+    ...                   callbacks=[stop], verbose=0)
+    >>> len(history["loss"]) < 1000
+    True
+    >>> stop.stopped_epoch - stop.best_epoch      # the patience
+    3
+    >>> best = min(history["val_loss"])
+    >>> net.evaluate(X_val, y_val)["loss"] == best    # restored
+    True
     """
 
     stopped_epoch: int | None
@@ -214,8 +326,26 @@ class ModelCheckpoint(Callback):
     Parameters
     ----------
     path : str or os.PathLike
-        The ``.npz`` file to write (see :meth:`nnc.Network.save`).
+        The ``.npz`` file to write (see :meth:`nnc.Network.save`); each save
+        replaces the previous one.  Its folder must exist.
     every : int, default 1
+        Save after every ``every``-th epoch (epochs 1-based: ``every=5``
+        saves after epochs 5, 10, ...).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import nnc
+    >>> from nnc.callbacks import ModelCheckpoint
+    >>> X, y = np.eye(4), np.arange(4)
+    >>> net = nnc.Network([4, 4], seed=0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "net.npz")
+    ...     saver = ModelCheckpoint(path, every=2)
+    ...     _ = net.fit(X, y, epochs=4, callbacks=[saver], verbose=0)
+    ...     len(nnc.load(path).history["loss"])   # after epoch 4
+    4
     """
 
     def __init__(self, path: str | os.PathLike, every: int = 1) -> None:
@@ -237,9 +367,33 @@ class LambdaCallback(Callback):
 
     Parameters
     ----------
-    on_train_begin, on_train_end : callable ``f(logs)``, optional
-    on_epoch_begin, on_epoch_end : callable ``f(epoch, logs)``, optional
-        ``on_epoch_end`` returning a true value stops training.
+    on_train_begin : callable ``f(logs)``, optional
+        Called once before the first epoch.
+    on_epoch_begin : callable ``f(epoch, logs)``, optional
+        Called at the start of each epoch.
+    on_epoch_end : callable ``f(epoch, logs)``, optional
+        Called after each epoch with its metrics; returning a true value
+        stops training.
+    on_train_end : callable ``f(logs)``, optional
+        Called once after the last epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnc
+    >>> from nnc.callbacks import LambdaCallback
+    >>> from nnc.optimizers import SGD, Schedule
+    >>> rates = []
+    >>> def remember(epoch, logs):
+    ...     rates.append(logs["lr"])
+    >>> record = LambdaCallback(on_epoch_end=remember)
+    >>> halve = Schedule("step", gamma=0.5, step_size=2)
+    >>> net = nnc.Network([4, 4], seed=0)
+    >>> _ = net.fit(np.eye(4), np.arange(4), epochs=4, verbose=0,
+    ...             optimizer=SGD(lr=0.8, schedule=halve),
+    ...             callbacks=[record])
+    >>> rates
+    [0.8, 0.8, 0.4, 0.4]
     """
 
     def __init__(self, on_train_begin: Callable[[Logs | None], object] | None = None,
@@ -258,7 +412,16 @@ class LambdaCallback(Callback):
 class FunctionCallback(Callback):
     """A plain function ``f(network, epoch, history)`` called after each epoch.
 
-    ``history`` is this ``fit``'s history so far; returning True stops.
+    ``fit`` wraps each plain function of its ``callbacks`` in one of these.
+
+    Parameters
+    ----------
+    fn : callable ``f(network, epoch, history)``
+        Called after each epoch with the network, the 0-based epoch and this
+        ``fit``'s history so far (a dict of lists); returning True stops.
+    history : History
+        The ``fit``'s history callback, whose ``history`` dict is handed to
+        ``fn``.
     """
 
     def __init__(self, fn: Callable[[Any, int, HistoryDict], object], history: History) -> None:
@@ -279,13 +442,20 @@ def as_callbacks(callbacks: None | Callback | Sequence[CallbackLike],
 
     Parameters
     ----------
-    callbacks : None or list/tuple of Callback or callables ``f(network, epoch, history)``
+    callbacks : None, Callback, or list/tuple of Callback or callables
+        What ``fit`` was given; a plain function ``f(network, epoch, history)``
+        is wrapped in a :class:`FunctionCallback`.
     history : History
         The fit's history, handed to plain functions.
 
     Returns
     -------
     list of Callback
+
+    Raises
+    ------
+    TypeError
+        Naming the first item that is neither a Callback nor callable.
     """
     if callbacks is None:
         return []

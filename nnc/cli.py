@@ -121,8 +121,28 @@ def _metadata_item(text):
 def parse_schedule(text: str) -> Schedule:
     """``KIND`` or ``KIND:key=value,...`` -> :class:`nnc.optimizers.Schedule`.
 
-    Examples: ``step``, ``step:gamma=0.5,step_size=10``, ``exponential:gamma=0.95``,
-    ``invscaling:power_t=0.5``.
+    Parameters
+    ----------
+    text : str
+        The value of ``nnc train --schedule``: ``step``,
+        ``step:gamma=0.5,step_size=10``, ``exponential:gamma=0.95``,
+        ``invscaling:power_t=0.5``.
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Naming the bad kind, key or value (argparse reports it as a usage
+        error).
+
+    Examples
+    --------
+    >>> from nnc.cli import parse_schedule
+    >>> parse_schedule("step:gamma=0.5,step_size=10")
+    Schedule('step', gamma=0.5, step_size=10, power_t=0.5)
     """
     from nnc.optimizers import Schedule
     kind, _, rest = text.partition(":")
@@ -565,7 +585,19 @@ def _new_network(args, X, y, yt, comm):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """``nnc train``: see ``nnc train --help``."""
+    """``nnc train``: see ``nnc train --help``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: the options of ``nnc train``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.  Errors are raised (``CLIError``, ``ValueError``,
+        ``OSError``) and turned into a message and status by :func:`main`.
+    """
     comm, rank, size = None, 0, 1
     if args.distributed:
         comm = _mpi_comm()
@@ -665,7 +697,19 @@ def _load_model(path):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """``nnc evaluate``: print a model's loss and accuracy on a dataset split."""
+    """``nnc evaluate``: print a model's loss and accuracy on a dataset split.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: the model file, the dataset and its split, threads.
+
+    Returns
+    -------
+    int
+        The exit status, 0.  Errors are raised (``CLIError``, ``ValueError``,
+        ``OSError``) and turned into a message and status by :func:`main`.
+    """
     from nnc.datasets import load_dataset
     net = _load_model(args.model)
     metadata = getattr(net, "metadata", None) or {}
@@ -697,7 +741,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # predict
 # ---------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
-    """``nnc predict``: classify image files with a saved model."""
+    """``nnc predict``: classify image files with a saved model.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: the model file, the image files, ``--plain`` and ``--json``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.  Errors are raised (``CLIError``, ``ValueError``,
+        ``OSError``) and turned into a message and status by :func:`main`.
+    """
     from nnc.images import prepare_images
     net = _load_model(args.model)
     if net.sizes[0] != 784:
@@ -754,7 +810,19 @@ def _history_summary(history):
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """``nnc info``: describe a model file from its configuration alone."""
+    """``nnc info``: describe a model file from its configuration alone.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: the model file and ``--json``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.  Errors are raised (``CLIError``, ``ValueError``,
+        ``OSError``) and turned into a message and status by :func:`main`.
+    """
     from nnc.io import read_config
     config = read_config(args.model)
     if args.json:
@@ -794,7 +862,19 @@ def cmd_info(args: argparse.Namespace) -> int:
 # download
 # ---------------------------------------------------------------------------
 def cmd_download(args: argparse.Namespace) -> int:
-    """``nnc download``: fetch datasets into the cache."""
+    """``nnc download``: fetch datasets into the cache.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: the dataset names, the cache folder, ``--base-url`` and ``--force``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.  Errors are raised (``CLIError``, ``ValueError``,
+        ``OSError``) and turned into a message and status by :func:`main`.
+    """
     from nnc import downloads
     for name in args.names:
         directory = downloads.download(name, args.cache_dir, base_url=args.base_url,

@@ -146,10 +146,12 @@ def load_idx(path: PathLike) -> NDArray[Any]:
     Parameters
     ----------
     path : str or os.PathLike
+        The IDX file; gzip compression is recognised from its first bytes.
 
     Returns
     -------
     ndarray
+        Of the shape and type the header declares, in native byte order.
 
     Raises
     ------
@@ -173,7 +175,28 @@ def load_idx(path: PathLike) -> NDArray[Any]:
 
 def load_images_labels(images_path: PathLike,
                        labels_path: PathLike) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-    """An IDX image file and its label file as (X float32 in [0, 1], y int64)."""
+    """An IDX image file and its label file as (X float32 in [0, 1], y int64).
+
+    Parameters
+    ----------
+    images_path : str or os.PathLike
+        The images, an IDX file (gzip-compressed or not) of shape
+        (n, rows, columns); each image becomes one row of X.
+    labels_path : str or os.PathLike
+        The labels, an IDX file of shape (n,).
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n, rows * columns)
+        Pixels divided by 255 when the file holds bytes.
+    y : ndarray of int64, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        A bad file (see :func:`load_idx`), or images and labels that do not
+        pair up.
+    """
     images = load_idx(V.check_path("images_path", images_path))
     labels = load_idx(V.check_path("labels_path", labels_path))
     if images.ndim < 2 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
@@ -191,6 +214,23 @@ def load_mnist(directory: PathLike | None = None) -> Dataset:
     The 60,000 training and 10,000 test images ship with nnc, so this works
     offline.  The tutorials split the training images into 50,000 for
     training and 10,000 for validation: ``X_train[:50000]``, ``X_train[50000:]``.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike, optional
+        A folder holding MNIST's four ``*-ubyte.gz`` files; by default the
+        copy inside nnc.
+
+    Returns
+    -------
+    (X_train, y_train), (X_test, y_test) : tuples of ndarray
+
+    Examples
+    --------
+    >>> from nnc.datasets import load_mnist
+    >>> (X, y), (X_test, y_test) = load_mnist()
+    >>> X.shape, X.dtype, y[:5].tolist(), X_test.shape
+    ((60000, 784), dtype('float32'), [5, 0, 4, 1, 9], (10000, 784))
     """
     d = MNIST_DIR if directory is None else V.check_path("directory", directory)
     train = load_images_labels(os.path.join(d, "train-images-idx3-ubyte.gz"),

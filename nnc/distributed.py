@@ -254,7 +254,7 @@ class DataParallel:
 
     @property
     def root(self) -> bool:
-        """Only rank 0 prints progress and writes checkpoints."""
+        """Whether this process prints progress and writes checkpoints (rank 0 only)."""
         return self.rank == 0
 
     def __init__(self, comm: Comm, net: Any, engine: Engine, grads: FloatArray, optimizer: Optimizer,

@@ -52,7 +52,10 @@ FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 class DatasetInfo:
     """Where a downloadable dataset lives and how to verify it.
 
-    Attributes
+    The entries of :data:`REGISTRY`; its fields are also its constructor's
+    parameters (a frozen dataclass).
+
+    Parameters
     ----------
     name : str
         The name users pass (``"fashion-mnist"``).
@@ -67,7 +70,10 @@ class DatasetInfo:
         verification uses SHA-256).
     classes : tuple of str
         Class names, index = label.
-    homepage, licence : str
+    homepage : str
+        The dataset's web page.
+    licence : str
+        The licence its files are published under.
     """
 
     name: str
@@ -198,10 +204,31 @@ def cache_dir(path: PathLike | None = None) -> str:
 def canonical_name(name: str) -> str:
     """The registry name for ``name`` (case-insensitive, aliases allowed).
 
+    Parameters
+    ----------
+    name : str
+        A dataset's name as a user spells it: ``"Fashion-MNIST"``,
+        ``"fashion_mnist"``, ``"kuzushiji-mnist"``, ...
+
+    Returns
+    -------
+    str
+        A key of :data:`REGISTRY`.
+
     Raises
     ------
+    TypeError
+        When ``name`` is not a string.
     ValueError
         When ``name`` is not a downloadable dataset.
+
+    Examples
+    --------
+    >>> from nnc.downloads import canonical_name
+    >>> canonical_name("Fashion_MNIST")
+    'fashion-mnist'
+    >>> canonical_name("kuzushiji-mnist")
+    'kmnist'
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
@@ -215,7 +242,18 @@ def canonical_name(name: str) -> str:
 
 def file_sha256(path: PathLike) -> str:
     """SHA-256 hex digest of a file (for files placed in the cache by hand;
-    downloads are verified by pooch)."""
+    downloads are verified by pooch).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, read in chunks of 1 MiB.
+
+    Returns
+    -------
+    str
+        64 lowercase hexadecimal digits.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -224,7 +262,19 @@ def file_sha256(path: PathLike) -> str:
 
 
 def is_cached(name: str, cache_dir: PathLike | None = None) -> bool:
-    """True when all four files of ``name`` are in the cache with the right digests."""
+    """True when all four files of ``name`` are in the cache with the right digests.
+
+    Parameters
+    ----------
+    name : str
+        A downloadable dataset (see :func:`canonical_name`).
+    cache_dir : str or os.PathLike, optional
+        The cache directory; by default :func:`cache_dir`'s.
+
+    Returns
+    -------
+    bool
+    """
     info = REGISTRY[canonical_name(name)]
     directory = os.path.join(_resolve_cache(cache_dir), info.name)
     for fname in FILES:
@@ -235,7 +285,20 @@ def is_cached(name: str, cache_dir: PathLike | None = None) -> bool:
 
 
 def remove(name: str, cache_dir: PathLike | None = None) -> bool:
-    """Delete a downloaded dataset's directory from the cache; True if it existed."""
+    """Delete a downloaded dataset's directory from the cache; True if it existed.
+
+    Parameters
+    ----------
+    name : str
+        A downloadable dataset (see :func:`canonical_name`).
+    cache_dir : str or os.PathLike, optional
+        The cache directory; by default :func:`cache_dir`'s.
+
+    Returns
+    -------
+    bool
+        Whether there was a directory to delete.
+    """
     info = REGISTRY[canonical_name(name)]
     directory = os.path.join(_resolve_cache(cache_dir), info.name)
     if os.path.isdir(directory):

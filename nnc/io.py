@@ -47,9 +47,15 @@ def register(kind: str, cls: type) -> None:
     Parameters
     ----------
     kind : str
-        The model file's ``kind`` field.
+        The ``kind`` field that files of this model carry (``"network"``,
+        ``"perceptron"``).
     cls : type
-        The :class:`nnc.model.Model` subclass.
+        The :class:`nnc.model.Model` subclass that reads them.
+
+    Raises
+    ------
+    TypeError
+        If ``kind`` is not a non-empty string.
     """
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"kind must be a non-empty string, got {kind!r}")
@@ -71,6 +77,7 @@ def save(network: ModelLike, path: PathLike, metadata: dict[str, Any] | None = N
     network : nnc.Network or nnc.Perceptron
         Any registered :class:`nnc.model.Model`.
     path : str or os.PathLike
+        The file to write, under exactly this name (``.npz`` is customary).
     metadata : dict, optional
         JSON-serialisable values stored with the model.
 

@@ -1,7 +1,7 @@
 """Full-batch training with L-BFGS (scipy's L-BFGS-B) on nnc's engine.
 
 The objective is the mean cost over the whole training set plus an L2
-penalty on the weights,
+penalty on the weights::
 
     J(theta) = sum_i w_i C_i / n + l2 / 2 * sum_l |W^l|^2,
 
@@ -43,7 +43,10 @@ BATCH_ROWS = 512
 class LBFGSResult:
     """What :func:`fit_lbfgs` did.
 
-    Attributes
+    A dataclass: its fields are read as attributes (``result.converged``)
+    and are also its constructor's parameters.
+
+    Parameters
     ----------
     n_iter : int
         L-BFGS iterations taken.
@@ -158,7 +161,17 @@ def minimize_lbfgs(network: Any, X: XLike, y: ArrayLike, sample_weight: ArrayLik
                    callback: Callable[[int, float], object] | None,
                    threads: int | None) -> LBFGSResult:
     """:func:`fit_lbfgs` without its argument checks and lock (the caller holds it):
-    the run itself, for :class:`nnc.optimizers.LBFGS`."""
+    the run itself, for :class:`nnc.optimizers.LBFGS`.
+
+    Parameters
+    ----------
+    network, X, y, sample_weight, l2, max_iter, max_fun, tol, callback, threads
+        As for :func:`fit_lbfgs`, already checked; all are required here.
+
+    Returns
+    -------
+    LBFGSResult
+    """
     objective = _Objective(network, _prepare(network, X, y, sample_weight, threads), l2)
     curve = []
 

@@ -46,7 +46,16 @@ class LayerParams(Sequence["FloatArray"]):
 
     Items are live views into the model's flat parameter buffer; item
     assignment copies into that buffer (see :meth:`__setitem__`).  The
-    number of layers is fixed: there is no ``append`` or ``del``.
+    number of layers is fixed: there is no ``append`` or ``del``.  Models
+    make these for their ``weights`` and ``biases``; there is no need to
+    build one yourself.
+
+    Parameters
+    ----------
+    model : Model
+        The model whose buffer the items view.
+    name : {"weights", "biases"}
+        Which of each layer's blocks the items are.
     """
 
     __slots__ = ("_model", "_name")
@@ -115,7 +124,19 @@ def _own(value):
 
 
 def read_only(name: str, doc: str) -> property:
-    """A read-only property over the private attribute ``_<name>``."""
+    """A read-only property over the private attribute ``_<name>``.
+
+    Parameters
+    ----------
+    name : str
+        The public name; the value lives in ``_<name>``.
+    doc : str
+        The property's docstring.
+
+    Returns
+    -------
+    property
+    """
     return property(operator.attrgetter("_" + name), doc=doc)
 
 
@@ -260,7 +281,20 @@ class Model:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Self:
-        """A new, freshly initialised model built from :meth:`get_config`'s dict."""
+        """A new, freshly initialised model built from :meth:`get_config`'s dict.
+
+        Parameters
+        ----------
+        config : dict
+            Constructor arguments, as :meth:`get_config` returns them.
+
+        Returns
+        -------
+        Model
+            A model of this class with that architecture; its parameters are
+            initialised anew (from the seed, when the config has one), not
+            copied.
+        """
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict, got {type(config).__name__}")
         return cls(**config)
@@ -279,6 +313,15 @@ class Model:
         """Save to an ``.npz`` model file (no pickle), atomically.
 
         See :func:`nnc.io.save`; :func:`nnc.load` reads it back.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write, written under exactly this name (``.npz``
+            is customary).  An existing regular file is replaced only once
+            the new one is complete.
+        metadata : dict, optional
+            JSON-serialisable values stored with the model.
         """
         _io.save(self, path, metadata=metadata)
 
@@ -286,6 +329,17 @@ class Model:
         """Export to an ONNX model (needs the optional extra ``nnc[onnx]``).
 
         See :func:`nnc.onnx.export`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Where to write the ``.onnx`` file; None only returns the model.
+        **kwargs
+            Other arguments of :func:`nnc.onnx.export` (``opset``, ...).
+
+        Returns
+        -------
+        onnx.ModelProto
         """
         return _onnx.export(self, path, **kwargs)
 

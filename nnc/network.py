@@ -192,9 +192,21 @@ class Network(Model, kind="network"):
         Parameters
         ----------
         X : array-like or scipy.sparse matrix of shape (n_samples, sizes[0])
+            One input per row.
         layer : int, optional
             1 .. n_layers: which layer's activations to return.  Dropout is
             never applied here.
+        threads : int, optional
+            Threads of the engine; by default all cores, or one when the
+            work is small.  The result does not depend on it.
+        batch_size : int, default 1024
+            Rows run through the network at a time: it bounds the memory of
+            the intermediate activations, not the result.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, sizes[layer])
+            In the network's dtype.
         """
         layer = self.n_layers if layer is None else V.check_int("layer", layer, 1, self.n_layers)
         batch_size = V.check_int("batch_size", batch_size, 1)
@@ -211,7 +223,19 @@ class Network(Model, kind="network"):
 
     def predict(self, X: XLike, threads: int | None = None) -> NDArray[np.int64]:
         """Predicted class labels: the index of the largest output (or a >= 0.5
-        for a one-output network)."""
+        for a one-output network).
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, sizes[0])
+            One input per row.
+        threads : int, optional
+            Threads of the engine (see :meth:`forward`).
+
+        Returns
+        -------
+        ndarray of int64, shape (n_samples,)
+        """
         a = self.forward(X, threads=threads)
         if a.shape[1] == 1:
             return (a[:, 0] >= 0.5).astype(np.int64)
@@ -220,6 +244,20 @@ class Network(Model, kind="network"):
     def evaluate(self, X: XLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
                  threads: int | None = None, batch_size: int = 1024) -> dict[str, float]:
         """Mean loss and accuracy on (X, y).
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, sizes[0])
+            One input per row.
+        y : array-like
+            Integer class labels of shape (n_samples,) or targets of shape
+            (n_samples, sizes[-1]), as for :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), optional
+            Each sample's cost is multiplied by its weight.
+        threads : int, optional
+            Threads of the engine (see :meth:`forward`).
+        batch_size : int, default 1024
+            Rows scored at a time (memory only; the scores do not depend on it).
 
         Returns
         -------
@@ -244,6 +282,20 @@ class Network(Model, kind="network"):
     def gradients(self, X: XLike, y: ArrayLike,
                   sample_weight: ArrayLike | None = None) -> tuple[list[FloatArray], list[FloatArray]]:
         """Exact gradient of the mean cost over (X, y); nothing is updated.
+
+        Backpropagation over all of (X, y) as one batch: what a training step
+        on that batch would subtract (times the learning rate).  Handy for
+        checking against finite differences.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, sizes[0])
+            One input per row.
+        y : array-like
+            Integer class labels of shape (n_samples,) or targets of shape
+            (n_samples, sizes[-1]).
+        sample_weight : array-like of shape (n_samples,), optional
+            Each sample's cost is multiplied by its weight.
 
         Returns
         -------
@@ -348,7 +400,19 @@ class Network(Model, kind="network"):
     def partial_fit(self, X: XLike, y: ArrayLike, epochs: int = 1, **kwargs: Any) -> HistoryDict:
         """Continue training ``self.optimizer`` (state and step count) for ``epochs`` epochs.
 
-        Takes :meth:`fit`'s arguments except ``optimizer``.
+        Parameters
+        ----------
+        X, y : array-like
+            The training data, as for :meth:`fit`.
+        epochs : int, default 1
+            Epochs to train.
+        **kwargs
+            Any other argument of :meth:`fit` except ``optimizer``.
+
+        Returns
+        -------
+        dict of lists
+            This call's per-epoch metrics, as :meth:`fit` returns them.
         """
         if "optimizer" in kwargs:
             raise TypeError("partial_fit continues self.optimizer; use fit(optimizer=...) to "

@@ -32,18 +32,31 @@ __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "LBFGS", "Schedule", "as_sched
 class Schedule:
     """Learning rate as a function of the epoch (0-based).
 
+    A schedule is called as ``schedule(lr, epoch)`` with the optimizer's base
+    rate and returns the rate of that epoch.  Large steps help early, when the
+    weights are far from a minimum; smaller ones later let training settle
+    instead of bouncing around it.
+
     Parameters
     ----------
-    kind : {"constant", "step", "exponential", "invscaling"}
+    kind : {"constant", "step", "exponential", "invscaling"}, default "constant"
+        ``constant``: ``lr`` every epoch;
         ``step``: ``lr * gamma ** (epoch // step_size)``;
         ``exponential``: ``lr * gamma ** epoch``;
         ``invscaling``: ``lr / (epoch + 1) ** power_t`` (scikit-learn's name).
-    gamma : float
+    gamma : float > 0, default 0.1
         Factor of ``step`` and ``exponential``.
-    step_size : int
+    step_size : int >= 1, default 10
         Epochs between two steps of ``step``.
-    power_t : float
+    power_t : float >= 0, default 0.5
         Exponent of ``invscaling``.
+
+    Examples
+    --------
+    >>> from nnc.optimizers import Schedule
+    >>> halve = Schedule("step", gamma=0.5, step_size=10)
+    >>> [halve(0.4, epoch) for epoch in (0, 9, 10, 25)]
+    [0.4, 0.4, 0.2, 0.1]
     """
 
     KINDS = ("constant", "step", "exponential", "invscaling")
@@ -78,7 +91,27 @@ class Schedule:
 
 
 def as_schedule(schedule: ScheduleLike) -> Callable[[float, int], float]:
-    """None, a name, a Schedule or a callable ``f(lr, epoch) -> lr``."""
+    """The schedule that ``schedule=`` describes, as a callable.
+
+    Parameters
+    ----------
+    schedule : None, str, Schedule or callable
+        None (a constant rate), one of :attr:`Schedule.KINDS` (that kind with
+        its default settings), a :class:`Schedule`, or any callable
+        ``f(lr, epoch) -> lr``, which is returned as it is.
+
+    Returns
+    -------
+    callable
+        ``f(lr, epoch) -> lr``.
+
+    Raises
+    ------
+    TypeError
+        If ``schedule`` is none of these.
+    ValueError
+        If ``schedule`` is an unknown name.
+    """
     if schedule is None:
         return Schedule("constant")
     if isinstance(schedule, str):
@@ -99,12 +132,13 @@ class Optimizer:
 
     Parameters
     ----------
-    lr : float
-        Base learning rate.
-    l2 : float, default 0.0
-        L2 penalty on the weights.
-    schedule : None, str, Schedule or callable ``f(lr, epoch)``
-        The learning-rate schedule (see :func:`as_schedule`).
+    lr : float >= 0
+        Base learning rate (the tutorials' eta).
+    l2 : float >= 0, default 0.0
+        L2 penalty (weight decay) on the weights.
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``, default None
+        How the rate changes from epoch to epoch (see :func:`as_schedule`);
+        None keeps it constant.
 
     Attributes
     ----------
@@ -162,7 +196,14 @@ class Optimizer:
         Parameters
         ----------
         config : dict
-            Constructor arguments; a ``schedule`` given as a dict is rebuilt.
+            Constructor arguments, as :meth:`get_config` returns them; a
+            schedule given as a dict is rebuilt as a :class:`Schedule`.
+
+        Returns
+        -------
+        Optimizer
+            A new optimizer of this class, with no state and ``iterations``
+            0.
         """
         config = dict(config)
         schedule = config.get("schedule")
@@ -173,11 +214,22 @@ class Optimizer:
         return cls(**config)
 
     def learning_rate(self, epoch: int) -> float:
-        """The learning rate of ``epoch`` (0-based, counted over every fit).
+        """The learning rate of ``epoch``: the schedule applied to ``lr``.
 
         Parameters
         ----------
         epoch : int
+            0-based, counted over every fit of the network (a second ``fit``
+            continues the schedule where the first stopped).
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            If the schedule returns a negative, infinite or NaN rate.
         """
         return check_float(f"the learning rate that schedule returned for epoch {epoch + 1}",
                            self.schedule(self.lr, epoch), 0.0)
@@ -198,7 +250,9 @@ class Optimizer:
         Parameters
         ----------
         params : ndarray
-            The network's flat parameter buffer (shape and dtype are copied).
+            The network's flat parameter buffer: each state buffer gets its
+            shape and dtype.  When the current state does not fit, it is
+            replaced by zeros and ``iterations`` restarts at 0.
 
         Returns
         -------
@@ -222,6 +276,8 @@ class Optimizer:
         Parameters
         ----------
         other : Optimizer or None
+            The optimizer the network trained with before (None: there was
+            none).
 
         Returns
         -------
@@ -244,6 +300,7 @@ class Optimizer:
         Parameters
         ----------
         engine : nnc._engine.Engine
+            The engine of the current fit.
         grads : ndarray or None
             Gradient buffer laid out like the parameters (None: plain SGD,
             which adds each step straight into the parameters).
@@ -270,17 +327,41 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum.
 
+    Each step moves the parameters against the mini-batch's gradient g:
+    ``W <- W - lr * g``, the tutorials' update rule.  With momentum the step
+    is a velocity that remembers earlier gradients:
     ``v <- momentum * v - lr * g;  W <- W + v`` (Nesterov:
     ``W <- W + momentum * v - lr * g``).  Plain SGD (``momentum=0``) keeps no
     state and adds each step straight into the parameters.
 
     Parameters
     ----------
-    lr : float, default 0.1
+    lr : float >= 0, default 0.1
+        Learning rate (eta): the size of each step.
     momentum : float in [0, 1), default 0.0
+        Fraction of the previous step kept in the next; 0.9 is usual.
     nesterov : bool, default False
-    l2 : float, default 0.0
-    schedule : None, str, Schedule or callable ``f(lr, epoch)``
+        Look ahead: take the gradient's step from where the momentum is
+        about to carry the parameters.
+    l2 : float >= 0, default 0.0
+        L2 penalty: ``l2 * W`` is added to each weight gradient.  The
+        tutorials' regularised cost with lambda over n training images is
+        ``l2=lmbda / n``.
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``, default None
+        How the learning rate changes with the epoch (None: constant).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnc
+    >>> from nnc.optimizers import SGD
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    >>> y = np.array([0, 1, 1, 0])
+    >>> net = nnc.Network([2, 4, 2], seed=1)
+    >>> history = net.fit(X, y, epochs=2000, batch_size=4, verbose=0,
+    ...                   optimizer=SGD(lr=2.0, momentum=0.9))
+    >>> net.predict(X).tolist()
+    [0, 1, 1, 0]
     """
 
     _HYPER = ("momentum", "nesterov")
@@ -309,14 +390,26 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba), bias corrections folded into the step size.
 
+    Adam keeps two running averages per parameter: m, of the gradient, and
+    v, of its square.  Each step is ``lr * m / (sqrt(v) + epsilon)`` (with
+    both averages corrected for starting at zero), so every weight gets a
+    step size scaled to its own gradients.  It needs far smaller learning
+    rates than plain SGD: 0.001 is the usual start.
+
     Parameters
     ----------
-    lr : float, default 0.001
-    beta1, beta2 : float in [0, 1), default 0.9, 0.999
-        Decay of the first and second moment estimates.
+    lr : float >= 0, default 0.001
+        Learning rate.
+    beta1 : float in [0, 1), default 0.9
+        Decay of the first moment (the gradient's running average).
+    beta2 : float in [0, 1), default 0.999
+        Decay of the second moment (the squared gradient's running average).
     epsilon : float > 0, default 1e-8
-    l2 : float, default 0.0
-    schedule : None, str, Schedule or callable ``f(lr, epoch)``
+        Added to ``sqrt(v)`` so the step stays finite where v is 0.
+    l2 : float >= 0, default 0.0
+        L2 penalty: ``l2 * W`` is added to each weight gradient.
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``, default None
+        How the learning rate changes with the epoch (None: constant).
     """
 
     _HYPER = ("beta1", "beta2", "epsilon")
@@ -341,13 +434,21 @@ class Adam(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop: ``s <- rho * s + (1 - rho) * g^2;  W <- W - lr * g / (sqrt(s) + epsilon)``.
 
+    Each parameter's step is divided by a running root mean square of its
+    own gradients, so weights with large gradients take smaller steps.
+
     Parameters
     ----------
-    lr : float, default 0.001
+    lr : float >= 0, default 0.001
+        Learning rate.
     rho : float in [0, 1), default 0.9
+        Decay of the squared gradient's running average s.
     epsilon : float > 0, default 1e-8
-    l2 : float, default 0.0
-    schedule : None, str, Schedule or callable ``f(lr, epoch)``
+        Added to ``sqrt(s)`` so the step stays finite where s is 0.
+    l2 : float >= 0, default 0.0
+        L2 penalty: ``l2 * W`` is added to each weight gradient.
+    schedule : None, str, Schedule or callable ``f(lr, epoch)``, default None
+        How the learning rate changes with the epoch (None: constant).
     """
 
     _HYPER = ("rho", "epsilon")
@@ -469,6 +570,20 @@ def get(optimizer: str | Optimizer, **overrides: Any) -> Optimizer:
     Returns
     -------
     Optimizer
+        A new optimizer for a name; ``optimizer`` itself for an object.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or overrides given with an object.
+    TypeError
+        If ``optimizer`` is neither a string nor an Optimizer.
+
+    Examples
+    --------
+    >>> from nnc import optimizers
+    >>> optimizers.get("nesterov", lr=0.05)
+    SGD(lr=0.05, momentum=0.9, nesterov=True, l2=0.0)
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if isinstance(optimizer, Optimizer):

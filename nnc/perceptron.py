@@ -198,7 +198,21 @@ class Perceptron(Model, kind="perceptron"):
 
     # -- inference -----------------------------------------------------------
     def forward(self, X: ArrayLike, layer: int | None = None) -> FloatArray:
-        """Step outputs (0.0 or 1.0) of shape (n_samples, n_outputs)."""
+        """Step outputs (0.0 or 1.0) of shape (n_samples, n_outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            One input per row.
+        layer : {None, 1}, optional
+            Accepted for symmetry with :meth:`nnc.Network.forward`: a
+            perceptron has one layer.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            1.0 where ``w . x + b > 0``, else 0.0, in the perceptron's dtype.
+        """
         if layer is not None:  # a perceptron has one layer
             V.check_int("layer", layer, 1, 1)
         X = self._check_X(X)
@@ -206,12 +220,35 @@ class Perceptron(Model, kind="perceptron"):
 
     def predict(self, X: ArrayLike) -> NDArray[np.int64]:
         """Predicted 0/1 labels: shape (n_samples,) for one output, else
-        (n_samples, n_outputs)."""
+        (n_samples, n_outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            One input per row.
+
+        Returns
+        -------
+        ndarray of int64
+        """
         out = self.forward(X).astype(np.int64)
         return out[:, 0] if self.n_outputs == 1 else out
 
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Fraction of samples whose every output is right."""
+        """Fraction of samples whose every output is right.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            One input per row.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets 0 or 1.
+
+        Returns
+        -------
+        float
+            Between 0 and 1.
+        """
         X = self._check_X(X)
         Y = self._check_y(y, X.shape[0])
         return float(np.mean(np.all(self.forward(X) == Y, axis=1)))

@@ -53,9 +53,26 @@ def resolve_optimizer(network: Any, optimizer: None | str | _optimizers.Optimize
     :class:`~nnc.optimizers.Optimizer` is used as it is.  Nothing is changed
     here: the trainer sets the learning rate once every check has passed.
 
+    Parameters
+    ----------
+    network : nnc.Network
+        The network to train; its ``optimizer`` attribute is the one to
+        continue.
+    optimizer : None, str or Optimizer, optional
+        ``fit``'s ``optimizer`` argument.
+    lr : float, optional
+        ``fit``'s ``lr`` argument.
+
     Returns
     -------
     (Optimizer, float or None)
+        The optimizer, and the learning rate to give it before training
+        (None: keep its own).
+
+    Raises
+    ------
+    ValueError
+        ``lr`` given together with an optimizer object, or a bad name or rate.
     """
     if optimizer is None:
         current = getattr(network, "optimizer", None)
@@ -70,7 +87,17 @@ def resolve_optimizer(network: Any, optimizer: None | str | _optimizers.Optimize
 
 
 class Stepper(Protocol):
-    """What the trainer asks of the engine's driver, in one process or over MPI."""
+    """What the trainer asks of the engine's driver, in one process or over MPI.
+
+    A protocol (a description for type checkers), not a class to build:
+    :class:`LocalStepper` and :class:`nnc.distributed.DataParallel` have
+    these attributes and methods without deriving from it.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Not used: a protocol is never instantiated.
+    """
 
     #: mini-batch steps per epoch (over MPI: the shortest shard's)
     n_batches: int
@@ -78,10 +105,27 @@ class Stepper(Protocol):
     root: bool
 
     def train(self, b0: int, b1: int) -> None:
-        """Train on this epoch's batches b0 .. b1-1."""
+        """Train on this epoch's batches b0 .. b1-1.
+
+        Parameters
+        ----------
+        b0, b1 : int
+            The first batch, and one past the last, in this epoch's order.
+        """
 
     def sum_stats(self, *values: float) -> tuple:
-        """The epoch's statistics summed over the processes."""
+        """The epoch's statistics summed over the processes.
+
+        Parameters
+        ----------
+        *values : float
+            This process's sums (loss, correct predictions, samples seen).
+
+        Returns
+        -------
+        tuple of float
+            The same sums over every process.
+        """
 
     def finish_epoch(self) -> None:
         """Synchronise at the end of an epoch."""
@@ -93,6 +137,7 @@ class LocalStepper:
     Parameters
     ----------
     engine : nnc._engine.Engine
+        The engine of the fit, with its data and optimizer set.
     n_batches : int
         Mini-batches per epoch.
     """
@@ -103,11 +148,28 @@ class LocalStepper:
         self.engine, self.n_batches = engine, n_batches
 
     def train(self, b0: int, b1: int) -> None:
-        """Train on this epoch's batches b0 .. b1-1 (updates applied as they go)."""
+        """Train on this epoch's batches b0 .. b1-1 (updates applied as they go).
+
+        Parameters
+        ----------
+        b0, b1 : int
+            The first batch, and one past the last, in this epoch's order.
+        """
         self.engine.train(b0, b1, apply_update=True, fused=True)
 
     def sum_stats(self, *values: float) -> tuple[float, ...]:
-        """Statistics summed over the processes: here, just one."""
+        """Statistics summed over the processes: here, just one.
+
+        Parameters
+        ----------
+        *values : float
+            This process's sums.
+
+        Returns
+        -------
+        tuple of float
+            ``values`` unchanged.
+        """
         return values
 
     def finish_epoch(self) -> None:
@@ -164,9 +226,25 @@ class Trainer:
     Parameters
     ----------
     network : nnc.Network
-    X, y, optimizer, lr, batch_size, shuffle, validation_data, validation_split,
-    sample_weight, threads, sparse, comm, sync_every
+        The network to train.
+    X, y, optimizer, lr, batch_size, shuffle, validation_data
         As for :meth:`nnc.Network.fit`.
+    validation_split, sample_weight, threads, sparse, comm, sync_every
+        As for :meth:`nnc.Network.fit`.
+
+    Examples
+    --------
+    ``net.fit(X, y, epochs=3, optimizer="adam", verbose=0)`` is
+
+    >>> import numpy as np
+    >>> import nnc
+    >>> from nnc.training import Trainer
+    >>> X, y = np.eye(4), np.arange(4)
+    >>> net = nnc.Network([4, 4], seed=0)
+    >>> trainer = Trainer(net, X, y, optimizer="adam")
+    >>> history = trainer.run(3, verbose=0)
+    >>> len(history["loss"]), net.optimizer is trainer.optimizer
+    (3, True)
     """
 
     def __init__(self, network: Any, X: XLike, y: ArrayLike, *, optimizer: str | Optimizer | None = None,
@@ -195,7 +273,23 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------
     def run(self, epochs: int, callbacks: Any = None, verbose: int = 1) -> dict[str, list]:
-        """Train for ``epochs`` epochs; returns this run's history (dict of lists)."""
+        """Train for ``epochs`` epochs; returns this run's history (dict of lists).
+
+        Parameters
+        ----------
+        epochs : int
+            Epochs to train (fewer when a callback stops training).
+        callbacks : list of Callback or callables, optional
+            As for :meth:`nnc.Network.fit`.
+        verbose : int, default 1
+            0 silent; 1 adds a :class:`~nnc.callbacks.ProgressBar` unless one
+            is among the callbacks.
+
+        Returns
+        -------
+        dict of lists
+            This run's per-epoch metrics.
+        """
         epochs = V.check_int("epochs", epochs, 0)
         verbose = V.check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
                               0)
@@ -281,7 +375,13 @@ class Trainer:
         self._saved = [np.empty_like(net.params)] + [np.empty_like(s) for s in states]
 
     def begin_epoch(self, epoch: int) -> None:
-        """The epoch's learning rate and sample order; remember where it started."""
+        """The epoch's learning rate and sample order; remember where it started.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based, within this run.
+        """
         net, engine = self.network, self.engine
         self.started = time.perf_counter()
         self.lr = self.optimizer.learning_rate(len(net.history["loss"]))
@@ -295,7 +395,22 @@ class Trainer:
         engine.check_input = epoch == 0 and self.check_in_engine
 
     def train_epoch(self, epoch: int) -> None:
-        """Every mini-batch of the epoch, in spans; back in Python only between spans."""
+        """Every mini-batch of the epoch, in spans; back in Python only between spans.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based, within this run.
+
+        Raises
+        ------
+        ValueError
+            NaN or infinity in a row of X (read in the first epoch).
+        DivergenceError
+            A non-finite loss or parameters.  In both cases the parameters
+            and the optimizer's state are first rolled back to the start of
+            the epoch.
+        """
         done, span, n_batches = 0, 8, self.stepper.n_batches
         while done < n_batches:
             stop = min(n_batches, done + span)
@@ -311,7 +426,20 @@ class Trainer:
             span = max(1, min(n_batches, int(span * SPAN_SECONDS / max(elapsed, 1e-6))))
 
     def end_epoch(self, epoch: int) -> Logs:
-        """The epoch's metrics, summed over ranks; validation scores; the history."""
+        """The epoch's metrics, summed over ranks; validation scores; the history.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based, within this run.
+
+        Returns
+        -------
+        dict
+            ``loss``, ``accuracy``, ``lr``, ``seconds`` and, with validation
+            data, ``val_loss`` and ``val_accuracy``; also appended to the
+            network's ``history``.
+        """
         self.optimizer.iterations = self.engine.t
         loss_sum, correct, seen = self.stepper.sum_stats(*self.engine.stats())
         self.stepper.finish_epoch()

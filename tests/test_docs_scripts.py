@@ -54,7 +54,10 @@ def test_learn_steps_2_to_4():
 def test_gradient_descent_step_matches_fit():
     out = learn("step5_gradient_descent.py")
     assert float(re.search(r"between the two: (\S+)", out).group(1)) < 1e-12
-    assert len(re.findall(r"test accuracy", out)) == 8
+    assert len(re.findall(r"test accuracy", out)) == 11
+    # the optimizer objects: momentum and a schedule that halves the rate
+    assert "momentum 0.5, eta 1.5      rates [1.5, 1.5]" in out
+    assert "eta 3.0 halved each epoch  rates [3.0, 1.5]" in out
 
 
 def test_backpropagation_matches_the_four_equations():
@@ -72,6 +75,13 @@ def test_mnist_end_to_end_and_improvements():
     out = learn("step8_improving.py")
     accs = [float(a) for a in re.findall(r"test accuracy (\d+\.\d+)%", out)]
     assert len(accs) == 6 and min(accs[1:]) > 90
+    # early stopping: patience 3 after the best epoch, long before 100 epochs
+    stopped, best = map(int, re.search(r"stopped after epoch (\d+) of at most 100; the best "
+                                       r"was epoch (\d+)", out).groups())
+    assert stopped < 100 and stopped - best == 3
+    best_acc, checkpoint_acc = map(float, re.search(
+        r"test accuracy: (\d+\.\d+)% \(best epoch\), (\d+\.\d+)% \(the checkpoint", out).groups())
+    assert min(best_acc, checkpoint_acc) > 90
 
 
 def test_figure_examples_save_their_figures(tmp_path):

@@ -125,12 +125,39 @@ def test_engine_and_performance_pages_have_their_figures():
 
 def test_api_reference_covers_the_public_modules():
     p = page("api.html")
-    for name in ("nnc.Network", "nnc.Perceptron", "nnc.load", "nnc.optimizers", "nnc.io",
-                 "nnc.datasets", "nnc.downloads", "nnc.kernels", "nnc.sklearn", "nnc.plot",
-                 "nnc.distributed", "nnc.onnx", "nnc.cli"):
+    for name in ("nnc.Network", "nnc.Perceptron", "nnc.load", "nnc.optimizers",
+                 "nnc.callbacks", "nnc.training", "nnc.lbfgs", "nnc.model", "nnc.io", "nnc.datasets",
+                 "nnc.downloads", "nnc.images", "nnc.activations", "nnc.losses", "nnc.kernels",
+                 "nnc.sklearn", "nnc.plot", "nnc.distributed", "nnc.onnx", "nnc.cli"):
         assert any(href.endswith(f"generated/{name}.html") for href in p.links), name
     fit = page("generated/nnc.Network.html")
     assert "Parameters" in fit.text and "validation_data" in fit.text
+
+
+@pytest.mark.parametrize("module, names", [
+    ("nnc.optimizers", ["Optimizer", "SGD", "Adam", "RMSprop", "LBFGS", "Schedule", "get"]),
+    ("nnc.callbacks", ["Callback", "History", "ProgressBar", "EarlyStopping",
+                       "ModelCheckpoint", "LambdaCallback"]),
+    ("nnc.training", ["Trainer"]),
+    ("nnc.model", ["Model", "LayerParams"]),
+    ("nnc.images", ["prepare_image", "prepare_images"]),
+])
+def test_optimizers_and_callbacks_have_their_own_pages(module, names):
+    listing = page(f"generated/{module}.html")
+    for name in names:
+        assert any(href.endswith(f"{module}.{name}.html") for href in listing.links), name
+        p = page(f"generated/{module}.{name}.html")
+        if name != "History":      # the one without parameters
+            assert "Parameters" in p.text, f"{module}.{name}: no Parameters section"
+
+
+def test_optimizer_pages_show_the_hyper_parameters():
+    text = page("generated/nnc.optimizers.SGD.html").text
+    for name in ("momentum", "nesterov", "l2", "schedule"):
+        assert name in text
+    text = page("generated/nnc.callbacks.EarlyStopping.html").text
+    for name in ("monitor", "patience", "min_delta", "restore_best_weights"):
+        assert name in text
 
 
 def test_cli_page_shows_every_command():
@@ -147,3 +174,11 @@ def test_navigation_links_resolve():
     assert len(targets) >= 8
     for href in targets:
         assert os.path.isfile(os.path.join(SITE, href)), f"index.html links to missing {href}"
+
+
+def test_learn_path_uses_the_callback_objects():
+    p = page("learn/step8_improving.html")
+    for name in ("nnc.callbacks.EarlyStopping", "nnc.callbacks.ModelCheckpoint"):
+        assert any(f"generated/{name}.html" in href for href in p.links), name
+    assert "stopped after epoch" in p.text      # the early-stopping run's output
+    assert "rates [3.0, 1.5]" in page("learn/step5_gradient_descent.html").text

@@ -22,7 +22,7 @@ import numpy as np
 import nnc
 
 net = nnc.Network([784, 30, 10], activation="sigmoid", seed=0)
-for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
+for l, (W, b) in enumerate(zip(net.weights, net.biases, strict=True), start=1):
     print(f"W^{l}: {W.shape}, b^{l}: {b.shape}")
 print(f"all {net.params.size:,} parameters in one buffer of dtype {net.params.dtype}")
 
@@ -33,7 +33,7 @@ print(f"all {net.params.size:,} parameters in one buffer of dtype {net.params.dt
 (X, y), _ = nnc.datasets.load_mnist()
 x = X[0].astype(np.float64)
 a = x
-for W, b in zip(net.weights, net.biases):
+for W, b in zip(net.weights, net.biases, strict=True):
     z = W @ a + b
     a = 1 / (1 + np.exp(-z))
 print("by hand:    ", np.round(a, 4).tolist())

@@ -58,7 +58,7 @@ def sigmoid(z):
 
 # forward, keeping every z^l and a^l
 activations, zs = [x], []
-for W, b in zip(net.weights, net.biases):
+for W, b in zip(net.weights, net.biases, strict=True):
     zs.append(W @ activations[-1] + b)
     activations.append(sigmoid(zs[-1]))
 

@@ -16,10 +16,10 @@ digits.
 import os
 
 import numpy as np
+from matplotlib.figure import Figure  # no pyplot needed, as in nnc.plot
 
 import nnc
 import nnc.plot
-from matplotlib.figure import Figure   # no pyplot needed, as in nnc.plot
 
 QUICK = os.environ.get("NNC_DOCS_QUICK", "0") not in ("", "0")
 epochs, n_train = (8, 20000) if QUICK else (30, 50000)
@@ -61,7 +61,7 @@ print(f"{int((predicted != y_test).sum())} test images misclassified")
 # true digit.
 wrong = np.flatnonzero(predicted != y_test)[:24]
 mistakes = Figure(figsize=(9, 4.6), layout="constrained")
-for ax, i in zip(mistakes.subplots(3, 8).ravel(), wrong):
+for ax, i in zip(mistakes.subplots(3, 8).ravel(), wrong, strict=False):  # may be < 24
     ax.imshow(X_test[i].reshape(28, 28), cmap="gray_r")
     ax.set_title(f"{predicted[i]} (true {y_test[i]})", fontsize=8)
     ax.set_axis_off()
