@@ -19,12 +19,7 @@ import sys
 # a regular expression on the full name.  Remove an entry when its docstring
 # is complete; the build fails on any other object with an undocumented
 # parameter.
-PR01_PENDING = [
-    # sklearn rewrite in flight: nnc/sklearn.py was rebuilt on scikit-learn's
-    # own utilities; MLPRegressor's Parameters section is completed with it
-    # (the coordinator removes this entry).
-    r"nnc\.sklearn\.MLPRegressor$",
-]
+PR01_PENDING: list = []
 
 
 class FigureScraper:

@@ -649,16 +649,8 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 # ---------------------------------------------------------------------------
 # classifier
 # ---------------------------------------------------------------------------
-class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier trained by nnc's engine.
-
-    Multiclass targets get a softmax output layer and the categorical
-    cross-entropy; binary targets one logistic output and the binary
-    cross-entropy; multilabel targets (a 0/1 indicator matrix) one logistic
-    output per label.  Class labels may be any sortable values, strings too.
-
-    Parameters
-    ----------
+# The parameters both estimators take, documented once (numpydoc reads __doc__).
+_COMMON_PARAMETERS = """\
     hidden_layer_sizes : int or sequence of int, default (100,)
         Neurons in each hidden layer.
     activation : str, default "relu"
@@ -716,7 +708,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Inverted dropout of each hidden layer while training (not with lbfgs).
     threads : int, optional
         Threads for training and inference (default: all cores).
-    class_weight : None, dict or "balanced", default None
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = f"""Multi-layer perceptron classifier trained by nnc's engine.
+
+    Multiclass targets get a softmax output layer and the categorical
+    cross-entropy; binary targets one logistic output and the binary
+    cross-entropy; multilabel targets (a 0/1 indicator matrix) one logistic
+    output per label.  Class labels may be any sortable values, strings too.
+
+    Parameters
+    ----------
+{_COMMON_PARAMETERS}    class_weight : None, dict or "balanced", default None
         Multiplies each sample's cost by the weight of its class;
         ``"balanced"`` uses ``n_samples / (n_classes * bincount(y))``, with
         the counts weighted by ``sample_weight`` (computed per batch by
@@ -926,16 +931,33 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 # regressor
 # ---------------------------------------------------------------------------
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor trained by nnc's engine.
+    __doc__ = f"""Multi-layer perceptron regressor trained by nnc's engine.
 
     One output per target: identity outputs and the squared error, or with
     ``loss="poisson"`` exponential outputs and half the Poisson deviance (for
-    counts and other non-negative targets, as scikit-learn's).  Parameters
-    and attributes are those of :class:`MLPClassifier` without
-    ``class_weight``; ``loss_`` is half the mean squared error over samples
-    and outputs, as scikit-learn reports it, and ``early_stopping`` monitors
-    the validation R^2.  Predictions have the network's dtype (float32 for
-    float32 data), as scikit-learn's.
+    counts and other non-negative targets, as scikit-learn's).  ``loss_`` is
+    half the mean squared error over samples and outputs, as scikit-learn
+    reports it, and ``early_stopping`` monitors the validation R^2.
+    Predictions have the network's dtype (float32 for float32 data), as
+    scikit-learn's.
+
+    Parameters
+    ----------
+    loss : {{"squared_error", "poisson"}}, default "squared_error"
+        The cost: half the squared error with identity outputs, or half the
+        Poisson deviance with exponential outputs (non-negative targets).
+{_COMMON_PARAMETERS}
+    Attributes
+    ----------
+    network_ : nnc.Network
+        The trained network.
+    coefs_, intercepts_ : list of ndarray
+        The weights in scikit-learn's orientation (n_in, n_out): live views
+        of the network's parameters; assigning a list copies into them.
+    loss_, best_loss_, loss_curve_, n_iter_, t_, validation_scores_,
+    best_validation_score_, n_features_in_, feature_names_in_, n_outputs_,
+    n_layers_, out_activation_
+        As in scikit-learn's ``MLPRegressor``.
     """
 
     _parameter_constraints: dict = {
