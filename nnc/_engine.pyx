@@ -91,12 +91,19 @@ cdef struct Ctx:
     void* delta_prev
     void* yb
     void* wb
+    int sp_stride               # row i's non-zeros: sp_cols/sp_vals[i * sp_stride:]
     int* sp_cols
     void* sp_vals
     int* sp_cnt
-    int* col_ptr                # the batch's non-zeros by column (for BP4)
+    # the batch's non-zeros by column (for BP4): n_cols touched columns, ids
+    # col_ids, entries csc_rows/csc_vals[col_ptr[k]:col_ptr[k + 1]]
+    int n_cols
+    int* col_ids
+    int* col_ptr
     int* csc_rows
     void* csc_vals
+    int* col_count              # scratch of the transposition, kept zero
+    unsigned long long* col_bits
     # optimizer
     int optimizer
     double lr, mu, beta1, beta2, eps, rho, l2
@@ -145,7 +152,7 @@ cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept n
         if c.input_mode == INPUT_DENSE:
             if _finite_values(<floating*>c.a[0] + i * nf, nf):
                 continue
-        elif _finite_values(<floating*>c.sp_vals + i * nf, c.sp_cnt[i]):
+        elif _finite_values(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
             continue
         c.bad_row = c.order[start + i]
         return False
@@ -174,8 +181,9 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
             r = c.order[start + i]
             p0 = c.csr_indptr[r]
             cnt = c.csr_indptr[r + 1] - p0
-            memcpy(c.sp_cols + i * nf, c.csr_indices + p0, cnt * sizeof(int))
-            memcpy(<floating*>c.sp_vals + i * nf, <floating*>c.csr_data + p0,
+            memcpy(c.sp_cols + <Py_ssize_t>i * c.sp_stride, c.csr_indices + p0,
+                   cnt * sizeof(int))
+            memcpy(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, <floating*>c.csr_data + p0,
                    cnt * sizeof(floating))
             c.sp_cnt[i] = <int>cnt
     if c.x != NULL and not c.direct and start + m < c.n_order:
@@ -212,7 +220,7 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         n_out = c.sizes[l + 1]
         prev = <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
         if l == 0 and c.input_mode != INPUT_DENSE:
-            sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
+            sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride,
                            params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
                            m, n_out, c.threads)
         else:
@@ -298,13 +306,14 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
             if m <= ROW_GRAD_MAX_BATCH:
                 # Small batch: few samples share an input; go sample by sample.
                 sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
-                                        <int>c.n_features, m, d, alpha, gw, n_out)
+                                        c.sp_stride, m, d, alpha, gw, n_out)
             else:
-                rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
-                                m, <int>c.n_features, c.col_ptr, c.csc_rows,
-                                <floating*>c.csc_vals)
-                sparse_weight_grad(c.col_ptr, c.csc_rows, <floating*>c.csc_vals,
-                                   <int>c.n_features, d, alpha, gw, n_out, c.threads)
+                c.n_cols = rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
+                                           c.sp_stride, m, <int>c.n_features, c.col_count,
+                                           c.col_bits, c.col_ids, c.col_ptr, c.csc_rows,
+                                           <floating*>c.csc_vals)
+                sparse_weight_grad(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
+                                   <floating*>c.csc_vals, d, alpha, gw, n_out, c.threads)
         else:
             gemm_par(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
                      beta, gw, n_out, c.threads)
@@ -466,13 +475,9 @@ cdef class Engine:
         if input_mode == INPUT_DENSE:
             self.c.x_batch = self._buffer(cap * sizes[0])
             self.c.a[0] = self.c.x_batch
-        else:
-            self.c.sp_cols = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
-            self.c.sp_vals = self._buffer(cap * sizes[0])
-            self.c.sp_cnt = <int*>_ptr(self._alloc(cap, np.int32))
-            self.c.col_ptr = <int*>_ptr(self._alloc(sizes[0] + 1, np.int32))
-            self.c.csc_rows = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
-            self.c.csc_vals = self._buffer(cap * sizes[0])
+        elif input_mode == INPUT_COMPACT:
+            self._sparse_workspace(sizes[0])
+        # (CSR: set_data allocates it, once the longest row is known)
         for l in range(L):
             self.c.z[l] = self._buffer(cap * sizes[l + 1])
             self.c.f[l] = self._buffer(cap * sizes[l + 1])
@@ -485,6 +490,29 @@ cdef class Engine:
         self.c.delta_prev = self._buffer(cap * width)
         self.c.yb = self._buffer(cap * sizes[L])
         self.c.wb = self._buffer(cap)
+
+    cdef _sparse_workspace(self, Py_ssize_t stride):
+        """Buffers of the sparse first layer: ``stride`` non-zeros per row at most.
+
+        Sized by the non-zeros a batch can hold, not by the number of
+        features times the batch (10^5 features would make that 50 MB).
+        """
+        cdef Py_ssize_t cap = self.c.cap, nf = self.c.sizes[0]
+        cdef Py_ssize_t entries = cap * max(stride, 1)
+        if entries > 2147483647:
+            raise ValueError(f"a batch of {cap} rows with up to {stride} non-zeros each "
+                             "is too large (more than 2**31 - 1 non-zeros); use a "
+                             "smaller batch_size")
+        self.c.sp_stride = <int>max(stride, 1)
+        self.c.sp_cols = <int*>_ptr(self._alloc(entries, np.int32))
+        self.c.sp_vals = self._buffer(entries)
+        self.c.sp_cnt = <int*>_ptr(self._alloc(cap, np.int32))
+        self.c.col_ids = <int*>_ptr(self._alloc(min(nf, entries), np.int32))
+        self.c.col_ptr = <int*>_ptr(self._alloc(min(nf, entries) + 1, np.int32))
+        self.c.csc_rows = <int*>_ptr(self._alloc(entries, np.int32))
+        self.c.csc_vals = self._buffer(entries)
+        self.c.col_count = <int*>_ptr(self._alloc(nf, np.int32))
+        self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))
 
     cdef object _alloc(self, Py_ssize_t n, dtype):
         arr = np.zeros(max(n, 1), dtype=dtype)
@@ -504,6 +532,10 @@ cdef class Engine:
             self.c.csr_indices = <int*>_ptr(indices)
             self.c.csr_indptr = <long long*>_ptr(indptr)
             self.c.n_features = n_features
+            # the batch buffers hold up to the longest row's non-zeros per row
+            longest = int(np.max(indptr[1:] - indptr[:-1])) if indptr.shape[0] > 1 else 0
+            if self.c.sp_cols == NULL or longest > self.c.sp_stride:
+                self._sparse_workspace(longest)
         else:
             self.c.n_features = x.shape[1]
         self.c.labels = <long long*>_ptr(labels)

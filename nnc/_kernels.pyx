@@ -23,10 +23,20 @@ cdef extern from "_simd.h" nogil:
     void nnc_sparse_forward_d(const int* cols, const double* vals, const int* counts,
                            Py_ssize_t stride, int r0, int r1, const double* wt,
                            const double* b, double* z, int n_out)
-    void nnc_sparse_grad_f(const int* col_ptr, const int* rows, const float* vals, int j0,
-                            int j1, const float* delta, int n_out, float alpha, float* g)
-    void nnc_sparse_grad_d(const int* col_ptr, const int* rows, const double* vals, int j0,
-                            int j1, const double* delta, int n_out, double alpha, double* g)
+    void nnc_sparse_grad_f(const int* col_ptr, const int* ids, const int* rows,
+                           const float* vals, int k0, int k1, const float* delta, int n_out,
+                           float alpha, float* g)
+    void nnc_sparse_grad_d(const int* col_ptr, const int* ids, const int* rows,
+                           const double* vals, int k0, int k1, const double* delta, int n_out,
+                           double alpha, double* g)
+    int nnc_rows_to_columns_f(const int* cols, const float* vals, const int* counts,
+                              Py_ssize_t stride, int rows, int n_features, int* count,
+                              unsigned long long* bitmap, int* ids, int* col_ptr,
+                              int* csc_rows, float* csc_vals)
+    int nnc_rows_to_columns_d(const int* cols, const double* vals, const int* counts,
+                              Py_ssize_t stride, int rows, int n_features, int* count,
+                              unsigned long long* bitmap, int* ids, int* col_ptr,
+                              int* csc_rows, double* csc_vals)
     void nnc_prefetch_rows(const char* x, Py_ssize_t row_bytes, const long long* rows,
                            int n_rows)
     void nnc_sparse_row_grad_f(const int* cols, const float* vals, const int* counts,
@@ -213,63 +223,55 @@ cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* c
         _sparse_rows(cols_idx, vals, counts, stride, 0, rows, wt, b, z, n_out)
 
 
-cdef void rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
-                          int stride, int rows, int n_features, int* col_ptr,
-                          int* csc_rows, floating* csc_vals) noexcept nogil:
+cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
+                         int stride, int rows, int n_features, int* count,
+                         unsigned long long* bitmap, int* ids, int* col_ptr,
+                         int* csc_rows, floating* csc_vals) noexcept nogil:
     """Transpose the batch's non-zeros from rows to columns (a counting sort).
 
-    Column j's entries end up in csc_rows/csc_vals[col_ptr[j]:col_ptr[j+1]],
-    in increasing row order, so sums over them are always taken in one order.
+    Only the columns the batch touches are visited: ``ids[k]`` is the k-th of
+    them, in increasing order, and its entries end up in
+    csc_rows/csc_vals[col_ptr[k]:col_ptr[k+1]], in increasing row order, so
+    sums over them are always taken in one order.  ``count`` (n_features
+    ints) and ``bitmap`` ((n_features + 63) // 64 words) are zero on entry and
+    are left zero.  Returns the number of touched columns.
     """
-    cdef int i, p, j, total = 0, c
-    cdef Py_ssize_t base
-    memset(col_ptr, 0, (n_features + 1) * sizeof(int))
-    for i in range(rows):
-        base = <Py_ssize_t>i * stride
-        for p in range(counts[i]):
-            col_ptr[cols_idx[base + p] + 1] += 1
-    for j in range(n_features):
-        col_ptr[j + 1] += col_ptr[j]
-    for i in range(rows):
-        base = <Py_ssize_t>i * stride
-        for p in range(counts[i]):
-            j = cols_idx[base + p]
-            c = col_ptr[j]
-            csc_rows[c] = i
-            csc_vals[c] = vals[base + p]
-            col_ptr[j] = c + 1
-    # col_ptr[j] now holds the end of column j: shift back to starts.
-    for j in range(n_features, 0, -1):
-        col_ptr[j] = col_ptr[j - 1]
-    col_ptr[0] = 0
-
-
-cdef inline void _column_grads(const int* col_ptr, const int* rows, const floating* vals,
-                               int j0, int j1, const floating* delta, int n_out,
-                               floating alpha, floating* g) noexcept nogil:
     if floating is float:
-        nnc_sparse_grad_f(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g)
+        return nnc_rows_to_columns_f(cols_idx, vals, counts, stride, rows, n_features, count,
+                                     bitmap, ids, col_ptr, csc_rows, csc_vals)
     else:
-        nnc_sparse_grad_d(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g)
+        return nnc_rows_to_columns_d(cols_idx, vals, counts, stride, rows, n_features, count,
+                                     bitmap, ids, col_ptr, csc_rows, csc_vals)
 
 
-cdef void sparse_weight_grad(const int* col_ptr, const int* csc_rows, const floating* csc_vals,
-                             int n_features, const floating* delta, floating alpha,
+cdef inline void _column_grads(const int* col_ptr, const int* ids, const int* rows,
+                               const floating* vals, int k0, int k1, const floating* delta,
+                               int n_out, floating alpha, floating* g) noexcept nogil:
+    if floating is float:
+        nnc_sparse_grad_f(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g)
+    else:
+        nnc_sparse_grad_d(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g)
+
+
+cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
+                             const int* csc_rows, const floating* csc_vals,
+                             const floating* delta, floating alpha,
                              floating* gwt, int n_out, int threads) noexcept nogil:
     """gwt += alpha * x^T delta, touching only the rows of gwt of non-zero inputs.
 
-    Row j of gwt (the weights leaving input j) gets the sum over the samples
-    in which input j is non-zero.  Each row is summed by one thread in a fixed
-    order, so the result does not depend on the number of threads.
+    The batch's non-zeros come by column (:func:`rows_to_columns`): row
+    ids[k] of gwt (the weights leaving that input) gets the sum over the
+    samples in which it is non-zero.  Each row is summed by one thread in a
+    fixed order, so the result does not depend on the number of threads.
     """
     cdef int t, nchunks, chunk = 32
-    if threads > 1 and <Py_ssize_t>col_ptr[n_features] * n_out >= 65536:
-        nchunks = (n_features + chunk - 1) // chunk
+    if threads > 1 and <Py_ssize_t>col_ptr[n_cols] * n_out >= 65536:
+        nchunks = (n_cols + chunk - 1) // chunk
         for t in prange(nchunks, nogil=True, num_threads=threads, schedule='dynamic'):
-            _column_grads(col_ptr, csc_rows, csc_vals, t * chunk,
-                          min(n_features, (t + 1) * chunk), delta, n_out, alpha, gwt)
+            _column_grads(col_ptr, ids, csc_rows, csc_vals, t * chunk,
+                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt)
     else:
-        _column_grads(col_ptr, csc_rows, csc_vals, 0, n_features, delta, n_out, alpha, gwt)
+        _column_grads(col_ptr, ids, csc_rows, csc_vals, 0, n_cols, delta, n_out, alpha, gwt)
 
 
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,

@@ -93,6 +93,72 @@ NNC_INLINE void nnc_column_grad_##SUF(                                  \
 NNC_COLUMN_GRAD(f, float)
 NNC_COLUMN_GRAD(d, double)
 
+/* ---- the batch's non-zeros from rows to columns, for the weight gradient:
+ * a counting sort over the columns the batch touches only, found through a
+ * bitmap, so its cost follows the non-zeros and not the number of features
+ * (a bag of words has 10^5 of them).  ids[k] is the k-th touched column in
+ * increasing order; its entries, in increasing row order, are
+ * rows/vals[col_ptr[k]:col_ptr[k+1]].  count (n_features ints) and bitmap
+ * ((n_features + 63) / 64 words) are scratch that is all zero on entry and
+ * is left all zero.  Returns the number of touched columns. */
+static inline int nnc_ctz64(unsigned long long x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    while (!(x & 1ULL)) { x >>= 1; n++; }
+    return n;
+#endif
+}
+
+#define NNC_TRANSPOSE(SUF, T)                                                   \
+static int nnc_rows_to_columns_##SUF(                                          \
+    const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
+    int rows, int n_features, int *count, unsigned long long *bitmap,          \
+    int *ids, int *col_ptr, int *csc_rows, T *csc_vals)                        \
+{                                                                              \
+    int k = 0, pos = 0;                                                        \
+    for (int i = 0; i < rows; i++) {                                           \
+        const int *ci = cols + i * stride;                                     \
+        for (int p = 0; p < counts[i]; p++) {                                  \
+            const int j = ci[p];                                               \
+            count[j]++;                                                        \
+            bitmap[j >> 6] |= 1ULL << (j & 63);                                \
+        }                                                                      \
+    }                                                                          \
+    const int n_words = (n_features + 63) >> 6;                                \
+    for (int w = 0; w < n_words; w++) {                                        \
+        unsigned long long bits = bitmap[w];                                   \
+        if (!bits) continue;                                                   \
+        bitmap[w] = 0;                                                         \
+        do {                                                                   \
+            const int j = w * 64 + nnc_ctz64(bits);                            \
+            const int c = count[j];                                            \
+            bits &= bits - 1;                                                  \
+            ids[k] = j;                                                        \
+            col_ptr[k++] = pos;                                                \
+            count[j] = pos;  /* from here on: where column j's next entry goes */ \
+            pos += c;                                                          \
+        } while (bits);                                                        \
+    }                                                                          \
+    col_ptr[k] = pos;                                                          \
+    for (int i = 0; i < rows; i++) {                                           \
+        const int *ci = cols + i * stride;                                     \
+        const T *vi = vals + i * stride;                                       \
+        for (int p = 0; p < counts[i]; p++) {                                  \
+            const int c = count[ci[p]]++;                                      \
+            csc_rows[c] = i;                                                   \
+            csc_vals[c] = vi[p];                                               \
+        }                                                                      \
+    }                                                                          \
+    for (int t = 0; t < k; t++)                                                \
+        count[ids[t]] = 0;                                                     \
+    return k;                                                                  \
+}
+NNC_TRANSPOSE(f, float)
+NNC_TRANSPOSE(d, double)
+
 /* ---- whole-batch loops: one call per batch, so no call per row or column */
 #define NNC_SPARSE_BATCH(SUF, T)                                                \
 NNC_CLONES static void nnc_sparse_rows_##SUF(                                  \
@@ -104,14 +170,13 @@ NNC_CLONES static void nnc_sparse_rows_##SUF(                                  \
                              wt, b, z + (ptrdiff_t)i * n_out, n_out);          \
 }                                                                              \
 NNC_CLONES static void nnc_column_grads_##SUF(                                 \
-    const int *col_ptr, const int *rows, const T *vals, int j0, int j1,        \
-    const T *delta, int n_out, T alpha, T *g)                                  \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
+    int k0, int k1, const T *delta, int n_out, T alpha, T *g)                  \
 {                                                                              \
-    for (int j = j0; j < j1; j++)                                              \
-        if (col_ptr[j + 1] > col_ptr[j])                                       \
-            nnc_column_grad_##SUF(rows + col_ptr[j], vals + col_ptr[j],         \
-                                  col_ptr[j + 1] - col_ptr[j], delta, n_out,   \
-                                  alpha, g + (ptrdiff_t)j * n_out);            \
+    for (int k = k0; k < k1; k++)                                              \
+        nnc_column_grad_##SUF(rows + col_ptr[k], vals + col_ptr[k],             \
+                              col_ptr[k + 1] - col_ptr[k], delta, n_out,       \
+                              alpha, g + (ptrdiff_t)ids[k] * n_out);           \
 }
 NNC_SPARSE_BATCH(f, float)
 NNC_SPARSE_BATCH(d, double)
@@ -396,16 +461,15 @@ static void nnc_sparse_rows_avx512_##SUF(                                      \
 }                                                                              \
 __attribute__((target("avx512f")))                                             \
 static void nnc_column_grads_avx512_##SUF(                                     \
-    const int *col_ptr, const int *rows, const T *vals, int j0, int j1,        \
-    const T *delta, int n_out, T alpha, T *g)                                  \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
+    int k0, int k1, const T *delta, int n_out, T alpha, T *g)                  \
 {                                                                              \
     /* Output blocks outermost: one block of delta stays in cache while     \
      * every input's column reads it. */                                      \
     for (int o = 0; o < n_out; o += 4 * LANES)                                 \
-    for (int j = j0; j < j1; j++) {                                            \
-        const int c0 = col_ptr[j], cnt = col_ptr[j + 1] - c0;                  \
-        if (cnt == 0) continue;                                                \
-        T *gj = g + (ptrdiff_t)j * n_out;                                      \
+    for (int k = k0; k < k1; k++) {                                            \
+        const int c0 = col_ptr[k], cnt = col_ptr[k + 1] - c0;                  \
+        T *gj = g + (ptrdiff_t)ids[k] * n_out;                                 \
         {                                                                      \
             const int rem = n_out - o;                                         \
             NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, gj + o, \
@@ -514,13 +578,13 @@ static void nnc_sparse_forward_##SUF(                                          \
         nnc_sparse_rows_##SUF(cols, vals, counts, stride, r0, r1, wt, b, z, n_out); \
 }                                                                              \
 static void nnc_sparse_grad_##SUF(                                             \
-    const int *col_ptr, const int *rows, const T *vals, int j0, int j1,        \
-    const T *delta, int n_out, T alpha, T *g)                                  \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
+    int k0, int k1, const T *delta, int n_out, T alpha, T *g)                  \
 {                                                                              \
     if (nnc_avx512())                                                          \
-        nnc_column_grads_avx512_##SUF(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g); \
+        nnc_column_grads_avx512_##SUF(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g); \
     else                                                                       \
-        nnc_column_grads_##SUF(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g); \
+        nnc_column_grads_##SUF(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g); \
 }
 NNC_SPARSE_ENTRY(f, float)
 NNC_SPARSE_ENTRY(d, double)
