@@ -222,7 +222,7 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         if l == 0 and c.input_mode != INPUT_DENSE:
             sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride,
                            params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
-                           m, n_out, c.threads)
+                           m, n_in, n_out, c.threads)
         else:
             dense_forward(prev, params + c.w_off[l], params + c.b_off[l],
                           <floating*>c.z[l], m, n_in, n_out, c.threads)
@@ -313,7 +313,8 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                                            c.col_bits, c.col_ids, c.col_ptr, c.csc_rows,
                                            <floating*>c.csc_vals)
                 sparse_weight_grad(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
-                                   <floating*>c.csc_vals, d, alpha, gw, n_out, c.threads)
+                                   <floating*>c.csc_vals, d, alpha, gw, n_in, n_out,
+                                   c.threads)
         else:
             gemm_par(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
                      beta, gw, n_out, c.threads)

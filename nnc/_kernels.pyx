@@ -18,17 +18,17 @@ import numpy as np
 
 cdef extern from "_simd.h" nogil:
     void nnc_sparse_forward_f(const int* cols, const float* vals, const int* counts,
-                           Py_ssize_t stride, int r0, int r1, const float* wt, const float* b,
-                           float* z, int n_out)
+                              Py_ssize_t stride, int r0, int r1, const float* wt,
+                              const float* b, float* z, int n_out, int far)
     void nnc_sparse_forward_d(const int* cols, const double* vals, const int* counts,
-                           Py_ssize_t stride, int r0, int r1, const double* wt,
-                           const double* b, double* z, int n_out)
+                              Py_ssize_t stride, int r0, int r1, const double* wt,
+                              const double* b, double* z, int n_out, int far)
     void nnc_sparse_grad_f(const int* col_ptr, const int* ids, const int* rows,
                            const float* vals, int k0, int k1, const float* delta, int n_out,
-                           float alpha, float* g)
+                           float alpha, float* g, int far)
     void nnc_sparse_grad_d(const int* col_ptr, const int* ids, const int* rows,
                            const double* vals, int k0, int k1, const double* delta, int n_out,
-                           double alpha, double* g)
+                           double alpha, double* g, int far)
     int nnc_rows_to_columns_f(const int* cols, const float* vals, const int* counts,
                               Py_ssize_t stride, int rows, int n_features, int* count,
                               unsigned long long* bitmap, int* ids, int* col_ptr,
@@ -200,27 +200,37 @@ cdef void dense_forward(const floating* a_prev, const floating* wt, const floati
              <floating>1, z, n_out, threads)
 
 
+#: weight blocks larger than this (bytes) are "far": the sparse kernels then
+#: prefetch their rows and finish one row before the next (a bag of words)
+cdef Py_ssize_t FAR_BYTES = 4 << 20
+
+
+cdef inline int _far(int n_in, int n_out, floating kind) noexcept nogil:
+    return <Py_ssize_t>n_in * n_out * sizeof(floating) > FAR_BYTES
+
+
 cdef inline void _sparse_rows(const int* cols_idx, const floating* vals, const int* counts,
                               int stride, int r0, int r1, const floating* wt,
-                              const floating* b, floating* z, int n_out) noexcept nogil:
+                              const floating* b, floating* z, int n_out, int far) noexcept nogil:
     if floating is float:
-        nnc_sparse_forward_f(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out)
+        nnc_sparse_forward_f(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out, far)
     else:
-        nnc_sparse_forward_d(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out)
+        nnc_sparse_forward_d(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out, far)
 
 
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
-                         floating* z, int rows, int n_out, int threads) noexcept nogil:
+                         floating* z, int rows, int n_in, int n_out, int threads) noexcept nogil:
     """z = x W^T + b where row i of x is given by its non-zeros only."""
     cdef int t, chunk
+    cdef int far = _far(n_in, n_out, b[0])
     if threads > 1 and rows >= 2 * threads and rows * n_out >= 4096:
         chunk = (rows + threads - 1) // threads
         for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
             _sparse_rows(cols_idx, vals, counts, stride, t * chunk,
-                         min(rows, (t + 1) * chunk), wt, b, z, n_out)
+                         min(rows, (t + 1) * chunk), wt, b, z, n_out, far)
     else:
-        _sparse_rows(cols_idx, vals, counts, stride, 0, rows, wt, b, z, n_out)
+        _sparse_rows(cols_idx, vals, counts, stride, 0, rows, wt, b, z, n_out, far)
 
 
 cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
@@ -246,17 +256,17 @@ cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* c
 
 cdef inline void _column_grads(const int* col_ptr, const int* ids, const int* rows,
                                const floating* vals, int k0, int k1, const floating* delta,
-                               int n_out, floating alpha, floating* g) noexcept nogil:
+                               int n_out, floating alpha, floating* g, int far) noexcept nogil:
     if floating is float:
-        nnc_sparse_grad_f(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g)
+        nnc_sparse_grad_f(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far)
     else:
-        nnc_sparse_grad_d(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g)
+        nnc_sparse_grad_d(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far)
 
 
 cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const int* csc_rows, const floating* csc_vals,
                              const floating* delta, floating alpha,
-                             floating* gwt, int n_out, int threads) noexcept nogil:
+                             floating* gwt, int n_in, int n_out, int threads) noexcept nogil:
     """gwt += alpha * x^T delta, touching only the rows of gwt of non-zero inputs.
 
     The batch's non-zeros come by column (:func:`rows_to_columns`): row
@@ -265,13 +275,15 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
     fixed order, so the result does not depend on the number of threads.
     """
     cdef int t, nchunks, chunk = 32
+    cdef int far = _far(n_in, n_out, alpha)
     if threads > 1 and <Py_ssize_t>col_ptr[n_cols] * n_out >= 65536:
         nchunks = (n_cols + chunk - 1) // chunk
         for t in prange(nchunks, nogil=True, num_threads=threads, schedule='dynamic'):
             _column_grads(col_ptr, ids, csc_rows, csc_vals, t * chunk,
-                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt)
+                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt, far)
     else:
-        _column_grads(col_ptr, ids, csc_rows, csc_vals, 0, n_cols, delta, n_out, alpha, gwt)
+        _column_grads(col_ptr, ids, csc_rows, csc_vals, 0, n_cols, delta, n_out, alpha, gwt,
+                      far)
 
 
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,

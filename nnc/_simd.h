@@ -389,7 +389,7 @@ static inline int nnc_avx512(void)
  * it, so the output is loaded and stored once per block, not once per input.
  * Tails use masked loads and stores (masked-off lanes touch no memory). */
 #define NNC_BLOCK_LOOP(NV, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1,          \
-                       INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR)             \
+                       INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR, PF)         \
     do {                                                                       \
         MT m0 = nnc_mask_##T(rem), m1 = nnc_mask_##T(rem - LANES);             \
         MT m2 = nnc_mask_##T(rem - 2 * LANES), m3 = nnc_mask_##T(rem - 3 * LANES); \
@@ -399,6 +399,7 @@ static inline int nnc_avx512(void)
         VEC a3 = NV > 3 ? LOADZ(m3, (INIT_PTR) + 3 * LANES) : a0;              \
         for (int p = 0; p < (N_ENTRIES); p++) {                                \
             const T *src = (SRC_PTR);                                          \
+            PF;                                                                \
             const VEC v = SET1(SCALE);                                         \
             a0 = FMA(v, LOADZ(m0, src), a0);                                   \
             if (NV > 1) a1 = FMA(v, LOADZ(m1, src + LANES), a1);               \
@@ -413,17 +414,17 @@ static inline int nnc_avx512(void)
     } while (0)
 
 #define NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, INIT_PTR,   \
-                        N_ENTRIES, SCALE, SRC_PTR, OUT_PTR)                      \
+                        N_ENTRIES, SCALE, SRC_PTR, OUT_PTR, PF)                  \
     do {                                                                       \
         const int nv = (rem + LANES - 1) / LANES;                              \
         if (nv == 1) NNC_BLOCK_LOOP(1, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
-                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR); \
+                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR, PF); \
         else if (nv == 2) NNC_BLOCK_LOOP(2, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
-                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR); \
+                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR, PF); \
         else if (nv == 3) NNC_BLOCK_LOOP(3, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
-                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR); \
+                                    INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR, PF); \
         else NNC_BLOCK_LOOP(4, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1,      \
-                            INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR);       \
+                            INIT_PTR, N_ENTRIES, SCALE, SRC_PTR, OUT_PTR, PF);   \
     } while (0)
 
 #define NNC_STORE_float(PTR, MASK, VAL, REM) \
@@ -432,6 +433,15 @@ static inline int nnc_avx512(void)
 #define NNC_STORE_double(PTR, MASK, VAL, REM) \
     do { if ((REM) >= 8) _mm512_storeu_pd((PTR), (VAL)); \
          else _mm512_mask_storeu_pd((PTR), (MASK), (VAL)); } while (0)
+
+/* entries ahead at which the sparse kernels ask for a far weight row */
+#define NNC_PF_DIST 8
+
+static inline void nnc_prefetch_span(const void *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + o, _MM_HINT_T0);
+}
 
 __attribute__((target("avx512f"))) static inline __mmask16 nnc_mask_float(int r)
 {
@@ -446,8 +456,31 @@ __attribute__((target("avx512f"))) static inline __mmask8 nnc_mask_double(int r)
 __attribute__((target("avx512f")))                                             \
 static void nnc_sparse_rows_avx512_##SUF(                                      \
     const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
-    int r0, int r1, const T *wt, const T *b, T *z, int n_out)                  \
+    int r0, int r1, const T *wt, const T *b, T *z, int n_out, int far)         \
 {                                                                              \
+    if (far) {                                                                 \
+        /* W far larger than the caches (a bag of words): its rows come from \
+         * memory in the order of the inputs, which no hardware prefetcher  \
+         * guesses; ask for the row NNC_PF_DIST entries ahead, and finish   \
+         * each sample's row before the next, so that a W row is fetched    \
+         * once per sample and not once per output block. */                \
+        for (int i = r0; i < r1; i++) {                                        \
+            const int *ci = cols + i * stride;                                 \
+            const T *vi = vals + i * stride;                                   \
+            T *zi = z + (ptrdiff_t)i * n_out;                                  \
+            const int cnt = counts[i];                                         \
+            for (int o = 0; o < n_out; o += 4 * LANES) {                       \
+                const int rem = n_out - o;                                     \
+                NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, b + o, \
+                                cnt, vi[p], wt + (ptrdiff_t)ci[p] * n_out + o, \
+                                zi + o,                                        \
+                                if (o == 0 && p + NNC_PF_DIST < cnt)           \
+                                    nnc_prefetch_span(wt + (ptrdiff_t)ci[p + NNC_PF_DIST] \
+                                                      * n_out, n_out * sizeof(T))); \
+            }                                                                  \
+        }                                                                      \
+        return;                                                                \
+    }                                                                          \
     /* Output blocks outermost: one block of W (4 vectors of each of its rows) \
      * stays in cache while every sample of the batch reads it. */            \
     for (int o = 0; o < n_out; o += 4 * LANES)                                 \
@@ -459,15 +492,34 @@ static void nnc_sparse_rows_avx512_##SUF(                                      \
             const int rem = n_out - o;                                         \
             NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, b + o,  \
                             counts[i], vi[p], wt + (ptrdiff_t)ci[p] * n_out + o, \
-                            zi + o);                                           \
+                            zi + o, (void)0);                                  \
         }                                                                      \
     }                                                                          \
 }                                                                              \
 __attribute__((target("avx512f")))                                             \
 static void nnc_column_grads_avx512_##SUF(                                     \
     const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
-    int k0, int k1, const T *delta, int n_out, T alpha, T *g)                  \
+    int k0, int k1, const T *delta, int n_out, T alpha, T *g, int far)         \
 {                                                                              \
+    if (far) {                                                                 \
+        /* g far larger than the caches: fetch row ids[k + NNC_PF_DIST] ahead \
+         * and finish each row before the next (one trip to memory a row). */ \
+        for (int k = k0; k < k1; k++) {                                        \
+            const int c0 = col_ptr[k], cnt = col_ptr[k + 1] - c0;              \
+            T *gj = g + (ptrdiff_t)ids[k] * n_out;                             \
+            if (k + NNC_PF_DIST < k1)                                          \
+                nnc_prefetch_span(g + (ptrdiff_t)ids[k + NNC_PF_DIST] * n_out, \
+                                  n_out * sizeof(T));                          \
+            for (int o = 0; o < n_out; o += 4 * LANES) {                       \
+                const int rem = n_out - o;                                     \
+                NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, gj + o, \
+                                cnt, alpha * vals[c0 + p],                     \
+                                delta + (ptrdiff_t)rows[c0 + p] * n_out + o, gj + o, \
+                                (void)0);                                      \
+            }                                                                  \
+        }                                                                      \
+        return;                                                                \
+    }                                                                          \
     /* Output blocks outermost: one block of delta stays in cache while     \
      * every input's column reads it. */                                      \
     for (int o = 0; o < n_out; o += 4 * LANES)                                 \
@@ -478,7 +530,8 @@ static void nnc_column_grads_avx512_##SUF(                                     \
             const int rem = n_out - o;                                         \
             NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, gj + o, \
                             cnt, alpha * vals[c0 + p],                         \
-                            delta + (ptrdiff_t)rows[c0 + p] * n_out + o, gj + o); \
+                            delta + (ptrdiff_t)rows[c0 + p] * n_out + o, gj + o, \
+                            (void)0);                                          \
         }                                                                      \
     }                                                                          \
 }
@@ -574,19 +627,19 @@ NNC_AVX512_SPARSE(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
 #define NNC_SPARSE_ENTRY(SUF, T)                                                \
 static void nnc_sparse_forward_##SUF(                                          \
     const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
-    int r0, int r1, const T *wt, const T *b, T *z, int n_out)                  \
+    int r0, int r1, const T *wt, const T *b, T *z, int n_out, int far)         \
 {                                                                              \
     if (nnc_avx512())                                                          \
-        nnc_sparse_rows_avx512_##SUF(cols, vals, counts, stride, r0, r1, wt, b, z, n_out); \
+        nnc_sparse_rows_avx512_##SUF(cols, vals, counts, stride, r0, r1, wt, b, z, n_out, far); \
     else                                                                       \
         nnc_sparse_rows_##SUF(cols, vals, counts, stride, r0, r1, wt, b, z, n_out); \
 }                                                                              \
 static void nnc_sparse_grad_##SUF(                                             \
     const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
-    int k0, int k1, const T *delta, int n_out, T alpha, T *g)                  \
+    int k0, int k1, const T *delta, int n_out, T alpha, T *g, int far)         \
 {                                                                              \
     if (nnc_avx512())                                                          \
-        nnc_column_grads_avx512_##SUF(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g); \
+        nnc_column_grads_avx512_##SUF(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far); \
     else                                                                       \
         nnc_column_grads_##SUF(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g); \
 }
@@ -620,10 +673,14 @@ static int nnc_compact_d(const double *row, int n, int *cols, double *vals)
 #else
 #define nnc_compact_f nnc_compact_scalar_f
 #define nnc_compact_d nnc_compact_scalar_d
-#define nnc_sparse_forward_f nnc_sparse_rows_f
-#define nnc_sparse_forward_d nnc_sparse_rows_d
-#define nnc_sparse_grad_f nnc_column_grads_f
-#define nnc_sparse_grad_d nnc_column_grads_d
+#define nnc_sparse_forward_f(c, v, n, s, r0, r1, w, b, z, o, far) \
+    nnc_sparse_rows_f(c, v, n, s, r0, r1, w, b, z, o)
+#define nnc_sparse_forward_d(c, v, n, s, r0, r1, w, b, z, o, far) \
+    nnc_sparse_rows_d(c, v, n, s, r0, r1, w, b, z, o)
+#define nnc_sparse_grad_f(p, ids, r, v, k0, k1, d, o, a, g, far) \
+    nnc_column_grads_f(p, ids, r, v, k0, k1, d, o, a, g)
+#define nnc_sparse_grad_d(p, ids, r, v, k0, k1, d, o, a, g, far) \
+    nnc_column_grads_d(p, ids, r, v, k0, k1, d, o, a, g)
 #define nnc_sparse_row_grad_f nnc_row_grads_f
 #define nnc_sparse_row_grad_d nnc_row_grads_d
 #endif

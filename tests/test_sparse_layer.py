@@ -103,3 +103,20 @@ def test_sparse_layer_bit_identical_per_thread_count(threads):
                 verbose=0, threads=threads)
         runs.append(net.params.copy())
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("batch_size", [6, 20])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_far_weights_equal_numpy_reference(opt, batch_size, reference):
+    # W^1 of 70,000 x 9 doubles (5 MB) is past the kernels' "far" size: they
+    # then prefetch its rows and take one row at a time
+    X, y = bag_of_words(n=50, d=70_000, density=0.0008, seed=6)
+    fit_kw, opt_kw = OPTIMIZERS[opt]
+    net = nnc.Network([X.shape[1], 9, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
+    ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
+    net.fit(sp.csr_matrix(X), y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0,
+            **fit_kw)
+    reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=batch_size)
+    for W, Wr in zip(net.weights + net.biases, ref.W + ref.b, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
