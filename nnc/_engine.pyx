@@ -27,6 +27,7 @@ from cython.parallel cimport prange
 
 from nnc._kernels cimport (
     gemm, gemm_par, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
+    panel_lanes, pack_rows,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     sgd_update, momentum_update, adam_update, rmsprop_update,
@@ -104,6 +105,10 @@ cdef struct Ctx:
     void* csc_vals
     int* col_count              # scratch of the transposition, kept zero
     unsigned long long* col_bits
+    void* w_packed              # W^1 packed in panels for the sparse forward, or NULL
+    # what of w_packed is stale: 0 nothing, 1 the rows col_ids[:n_cols] (the
+    # last fused SGD step changed only those), 2 everything
+    int packed_stale
     # optimizer
     int optimizer
     double lr, mu, beta1, beta2, eps, rho, l2
@@ -220,9 +225,13 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         n_out = c.sizes[l + 1]
         prev = <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
         if l == 0 and c.input_mode != INPUT_DENSE:
+            if c.w_packed != NULL and c.packed_stale:
+                pack_rows(params + c.w_off[0], n_in, n_out, <floating*>c.w_packed,
+                          c.col_ids if c.packed_stale == 1 else NULL, c.n_cols)
+                c.packed_stale = 0
             sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride,
                            params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
-                           m, n_in, n_out, c.threads)
+                           m, n_in, n_out, c.threads, <floating*>c.w_packed)
         else:
             dense_forward(prev, params + c.w_off[l], params + c.b_off[l],
                           <floating*>c.z[l], m, n_in, n_out, c.threads)
@@ -288,6 +297,8 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
         if c.fused:
             if c.l2 > 0:
                 scale_inplace(w, <Py_ssize_t>n_in * n_out, <floating>(1 - c.lr * c.l2))
+                if l == 0:
+                    c.packed_stale = 2
             alpha = <floating>(-c.lr)
             beta = 1
             gw = w
@@ -307,6 +318,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 # Small batch: few samples share an input; go sample by sample.
                 sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
                                         c.sp_stride, m, d, alpha, gw, n_out)
+                c.packed_stale = 2
             else:
                 c.n_cols = rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
                                            c.sp_stride, m, <int>c.n_features, c.col_count,
@@ -315,6 +327,8 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 sparse_weight_grad(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
                                    <floating*>c.csc_vals, d, alpha, gw, n_in, n_out,
                                    c.threads)
+                if c.fused and c.packed_stale == 0:
+                    c.packed_stale = 1  # W^1 changed in the rows col_ids only
         else:
             gemm_par(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
                      beta, gw, n_out, c.threads)
@@ -359,6 +373,8 @@ cdef void update_layer(Ctx* c, floating kind, int l, double lr_t) noexcept nogil
     """The optimizer on layer l's parameters (W^l then b^l: one contiguous range)."""
     cdef Py_ssize_t i0 = c.w_off[l], i1 = c.b_off[l] + c.sizes[l + 1], chunk
     cdef int t, nt = c.threads
+    if l == 0:
+        c.packed_stale = 2
     if c.l2 > 0:  # L2 penalty on the weights only, not the biases
         axpy(<Py_ssize_t>c.sizes[l] * c.sizes[l + 1], <floating>c.l2,
              <floating*>c.params + i0, <floating*>c.grads + i0)
@@ -513,6 +529,10 @@ cdef class Engine:
         self.c.csc_rows = <int*>_ptr(self._alloc(entries, np.int32))
         self.c.csc_vals = self._buffer(entries)
         self.c.col_count = <int*>_ptr(self._alloc(nf, np.int32))
+        lanes = (panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <double>0) if self.is_double
+                 else panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <float>0))
+        if lanes and self.c.w_packed == NULL:
+            self.c.w_packed = self._buffer(nf * ((self.c.sizes[1] + lanes - 1) // lanes * lanes))
         self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))
 
     cdef object _alloc(self, Py_ssize_t n, dtype):
@@ -616,6 +636,7 @@ cdef class Engine:
         the gradient buffer (for an allreduce), and :meth:`apply` applies it.
         """
         self.c.fused = fused and apply_update and self.c.optimizer == OPT_SGD
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 train_span(&self.c, <double>0, b0, b1, apply_update)
@@ -624,6 +645,7 @@ cdef class Engine:
 
     def apply(self):
         """Apply the optimizer step from the gradient buffer."""
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 update(&self.c, <double>0)
@@ -633,6 +655,7 @@ cdef class Engine:
     def score(self):
         """Loss and accuracy statistics of the whole order, nothing updated."""
         cdef Py_ssize_t nb = (self.c.n_order + self.c.batch_size - 1) // self.c.batch_size
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 score_span(&self.c, <double>0, 0, nb)
@@ -644,6 +667,7 @@ cdef class Engine:
         cdef void* o = _ptr(out)
         if n_layers < 1 or n_layers > self.c.n_layers:
             raise ValueError("n_layers out of range")
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 forward_span(&self.c, <double>0, n_layers, <double*>o)

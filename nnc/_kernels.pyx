@@ -37,6 +37,18 @@ cdef extern from "_simd.h" nogil:
                               Py_ssize_t stride, int rows, int n_features, int* count,
                               unsigned long long* bitmap, int* ids, int* col_ptr,
                               int* csc_rows, double* csc_vals)
+    int nnc_panel_lanes_f()
+    int nnc_panel_lanes_d()
+    void nnc_pack_panels_f(const float* wt, int n_in, int n_out, float* P, const int* rows,
+                           int n_rows)
+    void nnc_pack_panels_d(const double* wt, int n_in, int n_out, double* P,
+                           const int* rows, int n_rows)
+    void nnc_sparse_packed_f(const int* cols, const float* vals, const int* counts,
+                             Py_ssize_t stride, int r0, int r1, const float* P, int n_in,
+                             const float* b, float* z, int n_out)
+    void nnc_sparse_packed_d(const int* cols, const double* vals, const int* counts,
+                             Py_ssize_t stride, int r0, int r1, const double* P, int n_in,
+                             const double* b, double* z, int n_out)
     void nnc_prefetch_rows(const char* x, Py_ssize_t row_bytes, const long long* rows,
                            int n_rows)
     void nnc_sparse_row_grad_f(const int* cols, const float* vals, const int* counts,
@@ -218,17 +230,67 @@ cdef inline void _sparse_rows(const int* cols_idx, const floating* vals, const i
         nnc_sparse_forward_d(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out, far)
 
 
+cdef int panel_lanes(int n_in, int n_out, int cap, floating kind) noexcept nogil:
+    """Lanes of a panel of the packed sparse forward, or 0 where it does not pay.
+
+    The engine repacks the rows an SGD step changed (all of them after other
+    optimizers) before each batch; that pays for batches of 32 rows and more,
+    for layers of two vectors of outputs up to 256 outputs, whose W fits in
+    cache (a far W is read from memory either way).  Past 256 outputs the
+    batch's lists of non-zeros, read once per panel, cost more than the L1
+    hits save (measured: the deep 784-512 layer took 1.3x as long packed).
+    """
+    cdef int lanes
+    if floating is float:
+        lanes = nnc_panel_lanes_f()
+    else:
+        lanes = nnc_panel_lanes_d()
+    if lanes == 0 or cap < 32 or n_out < 2 * lanes or n_out > 256 or _far(n_in, n_out, kind):
+        return 0
+    return lanes
+
+
+cdef inline void _packed_rows(const int* cols_idx, const floating* vals, const int* counts,
+                              int stride, int r0, int r1, const floating* packed, int n_in,
+                              const floating* b, floating* z, int n_out) noexcept nogil:
+    if floating is float:
+        nnc_sparse_packed_f(cols_idx, vals, counts, stride, r0, r1, packed, n_in, b, z, n_out)
+    else:
+        nnc_sparse_packed_d(cols_idx, vals, counts, stride, r0, r1, packed, n_in, b, z, n_out)
+
+
+cdef void pack_rows(const floating* wt, int n_in, int n_out, floating* packed,
+                    const int* rows, int n_rows) noexcept nogil:
+    """Copy rows of W^T (all when ``rows`` is NULL) into its packed panels."""
+    if floating is float:
+        nnc_pack_panels_f(wt, n_in, n_out, packed, rows, n_rows)
+    else:
+        nnc_pack_panels_d(wt, n_in, n_out, packed, rows, n_rows)
+
+
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
-                         floating* z, int rows, int n_in, int n_out, int threads) noexcept nogil:
-    """z = x W^T + b where row i of x is given by its non-zeros only."""
+                         floating* z, int rows, int n_in, int n_out, int threads,
+                         const floating* packed) noexcept nogil:
+    """z = x W^T + b where row i of x is given by its non-zeros only.
+
+    With ``packed`` (W^T in :func:`panel_lanes`-wide panels, see ``_simd.h``,
+    kept up to date by the caller with :func:`pack_rows`), W^T is read from
+    there.
+    """
     cdef int t, chunk
     cdef int far = _far(n_in, n_out, b[0])
     if threads > 1 and rows >= 2 * threads and rows * n_out >= 4096:
         chunk = (rows + threads - 1) // threads
         for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
-            _sparse_rows(cols_idx, vals, counts, stride, t * chunk,
-                         min(rows, (t + 1) * chunk), wt, b, z, n_out, far)
+            if packed != NULL:
+                _packed_rows(cols_idx, vals, counts, stride, t * chunk,
+                             min(rows, (t + 1) * chunk), packed, n_in, b, z, n_out)
+            else:
+                _sparse_rows(cols_idx, vals, counts, stride, t * chunk,
+                             min(rows, (t + 1) * chunk), wt, b, z, n_out, far)
+    elif packed != NULL:
+        _packed_rows(cols_idx, vals, counts, stride, 0, rows, packed, n_in, b, z, n_out)
     else:
         _sparse_rows(cols_idx, vals, counts, stride, 0, rows, wt, b, z, n_out, far)
 

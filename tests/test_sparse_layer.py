@@ -37,13 +37,16 @@ OPTIMIZERS = {
 }
 
 
-@pytest.mark.parametrize("batch_size", [5, 16, 17, 40])
+@pytest.mark.parametrize("batch_size,hidden", [(5, 9), (16, 9), (17, 9), (40, 9),
+                                               (40, 37), (33, 48)])
 @pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("kind", ["csr", "compact"])
-def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, reference):
+def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, reference):
+    # batches of 32 and more with 16 and more hidden units take the packed
+    # forward (where the CPU has AVX-512); 37 leaves a partial last panel
     X, y = bag_of_words()
     fit_kw, opt_kw = OPTIMIZERS[opt]
-    net = nnc.Network([X.shape[1], 9, 4], activation="relu", output_activation="softmax",
+    net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
                       loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
     ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
     Y = reference.one_hot(y, 4)
@@ -63,7 +66,7 @@ def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, reference):
     if opt == "sgd":
         np.testing.assert_array_equal(net.weights[0][:, never], ref.W[0][:, never])
         assert not np.allclose(net.weights[0], nnc.Network(
-            [X.shape[1], 9, 4], dtype="float64", seed=5, init="he").weights[0])
+            [X.shape[1], hidden, 4], dtype="float64", seed=5, init="he").weights[0])
 
 
 def test_csr_gradients_with_duplicates_in_the_column_path(reference):
@@ -120,3 +123,15 @@ def test_far_weights_equal_numpy_reference(opt, batch_size, reference):
     reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=batch_size)
     for W, Wr in zip(net.weights + net.biases, ref.W + ref.b, strict=True):
         np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_packed_forward_is_bit_identical_to_the_dense_order(dtype):
+    # the packed forward sums each output in the unpacked kernel's order: a
+    # batch of 40 (packed) and batches of 8 (row kernel) give the same z^1
+    X, _ = bag_of_words(n=80, d=700, density=0.05, seed=8)
+    net = nnc.Network([X.shape[1], 53, 4], activation="identity", dtype=dtype, seed=1)
+    Xs = sp.csr_matrix(X.astype(dtype))
+    big = net.forward(Xs, layer=1, batch_size=40)
+    small = net.forward(Xs, layer=1, batch_size=8)
+    np.testing.assert_array_equal(big, small)
