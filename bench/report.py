@@ -147,6 +147,11 @@ def _sections(results, markdown):
         out.append((f"{h}Memory (one nnc fit on 50,000 images)",
                     _table(results["memory"], cols, markdown)))
 
+    if results.get("sparse") and results["sparse"]["rows"]:
+        import sparse_text
+        text = sparse_text.table(results["sparse"]["rows"], results["sparse"]["spec"])
+        out.append((f"{h}Sparse bag-of-words workload (bench/sparse_text.py)", text))
+
     extra = []
     for name, why in results["skipped"].items():
         extra.append(f"- skipped {name}: {why}")

@@ -58,8 +58,9 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=None,
                    help="timed epochs per implementation (default 5, --quick 1; nnc gets "
                         "at least 3, --quick 2)")
-    p.add_argument("--sections", default="train,inference,scaling,memory",
-                   help="comma-separated subset of train,inference,scaling,memory")
+    p.add_argument("--sections", default="train,inference,scaling,memory,sparse",
+                   help="comma-separated subset of train,inference,scaling,memory,sparse "
+                        "(sparse: the bag-of-words workload of bench/sparse_text.py)")
     p.add_argument("--scaling-threads", default=None,
                    help="thread counts for the scaling section (default 1,2,4,... up to "
                         "the usable CPUs)")
@@ -84,7 +85,8 @@ def parse_args(argv=None):
     for what, values, allowed in (
             ("--configs", args.configs, ("tutorial", "wide", "deep")),
             ("--dtypes", args.dtypes, ("float32", "float64")),
-            ("--sections", args.sections, ("train", "inference", "scaling", "memory"))):
+            ("--sections", args.sections, ("train", "inference", "scaling", "memory",
+                                           "sparse"))):
         bad = [v for v in values if v not in allowed]
         if bad or not values:
             p.error(f"{what}: unknown {bad or 'empty list'}; choose from {','.join(allowed)}")
@@ -315,7 +317,7 @@ def main(argv=None):
                                    flops_per_sample=common.CONFIGS[n].flops_per_sample())
                            for n in args.configs},
                "training": [], "training_summary": {}, "inference": [], "skipped": {},
-               "scaling": None, "memory": None, "errors": []}
+               "scaling": None, "memory": None, "sparse": None, "errors": []}
 
     # ---- training and inference, one configuration and dtype at a time
     for name in args.configs:
@@ -389,6 +391,19 @@ def main(argv=None):
         if err:
             results["errors"].append(err)
             log("  " + err)
+
+    # ---- a sparse, high-dimensional workload (bag of words), one process per peer
+    if "sparse" in args.sections:
+        import sparse_text
+        spec = dict(sparse_text.DEFAULTS)
+        if args.quick:
+            spec.update(samples=5_000, repeats=2)
+        impls = [i for i in sparse_text.IMPLS if args.peers is None or i in peer_names]
+        log(f"\nsparse bag-of-words workload ({spec['samples']:,} x {spec['features']:,}, "
+            f"density {spec['density']:g}): {', '.join(impls)}")
+        rows, errs = sparse_text.run_all(spec, impls, log=lambda m: log("  " + m))
+        results["sparse"] = {"spec": spec, "rows": rows}
+        results["errors"].extend(errs)
 
     try:
         machine["load_average_end"] = os.getloadavg()

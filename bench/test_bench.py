@@ -109,3 +109,28 @@ def test_invalid_reference_settings_raise():
         VectorizedNetwork(params, output="softmax", loss="quadratic")
     with pytest.raises(ValueError, match="optimizer"):
         VectorizedNetwork(params, optimizer="rmsprop")
+
+
+# ---------------------------------------------------------------------------
+# the sparse bag-of-words workload
+# ---------------------------------------------------------------------------
+def test_sparse_text_data_is_seeded_and_shaped():
+    import sparse_text
+    X, y = sparse_text.make_data(300, 5000, 0.01, 4, seed=1)
+    X2, y2 = sparse_text.make_data(300, 5000, 0.01, 4, seed=1)
+    assert X.shape == (300, 5000) and X.dtype == np.float32 and X.has_sorted_indices
+    assert (X != X2).nnz == 0 and np.array_equal(y, y2)
+    assert 0.005 < X.nnz / (300 * 5000) <= 0.01  # repeats of a word merge: a little below
+    np.testing.assert_allclose(np.sqrt(X.multiply(X).sum(axis=1)).A1, 1.0, rtol=1e-5)
+    assert set(np.unique(y)) == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("impl", ["nnc", "sklearn"])
+def test_sparse_text_runs_one_implementation(impl):
+    import sparse_text
+    spec = dict(sparse_text.DEFAULTS, samples=2000, features=3000, density=0.02, classes=3,
+                hidden=16, batch=16, repeats=1, peer_repeats=1)
+    row = sparse_text.run_one(impl, spec)
+    assert row["impl"] == impl and row["n_train"] == 1600 and len(row["times"]) == 1
+    assert row["median"] > 0 and row["useful_gflops"] > 0
+    assert row["accuracy"] > 0.6  # three classes, well separated by their topic words

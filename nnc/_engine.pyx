@@ -27,6 +27,7 @@ from cython.parallel cimport prange
 
 from nnc._kernels cimport (
     gemm_par, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
+    panel_lanes, pack_rows,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     sgd_update, momentum_update, adam_update, rmsprop_update,
@@ -91,12 +92,23 @@ cdef struct Ctx:
     void* delta_prev
     void* yb
     void* wb
+    int sp_stride               # row i's non-zeros: sp_cols/sp_vals[i * sp_stride:]
     int* sp_cols
     void* sp_vals
     int* sp_cnt
-    int* col_ptr                # the batch's non-zeros by column (for BP4)
+    # the batch's non-zeros by column (for BP4): n_cols touched columns, ids
+    # col_ids, entries csc_rows/csc_vals[col_ptr[k]:col_ptr[k + 1]]
+    int n_cols
+    int* col_ids
+    int* col_ptr
     int* csc_rows
     void* csc_vals
+    int* col_count              # scratch of the transposition, kept zero
+    unsigned long long* col_bits
+    void* w_packed              # W^1 packed in panels for the sparse forward, or NULL
+    # what of w_packed is stale: 0 nothing, 1 the rows col_ids[:n_cols] (the
+    # last fused SGD step changed only those), 2 everything
+    int packed_stale
     # optimizer
     int optimizer
     double lr, mu, beta1, beta2, eps, rho, l2
@@ -145,7 +157,7 @@ cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept n
         if c.input_mode == INPUT_DENSE:
             if _finite_values(<floating*>c.a[0] + i * nf, nf):
                 continue
-        elif _finite_values(<floating*>c.sp_vals + i * nf, c.sp_cnt[i]):
+        elif _finite_values(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
             continue
         c.bad_row = c.order[start + i]
         return False
@@ -174,8 +186,9 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
             r = c.order[start + i]
             p0 = c.csr_indptr[r]
             cnt = c.csr_indptr[r + 1] - p0
-            memcpy(c.sp_cols + i * nf, c.csr_indices + p0, cnt * sizeof(int))
-            memcpy(<floating*>c.sp_vals + i * nf, <floating*>c.csr_data + p0,
+            memcpy(c.sp_cols + <Py_ssize_t>i * c.sp_stride, c.csr_indices + p0,
+                   cnt * sizeof(int))
+            memcpy(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, <floating*>c.csr_data + p0,
                    cnt * sizeof(floating))
             c.sp_cnt[i] = <int>cnt
     if c.x != NULL and not c.direct and start + m < c.n_order:
@@ -212,9 +225,13 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         n_out = c.sizes[l + 1]
         prev = <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
         if l == 0 and c.input_mode != INPUT_DENSE:
-            sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
+            if c.w_packed != NULL and c.packed_stale:
+                pack_rows(params + c.w_off[0], n_in, n_out, <floating*>c.w_packed,
+                          c.col_ids if c.packed_stale == 1 else NULL, c.n_cols)
+                c.packed_stale = 0
+            sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride,
                            params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
-                           m, n_out, c.threads)
+                           m, n_in, n_out, c.threads, <floating*>c.w_packed)
         else:
             dense_forward(prev, params + c.w_off[l], params + c.b_off[l],
                           <floating*>c.z[l], m, n_in, n_out, c.threads)
@@ -280,6 +297,8 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
         if c.fused:
             if c.l2 > 0:
                 scale_inplace(w, <Py_ssize_t>n_in * n_out, <floating>(1 - c.lr * c.l2))
+                if l == 0:
+                    c.packed_stale = 2
             alpha = <floating>(-c.lr)
             beta = 1
             gw = w
@@ -298,13 +317,18 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
             if m <= ROW_GRAD_MAX_BATCH:
                 # Small batch: few samples share an input; go sample by sample.
                 sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
-                                        <int>c.n_features, m, d, alpha, gw, n_out)
+                                        c.sp_stride, m, d, alpha, gw, n_out)
+                c.packed_stale = 2
             else:
-                rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, <int>c.n_features,
-                                m, <int>c.n_features, c.col_ptr, c.csc_rows,
-                                <floating*>c.csc_vals)
-                sparse_weight_grad(c.col_ptr, c.csc_rows, <floating*>c.csc_vals,
-                                   <int>c.n_features, d, alpha, gw, n_out, c.threads)
+                c.n_cols = rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
+                                           c.sp_stride, m, <int>c.n_features, c.col_count,
+                                           c.col_bits, c.col_ids, c.col_ptr, c.csc_rows,
+                                           <floating*>c.csc_vals)
+                sparse_weight_grad(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
+                                   <floating*>c.csc_vals, d, alpha, gw, n_in, n_out,
+                                   c.threads)
+                if c.fused and c.packed_stale == 0:
+                    c.packed_stale = 1  # W^1 changed in the rows col_ids only
         else:
             gemm_par(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,
                      beta, gw, n_out, c.threads)
@@ -349,6 +373,8 @@ cdef void update_layer(Ctx* c, floating kind, int l, double lr_t) noexcept nogil
     """The optimizer on layer l's parameters (W^l then b^l: one contiguous range)."""
     cdef Py_ssize_t i0 = c.w_off[l], i1 = c.b_off[l] + c.sizes[l + 1], chunk
     cdef int t, nt = c.threads
+    if l == 0:
+        c.packed_stale = 2
     if c.l2 > 0:  # L2 penalty on the weights only, not the biases
         axpy(<Py_ssize_t>c.sizes[l] * c.sizes[l + 1], <floating>c.l2,
              <floating*>c.params + i0, <floating*>c.grads + i0)
@@ -548,13 +574,9 @@ cdef class Engine:
         if input_mode == INPUT_DENSE:
             self.c.x_batch = self._buffer(cap * sizes[0])
             self.c.a[0] = self.c.x_batch
-        else:
-            self.c.sp_cols = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
-            self.c.sp_vals = self._buffer(cap * sizes[0])
-            self.c.sp_cnt = <int*>_ptr(self._alloc(cap, np.int32))
-            self.c.col_ptr = <int*>_ptr(self._alloc(sizes[0] + 1, np.int32))
-            self.c.csc_rows = <int*>_ptr(self._alloc(cap * sizes[0], np.int32))
-            self.c.csc_vals = self._buffer(cap * sizes[0])
+        elif input_mode == INPUT_COMPACT:
+            self._sparse_workspace(sizes[0])
+        # (CSR: set_data allocates it, once the longest row is known)
         for l in range(L):
             self.c.z[l] = self._buffer(cap * sizes[l + 1])
             self.c.f[l] = self._buffer(cap * sizes[l + 1])
@@ -567,6 +589,33 @@ cdef class Engine:
         self.c.delta_prev = self._buffer(cap * width)
         self.c.yb = self._buffer(cap * sizes[L])
         self.c.wb = self._buffer(cap)
+
+    cdef _sparse_workspace(self, Py_ssize_t stride):
+        """Buffers of the sparse first layer: ``stride`` non-zeros per row at most.
+
+        Sized by the non-zeros a batch can hold, not by the number of
+        features times the batch (10^5 features would make that 50 MB).
+        """
+        cdef Py_ssize_t cap = self.c.cap, nf = self.c.sizes[0]
+        cdef Py_ssize_t entries = cap * max(stride, 1)
+        if entries > 2147483647:
+            raise ValueError(f"a batch of {cap} rows with up to {stride} non-zeros each "
+                             "is too large (more than 2**31 - 1 non-zeros); use a "
+                             "smaller batch_size")
+        self.c.sp_stride = <int>max(stride, 1)
+        self.c.sp_cols = <int*>_ptr(self._alloc(entries, np.int32))
+        self.c.sp_vals = self._buffer(entries)
+        self.c.sp_cnt = <int*>_ptr(self._alloc(cap, np.int32))
+        self.c.col_ids = <int*>_ptr(self._alloc(min(nf, entries), np.int32))
+        self.c.col_ptr = <int*>_ptr(self._alloc(min(nf, entries) + 1, np.int32))
+        self.c.csc_rows = <int*>_ptr(self._alloc(entries, np.int32))
+        self.c.csc_vals = self._buffer(entries)
+        self.c.col_count = <int*>_ptr(self._alloc(nf, np.int32))
+        lanes = (panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <double>0) if self.is_double
+                 else panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <float>0))
+        if lanes and self.c.w_packed == NULL:
+            self.c.w_packed = self._buffer(nf * ((self.c.sizes[1] + lanes - 1) // lanes * lanes))
+        self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))
 
     cdef object _alloc(self, Py_ssize_t n, dtype):
         arr = np.zeros(max(n, 1), dtype=dtype)
@@ -590,6 +639,10 @@ cdef class Engine:
             self.c.csr_indices = <int*>_ptr(indices)
             self.c.csr_indptr = <long long*>_ptr(indptr)
             self.c.n_features = n_features
+            # the batch buffers hold up to the longest row's non-zeros per row
+            longest = int(np.max(indptr[1:] - indptr[:-1])) if indptr.shape[0] > 1 else 0
+            if self.c.sp_cols == NULL or longest > self.c.sp_stride:
+                self._sparse_workspace(longest)
         else:
             self.c.n_features = x.shape[1]
         self.c.labels = <long long*>_ptr(labels)
@@ -725,6 +778,7 @@ cdef class Engine:
         if not self.c.fused and apply_update and self.c.optimizer != OPT_SGD and \
                 self.c.state1 == NULL:
             raise ValueError("this optimizer needs its state buffers: set_optimizer(...)")
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 train_span(&self.c, <double>0, b0, b1, apply_update)
@@ -735,6 +789,7 @@ cdef class Engine:
         """Apply the optimizer step from the gradient buffer."""
         if self.c.grads == NULL or (self.c.optimizer != OPT_SGD and self.c.state1 == NULL):
             raise ValueError("apply needs the gradient and state buffers: set_optimizer(...)")
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 update(&self.c, <double>0)
@@ -745,6 +800,7 @@ cdef class Engine:
         """Loss and accuracy statistics of the whole order, nothing updated."""
         cdef Py_ssize_t nb = (self.c.n_order + self.c.batch_size - 1) // self.c.batch_size
         self._check_ready()
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 score_span(&self.c, <double>0, 0, nb)
@@ -796,6 +852,7 @@ cdef class Engine:
         self._check_ready()
         _check_written(out, "out", self.c.n_order * self.c.sizes[n_layers], self.dtype)
         o = _ptr(out)
+        self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
             if self.is_double:
                 forward_span(&self.c, <double>0, n_layers, <double*>o)

@@ -48,13 +48,19 @@ cdef void dense_forward(const floating* a_prev, const floating* wt, const floati
                         floating* z, int rows, int n_in, int n_out, int threads) noexcept nogil
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
-                         floating* z, int rows, int n_out, int threads) noexcept nogil
-cdef void rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
-                          int stride, int rows, int n_features, int* col_ptr,
-                          int* csc_rows, floating* csc_vals) noexcept nogil
-cdef void sparse_weight_grad(const int* col_ptr, const int* csc_rows, const floating* csc_vals,
-                             int n_features, const floating* delta, floating alpha,
-                             floating* gwt, int n_out, int threads) noexcept nogil
+                         floating* z, int rows, int n_in, int n_out, int threads,
+                         const floating* packed) noexcept nogil
+cdef int panel_lanes(int n_in, int n_out, int cap, floating kind) noexcept nogil
+cdef void pack_rows(const floating* wt, int n_in, int n_out, floating* packed,
+                    const int* rows, int n_rows) noexcept nogil
+cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
+                         int stride, int rows, int n_features, int* count,
+                         unsigned long long* bitmap, int* ids, int* col_ptr,
+                         int* csc_rows, floating* csc_vals) noexcept nogil
+cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
+                             const int* csc_rows, const floating* csc_vals,
+                             const floating* delta, floating alpha,
+                             floating* gwt, int n_in, int n_out, int threads) noexcept nogil
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
                                   const int* counts, int stride, int rows,
                                   const floating* delta, floating alpha, floating* gwt,

@@ -11,20 +11,42 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, expm1, expm1f
 from libc.math cimport tanh, tanhf, erf, erff, fabs, fabsf
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
 
 cdef extern from "_simd.h" nogil:
     void nnc_sparse_forward_f(const int* cols, const float* vals, const int* counts,
-                              Py_ssize_t stride, int r0, int r1, const float* wt, const float* b,
-                              float* z, int n_out)
+                              Py_ssize_t stride, int r0, int r1, const float* wt,
+                              const float* b, float* z, int n_out, int far)
     void nnc_sparse_forward_d(const int* cols, const double* vals, const int* counts,
                               Py_ssize_t stride, int r0, int r1, const double* wt,
-                              const double* b, double* z, int n_out)
-    void nnc_sparse_grad_f(const int* col_ptr, const int* rows, const float* vals, int j0,
-                           int j1, const float* delta, int n_out, float alpha, float* g)
-    void nnc_sparse_grad_d(const int* col_ptr, const int* rows, const double* vals, int j0,
-                           int j1, const double* delta, int n_out, double alpha, double* g)
+                              const double* b, double* z, int n_out, int far)
+    void nnc_sparse_grad_f(const int* col_ptr, const int* ids, const int* rows,
+                           const float* vals, int k0, int k1, const float* delta, int n_out,
+                           float alpha, float* g, int far)
+    void nnc_sparse_grad_d(const int* col_ptr, const int* ids, const int* rows,
+                           const double* vals, int k0, int k1, const double* delta, int n_out,
+                           double alpha, double* g, int far)
+    int nnc_rows_to_columns_f(const int* cols, const float* vals, const int* counts,
+                              Py_ssize_t stride, int rows, int n_features, int* count,
+                              unsigned long long* bitmap, int* ids, int* col_ptr,
+                              int* csc_rows, float* csc_vals)
+    int nnc_rows_to_columns_d(const int* cols, const double* vals, const int* counts,
+                              Py_ssize_t stride, int rows, int n_features, int* count,
+                              unsigned long long* bitmap, int* ids, int* col_ptr,
+                              int* csc_rows, double* csc_vals)
+    int nnc_panel_lanes_f()
+    int nnc_panel_lanes_d()
+    void nnc_pack_panels_f(const float* wt, int n_in, int n_out, float* P, const int* rows,
+                           int n_rows)
+    void nnc_pack_panels_d(const double* wt, int n_in, int n_out, double* P,
+                           const int* rows, int n_rows)
+    void nnc_sparse_packed_f(const int* cols, const float* vals, const int* counts,
+                             Py_ssize_t stride, int r0, int r1, const float* P, int n_in,
+                             const float* b, float* z, int n_out)
+    void nnc_sparse_packed_d(const int* cols, const double* vals, const int* counts,
+                             Py_ssize_t stride, int r0, int r1, const double* P, int n_in,
+                             const double* b, double* z, int n_out)
     void nnc_prefetch_rows(const char* x, Py_ssize_t row_bytes, const long long* rows,
                            int n_rows)
     void nnc_sparse_row_grad_f(const int* cols, const float* vals, const int* counts,
@@ -188,86 +210,140 @@ cdef void dense_forward(const floating* a_prev, const floating* wt, const floati
              <floating>1, z, n_out, threads)
 
 
+#: weight blocks larger than this (bytes) are "far": the sparse kernels then
+#: prefetch their rows and finish one row before the next (a bag of words)
+cdef Py_ssize_t FAR_BYTES = 4 << 20
+
+
+cdef inline int _far(int n_in, int n_out, floating kind) noexcept nogil:
+    return <Py_ssize_t>n_in * n_out * sizeof(floating) > FAR_BYTES
+
+
 cdef inline void _sparse_rows(const int* cols_idx, const floating* vals, const int* counts,
                               int stride, int r0, int r1, const floating* wt,
+                              const floating* b, floating* z, int n_out, int far) noexcept nogil:
+    if floating is float:
+        nnc_sparse_forward_f(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out, far)
+    else:
+        nnc_sparse_forward_d(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out, far)
+
+
+cdef int panel_lanes(int n_in, int n_out, int cap, floating kind) noexcept nogil:
+    """Lanes of a panel of the packed sparse forward, or 0 where it does not pay.
+
+    The engine repacks the rows an SGD step changed (all of them after other
+    optimizers) before each batch; that pays for batches of 32 rows and more,
+    for layers of two vectors of outputs up to 256 outputs, whose W fits in
+    cache (a far W is read from memory either way).  Past 256 outputs the
+    batch's lists of non-zeros, read once per panel, cost more than the L1
+    hits save (measured: the deep 784-512 layer took 1.3x as long packed).
+    """
+    cdef int lanes
+    if floating is float:
+        lanes = nnc_panel_lanes_f()
+    else:
+        lanes = nnc_panel_lanes_d()
+    if lanes == 0 or cap < 32 or n_out < 2 * lanes or n_out > 256 or _far(n_in, n_out, kind):
+        return 0
+    return lanes
+
+
+cdef inline void _packed_rows(const int* cols_idx, const floating* vals, const int* counts,
+                              int stride, int r0, int r1, const floating* packed, int n_in,
                               const floating* b, floating* z, int n_out) noexcept nogil:
     if floating is float:
-        nnc_sparse_forward_f(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out)
+        nnc_sparse_packed_f(cols_idx, vals, counts, stride, r0, r1, packed, n_in, b, z, n_out)
     else:
-        nnc_sparse_forward_d(cols_idx, vals, counts, stride, r0, r1, wt, b, z, n_out)
+        nnc_sparse_packed_d(cols_idx, vals, counts, stride, r0, r1, packed, n_in, b, z, n_out)
+
+
+cdef void pack_rows(const floating* wt, int n_in, int n_out, floating* packed,
+                    const int* rows, int n_rows) noexcept nogil:
+    """Copy rows of W^T (all when ``rows`` is NULL) into its packed panels."""
+    if floating is float:
+        nnc_pack_panels_f(wt, n_in, n_out, packed, rows, n_rows)
+    else:
+        nnc_pack_panels_d(wt, n_in, n_out, packed, rows, n_rows)
 
 
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
-                         floating* z, int rows, int n_out, int threads) noexcept nogil:
-    """z = x W^T + b where row i of x is given by its non-zeros only."""
+                         floating* z, int rows, int n_in, int n_out, int threads,
+                         const floating* packed) noexcept nogil:
+    """z = x W^T + b where row i of x is given by its non-zeros only.
+
+    With ``packed`` (W^T in :func:`panel_lanes`-wide panels, see ``_simd.h``,
+    kept up to date by the caller with :func:`pack_rows`), W^T is read from
+    there.
+    """
     cdef int t, chunk
+    cdef int far = _far(n_in, n_out, b[0])
     if threads > 1 and rows >= 2 * threads and rows * n_out >= 4096:
         chunk = (rows + threads - 1) // threads
         for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
-            _sparse_rows(cols_idx, vals, counts, stride, t * chunk,
-                         min(rows, (t + 1) * chunk), wt, b, z, n_out)
+            if packed != NULL:
+                _packed_rows(cols_idx, vals, counts, stride, t * chunk,
+                             min(rows, (t + 1) * chunk), packed, n_in, b, z, n_out)
+            else:
+                _sparse_rows(cols_idx, vals, counts, stride, t * chunk,
+                             min(rows, (t + 1) * chunk), wt, b, z, n_out, far)
+    elif packed != NULL:
+        _packed_rows(cols_idx, vals, counts, stride, 0, rows, packed, n_in, b, z, n_out)
     else:
-        _sparse_rows(cols_idx, vals, counts, stride, 0, rows, wt, b, z, n_out)
+        _sparse_rows(cols_idx, vals, counts, stride, 0, rows, wt, b, z, n_out, far)
 
 
-cdef void rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
-                          int stride, int rows, int n_features, int* col_ptr,
-                          int* csc_rows, floating* csc_vals) noexcept nogil:
+cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
+                         int stride, int rows, int n_features, int* count,
+                         unsigned long long* bitmap, int* ids, int* col_ptr,
+                         int* csc_rows, floating* csc_vals) noexcept nogil:
     """Transpose the batch's non-zeros from rows to columns (a counting sort).
 
-    Column j's entries end up in csc_rows/csc_vals[col_ptr[j]:col_ptr[j+1]],
-    in increasing row order, so sums over them are always taken in one order.
+    Only the columns the batch touches are visited: ``ids[k]`` is the k-th of
+    them, in increasing order, and its entries end up in
+    csc_rows/csc_vals[col_ptr[k]:col_ptr[k+1]], in increasing row order, so
+    sums over them are always taken in one order.  ``count`` (n_features
+    ints) and ``bitmap`` ((n_features + 63) // 64 words) are zero on entry and
+    are left zero.  Returns the number of touched columns.
     """
-    cdef int i, p, j, c
-    cdef Py_ssize_t base
-    memset(col_ptr, 0, (n_features + 1) * sizeof(int))
-    for i in range(rows):
-        base = <Py_ssize_t>i * stride
-        for p in range(counts[i]):
-            col_ptr[cols_idx[base + p] + 1] += 1
-    for j in range(n_features):
-        col_ptr[j + 1] += col_ptr[j]
-    for i in range(rows):
-        base = <Py_ssize_t>i * stride
-        for p in range(counts[i]):
-            j = cols_idx[base + p]
-            c = col_ptr[j]
-            csc_rows[c] = i
-            csc_vals[c] = vals[base + p]
-            col_ptr[j] = c + 1
-    # col_ptr[j] now holds the end of column j: shift back to starts.
-    for j in range(n_features, 0, -1):
-        col_ptr[j] = col_ptr[j - 1]
-    col_ptr[0] = 0
-
-
-cdef inline void _column_grads(const int* col_ptr, const int* rows, const floating* vals,
-                               int j0, int j1, const floating* delta, int n_out,
-                               floating alpha, floating* g) noexcept nogil:
     if floating is float:
-        nnc_sparse_grad_f(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g)
+        return nnc_rows_to_columns_f(cols_idx, vals, counts, stride, rows, n_features, count,
+                                     bitmap, ids, col_ptr, csc_rows, csc_vals)
     else:
-        nnc_sparse_grad_d(col_ptr, rows, vals, j0, j1, delta, n_out, alpha, g)
+        return nnc_rows_to_columns_d(cols_idx, vals, counts, stride, rows, n_features, count,
+                                     bitmap, ids, col_ptr, csc_rows, csc_vals)
 
 
-cdef void sparse_weight_grad(const int* col_ptr, const int* csc_rows, const floating* csc_vals,
-                             int n_features, const floating* delta, floating alpha,
-                             floating* gwt, int n_out, int threads) noexcept nogil:
+cdef inline void _column_grads(const int* col_ptr, const int* ids, const int* rows,
+                               const floating* vals, int k0, int k1, const floating* delta,
+                               int n_out, floating alpha, floating* g, int far) noexcept nogil:
+    if floating is float:
+        nnc_sparse_grad_f(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far)
+    else:
+        nnc_sparse_grad_d(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far)
+
+
+cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
+                             const int* csc_rows, const floating* csc_vals,
+                             const floating* delta, floating alpha,
+                             floating* gwt, int n_in, int n_out, int threads) noexcept nogil:
     """gwt += alpha * x^T delta, touching only the rows of gwt of non-zero inputs.
 
-    Row j of gwt (the weights leaving input j) gets the sum over the samples
-    in which input j is non-zero.  Each row is summed by one thread in a fixed
-    order, so the result does not depend on the number of threads.
+    The batch's non-zeros come by column (:func:`rows_to_columns`): row
+    ids[k] of gwt (the weights leaving that input) gets the sum over the
+    samples in which it is non-zero.  Each row is summed by one thread in a
+    fixed order, so the result does not depend on the number of threads.
     """
     cdef int t, nchunks, chunk = 32
-    if threads > 1 and <Py_ssize_t>col_ptr[n_features] * n_out >= 65536:
-        nchunks = (n_features + chunk - 1) // chunk
+    cdef int far = _far(n_in, n_out, alpha)
+    if threads > 1 and <Py_ssize_t>col_ptr[n_cols] * n_out >= 65536:
+        nchunks = (n_cols + chunk - 1) // chunk
         for t in prange(nchunks, nogil=True, num_threads=threads, schedule='dynamic'):
-            _column_grads(col_ptr, csc_rows, csc_vals, t * chunk,
-                          min(n_features, (t + 1) * chunk), delta, n_out, alpha, gwt)
+            _column_grads(col_ptr, ids, csc_rows, csc_vals, t * chunk,
+                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt, far)
     else:
-        _column_grads(col_ptr, csc_rows, csc_vals, 0, n_features, delta, n_out, alpha, gwt)
+        _column_grads(col_ptr, ids, csc_rows, csc_vals, 0, n_cols, delta, n_out, alpha, gwt,
+                      far)
 
 
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,

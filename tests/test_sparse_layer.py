@@ -1,0 +1,139 @@
+"""The sparse first layer against the NumPy reference, on wide, sparse inputs.
+
+The engine takes a batch's non-zeros row by row (forward, and the weight
+gradient for batches of up to 16 rows) or transposed to columns (the weight
+gradient of larger batches), over a CSR matrix or a dense array compacted
+batch by batch.  Here every route trains on inputs with many features of which
+most are never non-zero in a batch (as in a bag of words), and must give the
+same trajectory as the plain NumPy implementation, to 1e-9 in float64.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import nnc
+
+
+def bag_of_words(n=90, d=700, k=4, density=0.01, seed=0):
+    """A small seeded CSR matrix with a few long rows, an empty row, and
+    columns past 64 (several words of the transposition's bitmap)."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=rng,
+                  data_rvs=lambda size: rng.random(size) + 0.5)
+    X = X.toarray()
+    X[2] = 0.0                                    # an empty row
+    X[7, rng.choice(d, d // 3, replace=False)] = 1.0  # a long row
+    X[11, -1] = 2.0                               # the last feature
+    y = rng.integers(0, k, n)
+    return X, y
+
+
+OPTIMIZERS = {  # fit's arguments (made fresh per test: an optimizer keeps state), the reference's
+    "sgd": (lambda: dict(lr=0.5), dict(name="sgd", lr=0.5)),
+    "sgd l2": (lambda: dict(optimizer=nnc.optimizers.SGD(lr=0.5, l2=0.01)),
+               dict(name="sgd", lr=0.5, l2=0.01)),
+    "momentum": (lambda: dict(optimizer=nnc.optimizers.SGD(lr=0.2, momentum=0.9)),
+                 dict(name="momentum", lr=0.2, momentum=0.9)),
+    "adam": (lambda: dict(optimizer="adam", lr=0.01), dict(name="adam", lr=0.01)),
+    "rmsprop": (lambda: dict(optimizer="rmsprop", lr=0.01), dict(name="rmsprop", lr=0.01)),
+}
+
+
+@pytest.mark.parametrize("batch_size,hidden", [(5, 9), (16, 9), (17, 9), (40, 9),
+                                               (40, 37), (33, 48)])
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("kind", ["csr", "compact"])
+def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, reference):
+    # batches of 32 and more with 16 and more hidden units take the packed
+    # forward (where the CPU has AVX-512); 37 leaves a partial last panel
+    X, y = bag_of_words()
+    fit_kw, opt_kw = OPTIMIZERS[opt]
+    net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
+    ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
+    Y = reference.one_hot(y, 4)
+    inp = sp.csr_matrix(X) if kind == "csr" else X
+    hist = net.fit(inp, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0,
+                   sparse=True, **fit_kw())
+    for e in range(2):
+        loss, _ = reference.epoch(ref, ref_opt, X, Y, batch_size=batch_size)
+        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
+    for W, Wr in zip(net.weights, ref.W, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+    for b, br in zip(net.biases, ref.b, strict=True):
+        np.testing.assert_allclose(b, br, rtol=1e-9, atol=1e-9)
+    # the rows of W^1 of inputs that are always zero never move under plain SGD
+    never = np.flatnonzero(~X.any(axis=0))
+    assert never.size > 0
+    if opt == "sgd":
+        np.testing.assert_array_equal(net.weights[0][:, never], ref.W[0][:, never])
+        assert not np.allclose(net.weights[0], nnc.Network(
+            [X.shape[1], hidden, 4], dtype="float64", seed=5, init="he").weights[0])
+
+
+def test_csr_gradients_with_duplicates_in_the_column_path(reference):
+    # gradients() runs the whole set as one batch: 90 rows, the column form
+    X, y = bag_of_words(seed=3)
+    csr = sp.csr_matrix(X)
+    # split every row's first entry in two (duplicate column indices)
+    data, indices, indptr = [], [], [0]
+    for i in range(X.shape[0]):
+        cols = list(csr.indices[csr.indptr[i]:csr.indptr[i + 1]][::-1])
+        vals = list(csr.data[csr.indptr[i]:csr.indptr[i + 1]][::-1])
+        if cols:
+            cols.append(cols[0])
+            vals[0], vals_last = vals[0] / 2, vals[0] / 2
+            vals.append(vals_last)
+        data += vals
+        indices += cols
+        indptr.append(len(data))
+    messy = sp.csr_matrix((np.array(data), np.array(indices), np.array(indptr)),
+                          shape=X.shape)
+    net = nnc.Network([X.shape[1], 6, 4], activation="sigmoid", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=2)
+    dW, db = net.gradients(messy, y)
+    gW, gb = reference.Net(net).gradients(X, reference.one_hot(y, 4))
+    for u, v in zip(dW + db, gW + gb, strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sparse_layer_bit_identical_per_thread_count(threads):
+    X, y = bag_of_words(n=400, d=3000, density=0.02, seed=4)
+    runs = []
+    for _ in range(2):
+        net = nnc.Network([X.shape[1], 40, 4], activation="relu", output_activation="softmax",
+                          loss="categorical_crossentropy", dtype="float32", seed=1, init="he")
+        net.fit(sp.csr_matrix(X.astype(np.float32)), y, epochs=2, batch_size=64, lr=0.2,
+                verbose=0, threads=threads)
+        runs.append(net.params.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("batch_size", [6, 20])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_far_weights_equal_numpy_reference(opt, batch_size, reference):
+    # W^1 of 70,000 x 9 doubles (5 MB) is past the kernels' "far" size: they
+    # then prefetch its rows and take one row at a time
+    X, y = bag_of_words(n=50, d=70_000, density=0.0008, seed=6)
+    fit_kw, opt_kw = OPTIMIZERS[opt]
+    net = nnc.Network([X.shape[1], 9, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
+    ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
+    net.fit(sp.csr_matrix(X), y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0,
+            **fit_kw())
+    reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=batch_size)
+    for W, Wr in zip([*net.weights, *net.biases], ref.W + ref.b, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_packed_forward_is_bit_identical_to_the_dense_order(dtype):
+    # the packed forward sums each output in the unpacked kernel's order: a
+    # batch of 40 (packed) and batches of 8 (row kernel) give the same z^1
+    X, _ = bag_of_words(n=80, d=700, density=0.05, seed=8)
+    net = nnc.Network([X.shape[1], 53, 4], activation="identity", dtype=dtype, seed=1)
+    Xs = sp.csr_matrix(X.astype(dtype))
+    big = net.forward(Xs, layer=1, batch_size=40)
+    small = net.forward(Xs, layer=1, batch_size=8)
+    np.testing.assert_array_equal(big, small)
