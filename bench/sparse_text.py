@@ -296,8 +296,7 @@ def run_all(spec, impls, log=print):
     rows, errors = [], []
     for impl in impls:
         proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", impl,
-                               "--spec", json.dumps(spec)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                               "--spec", json.dumps(spec)], capture_output=True, text=True)
         if proc.returncode != 0:
             tail = " | ".join(proc.stderr.strip().splitlines()[-2:])
             errors.append(f"sparse_text {impl} failed (exit {proc.returncode}): {tail}")
