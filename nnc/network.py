@@ -173,6 +173,13 @@ class Network(Model, kind="network"):
             raise ValueError(f"{name}: a one-output network needs targets, not labels")
         return labels, targets
 
+    def _prepare_labelled(self, X, y, sample_weight, sparse):
+        """X, y and sample weights checked together: (mode, data, n, labels, targets, sw)."""
+        mode, data = self._prepare_X(X, sparse=sparse)
+        n = self._n_rows(mode, data)
+        labels, targets = self._prepare_y(y, n)
+        return mode, data, n, labels, targets, V.check_sample_weight(sample_weight, n, self.dtype)
+
     @staticmethod
     def _set_data(engine, mode, data, labels=None, targets=None, sample_weight=None):
         if mode == _INPUT_CSR:
@@ -264,10 +271,8 @@ class Network(Model, kind="network"):
         dict with ``"loss"`` (mean over samples of the cost) and
         ``"accuracy"`` (fraction whose largest output matches the target).
         """
-        mode, data = self._prepare_X(X, sparse=False)
-        n = self._n_rows(mode, data)
-        labels, targets = self._prepare_y(y, n)
-        sw = V.check_sample_weight(sample_weight, n, self.dtype)
+        mode, data, n, labels, targets, sw = self._prepare_labelled(X, y, sample_weight,
+                                                                    sparse=False)
         bs = min(V.check_int("batch_size", batch_size, 1), n)
         threads = _threads(threads, bs * self._layout_size)
         engine = self._engine(bs, mode, threads)
@@ -302,10 +307,8 @@ class Network(Model, kind="network"):
         dW : list of ndarray, shapes like ``weights``
         db : list of ndarray, shapes like ``biases``
         """
-        mode, data = self._prepare_X(X, sparse="auto")
-        n = self._n_rows(mode, data)
-        labels, targets = self._prepare_y(y, n)
-        sw = V.check_sample_weight(sample_weight, n, self.dtype)
+        mode, data, n, labels, targets, sw = self._prepare_labelled(X, y, sample_weight,
+                                                                    sparse="auto")
         grads = np.zeros_like(self.params)
         engine = self._engine(n, mode, 1)
         self._set_data(engine, mode, data, labels, targets, sw)
