@@ -131,13 +131,16 @@ def test_io_imports_no_model_class():
 
 
 @pytest.mark.parametrize("preset", [None, "OMP_WAIT_POLICY=PASSIVE", "GOMP_SPINCOUNT=123"])
-def test_import_leaves_the_environment_alone(preset):
+def test_import_leaves_the_environment_alone(preset, tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     if preset:
         key, value = preset.split("=")
         env[key] = value
-    env["PYTHONPATH"] = str(PACKAGE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    # the nnc under test (installed in CI), run from a folder without a source tree
+    import nnc
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(nnc.__file__)) + os.pathsep + \
+        env.get("PYTHONPATH", "")
     # (threadpoolctl, imported when a computation starts, sets KMP_DUPLICATE_LIB_OK
     # itself; nnc's own OpenMP settings must stay out of the environment)
     code = ("import os, json; before = dict(os.environ); import nnc; "
@@ -146,6 +149,6 @@ def test_import_leaves_the_environment_alone(preset):
             "omp = {k: v for k, v in os.environ.items() if k.startswith(('OMP_', 'GOMP_'))}; "
             "print(json.dumps([same, omp]))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+                         text=True, timeout=120, check=True, cwd=tmp_path).stdout
     same, omp = json.loads(out)
     assert same and omp == ({} if preset is None else dict([preset.split("=")]))

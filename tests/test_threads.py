@@ -222,7 +222,7 @@ print(os.environ.get("GOMP_SPINCOUNT"))
 
 
 @pytest.mark.parametrize("preset", [None, "123"])
-def test_libgomp_gets_a_short_spin_and_the_environment_does_not(preset):
+def test_libgomp_gets_a_short_spin_and_the_environment_does_not(preset, tmp_path):
     """nnc/_native.py sets GOMP_SPINCOUNT only while its extensions load libgomp:
     libgomp keeps the short spin (threads=2 training on a busy machine was 3-8x
     slower with libgomp's default), a user's own value wins, and os.environ
@@ -234,7 +234,7 @@ def test_libgomp_gets_a_short_spin_and_the_environment_does_not(preset):
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(nnc.__file__)) + os.pathsep + \
         env.get("PYTHONPATH", "")
     run = subprocess.run([sys.executable, "-c", _SHOW_SPIN], env=env, capture_output=True,
-                         text=True, timeout=120, check=True)
+                         text=True, timeout=120, check=True, cwd=tmp_path)
     if run.stdout.startswith("no libgomp"):
         pytest.skip("nnc is not built with GNU OpenMP here")
     expected = preset or nnc._native.SPIN_COUNT
