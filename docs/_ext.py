@@ -106,14 +106,16 @@ class _OfflineInventory(logging.Filter):
 
 def write_bench_tables(root, docs):
     """docs/_generated/bench.md: bench/results/latest.json as Markdown tables."""
+    with open(os.path.join(root, "bench", "results", "latest.json")) as fh:
+        results = json.load(fh)
+    # bench/ on the path while the report runs: it imports its sibling modules
+    # (sparse_text) as it needs them
     sys.path.insert(0, os.path.join(root, "bench"))
     try:
         import report
+        text = report.markdown(results)
     finally:
         sys.path.pop(0)
-    with open(os.path.join(root, "bench", "results", "latest.json")) as fh:
-        results = json.load(fh)
-    text = report.markdown(results)
     # The report's title and first line are the page's own.
     body = text.split("\n", 3)[3]
     out = os.path.join(docs, "_generated")
