@@ -45,6 +45,9 @@ def _public_objects():
     import os
     import sys
     docs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+    if not os.path.isfile(os.path.join(docs, "_ext.py")):
+        # the wheel check runs a copy of tests/ alone; the source tree's run checks this
+        pytest.skip("the docs source (docs/_ext.py, its list of modules) is not beside tests/")
     sys.path.insert(0, docs)
     try:
         import _ext

@@ -249,14 +249,25 @@ def test_fit_returns_finite_history_or_reports_divergence(data):
     )
     if data.draw(st.booleans()):
         kw["sample_weight"] = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0, 3)))
+    before = net.params.copy()
     try:
         hist = net.fit(X, y, **kw)
     except nnc.DivergenceError as exc:
         assert "epoch" in str(exc) and np.isfinite(net.params).all()
         return
+    except ValueError as exc:
+        # a learning rate that rounds to 0 in float32 is refused up front, changing nothing
+        lr = kw["optimizer"].lr
+        assert net.dtype == np.float32 and 0 < lr < np.finfo(np.float32).tiny, exc
+        assert "too small for a float32 network" in str(exc)
+        np.testing.assert_array_equal(net.params, before)
+        return
     assert len(hist["loss"]) == epochs == len(hist["accuracy"])
     assert np.isfinite(hist["loss"]).all() and np.isfinite(net.params).all()
-    assert np.isfinite(net.forward(X)).all()
+    if "exp" not in net.activations:
+        # (exp overflows float32 beyond z = 88: the last step can take a finite
+        # network there, so only the bounded-growth activations promise this)
+        assert np.isfinite(net.forward(X)).all()
 
 
 # ---------------------------------------------------------------------------
