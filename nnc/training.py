@@ -319,9 +319,7 @@ class Trainer:
             raise
         finally:
             self.optimizer.iterations = self.engine.t
-            for cb in self.callbacks:
-                if isinstance(cb, _callbacks.ProgressBar):
-                    cb.close()
+            self._close_progress()
         self._call("on_train_end", dict(logs))
         return self.history.history
 
@@ -332,12 +330,7 @@ class Trainer:
         checked there), so a refused start changes nothing.
         """
         net, opt = self.network, self.optimizer
-        self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state,
-                        opt.lr)
-        net.stop_training = False
-        for cb in self.callbacks:
-            cb.bind(net)
-        self._call("on_train_begin", {})
+        self._begin_callbacks()
         try:
             self._build(net, opt, self.data)
         except BaseException:
@@ -449,8 +442,7 @@ class Trainer:
         if self.val_engine is not None:
             logs.update(self._score())
         logs["seconds"] = time.perf_counter() - self.started
-        for key, value in logs.items():
-            self.network.history.setdefault(key, []).append(value)
+        self._record(logs)
         return logs
 
     # -- full batch (L-BFGS) ------------------------------------------------------
@@ -462,12 +454,8 @@ class Trainer:
             raise ValueError("L-BFGS trains in one process: fit(comm=...) needs a "
                              "mini-batch optimizer")
         net, opt, data = self.network, self.optimizer, self.data
-        self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state, opt.lr)
         start = net.params.copy()
-        net.stop_training = False
-        for cb in self.callbacks:
-            cb.bind(net)
-        self._call("on_train_begin", {})
+        self._begin_callbacks()
         # no engine: scipy drives the iterations, the stepper only says this is the root
         self.stepper, self.val_engine = LocalStepper(None, 0), self._validation_engine()  # type: ignore[arg-type]
         self.started, logs = time.perf_counter(), {}
@@ -479,8 +467,7 @@ class Trainer:
                 logs.update(self._score())
             logs["seconds"] = time.perf_counter() - self.started
             self.started = time.perf_counter()
-            for key, value in logs.items():
-                net.history.setdefault(key, []).append(value)
+            self._record(logs)
             return self._epoch_end(iteration - 1, logs)
 
         x = data.x if not data.csr else _csr(data.x, data.n)  # already converted: no copy
@@ -496,14 +483,33 @@ class Trainer:
             self._restore_before()
             raise
         finally:
-            for cb in self.callbacks:
-                if isinstance(cb, _callbacks.ProgressBar):
-                    cb.close()
+            self._close_progress()
         net.optimizer = opt
         self._call("on_train_end", dict(logs))
         return self.history.history
 
     # -- helpers -------------------------------------------------------------------
+    def _begin_callbacks(self):
+        """Remember what a refused run must put back, then bind the callbacks and
+        run their ``on_train_begin`` (a checkpoint's folder is checked there)."""
+        net = self.network
+        self._before = (getattr(net, "optimizer", None), net._rng.bit_generator.state,
+                        self.optimizer.lr)
+        net.stop_training = False
+        for cb in self.callbacks:
+            cb.bind(net)
+        self._call("on_train_begin", {})
+
+    def _record(self, logs):
+        """Append an epoch's (or an L-BFGS iteration's) logs to the network's history."""
+        for key, value in logs.items():
+            self.network.history.setdefault(key, []).append(value)
+
+    def _close_progress(self):
+        for cb in self.callbacks:
+            if isinstance(cb, _callbacks.ProgressBar):
+                cb.close()
+
     def _call(self, hook, *args):
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
