@@ -26,10 +26,12 @@ from libc.math cimport sqrt, pow
 from cython.parallel cimport prange
 
 from nnc._kernels cimport (
-    gemm_par, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
+    gemm_par, axpy, sparse_forward, sparse_weight_grad, rows_to_columns,
     panel_lanes, pack_rows,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
+    add_bias, bias_activate, softmax_crossentropy, sum_squares,
+    ACT_RELU, ACT_SOFTMAX, LOSS_CATEGORICAL_CROSSENTROPY,
     sgd_update, momentum_update, adam_update, rmsprop_update,
 )
 
@@ -114,6 +116,7 @@ cdef struct Ctx:
     double lr, mu, beta1, beta2, eps, rho, l2
     long long t
     int fused
+    int accumulate              # backprop adds to the gradient buffer (full batch)
     int threads
     uint64_t seed
     long long step
@@ -224,6 +227,7 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         n_in = c.sizes[l]
         n_out = c.sizes[l + 1]
         prev = <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
+        fl = <floating*>c.f[l]
         if l == 0 and c.input_mode != INPUT_DENSE:
             if c.w_packed != NULL and c.packed_stale:
                 pack_rows(params + c.w_off[0], n_in, n_out, <floating*>c.w_packed,
@@ -232,11 +236,11 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
             sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride,
                            params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
                            m, n_in, n_out, c.threads, <floating*>c.w_packed)
+            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         else:
-            dense_forward(prev, params + c.w_off[l], params + c.b_off[l],
-                          <floating*>c.z[l], m, n_in, n_out, c.threads)
-        fl = <floating*>c.f[l]
-        activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+            dense_product(c, kind, l, m, prev)
+            # the bias is added in the activation's pass over z
+            bias_activate(c.act[l], params + c.b_off[l], <floating*>c.z[l], fl, m, n_out)
         if train and c.keep[l] < 1:
             # Inverted dropout: scale kept units by 1/keep, so inference
             # needs no change.
@@ -249,6 +253,14 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
             for e in range(n):
                 mk[e] = inv if (_mix(key + <uint64_t>e) >> 11) * (1.0 / 9007199254740992.0) < keep else 0
                 al[e] = fl[e] * mk[e]
+
+
+cdef inline void dense_product(Ctx* c, floating kind, int l, int m,
+                               const floating* prev) noexcept nogil:
+    """z^l = a^{l-1} W^l^T, without the bias: one GEMM."""
+    gemm_par(False, False, m, c.sizes[l + 1], c.sizes[l], <floating>1, prev, c.sizes[l],
+             <floating*>c.params + c.w_off[l], c.sizes[l + 1], <floating>0,
+             <floating*>c.z[l], c.sizes[l + 1], c.threads)
 
 
 cdef double output_error(Ctx* c, floating kind, int m) noexcept nogil:
@@ -305,14 +317,15 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
             gb = params + c.b_off[l]
         else:
             alpha = 1
-            beta = 0
+            beta = 1 if c.accumulate else 0
             gw = grads + c.w_off[l]
             gb = grads + c.b_off[l]
-            memset(gb, 0, n_out * sizeof(floating))
+            if not c.accumulate:
+                memset(gb, 0, n_out * sizeof(floating))
         # BP3: dC/db = delta;  BP4: dC/dW^T = a^{l-1}^T delta^l.
         bias_grad(d, m, n_out, alpha, gb)
         if l == 0 and c.input_mode != INPUT_DENSE:
-            if not c.fused:
+            if not c.fused and not c.accumulate:
                 memset(gw, 0, <Py_ssize_t>n_in * n_out * sizeof(floating))
             if m <= ROW_GRAD_MAX_BATCH:
                 # Small batch: few samples share an input; go sample by sample.
@@ -443,45 +456,55 @@ cdef void forward_span(Ctx* c, floating kind, int n_layers, floating* out) noexc
         start += m
 
 
-cdef double gradient_span(Ctx* c, floating kind, floating* total,
-                          floating* scratch, double l2) noexcept nogil:
+cdef double gradient_span(Ctx* c, floating kind, floating* total, double l2) noexcept nogil:
     """The mean cost of the whole order (+ the L2 term) and its gradient.
 
     Full batch, computed in batches of the engine's capacity: each batch's
     BP1 is scaled by 1/n_order, so the batches' gradients sum to the gradient
-    of sum_i w_i C_i / n_order.  The first batch writes into ``total``, later
-    ones into ``scratch``, added to ``total``.  L2 adds ``l2 * W`` to the
-    weight gradients and ``l2/2 * |W|^2`` to the returned cost.
+    of sum_i w_i C_i / n_order.  The first batch writes ``total``, later ones
+    add to it (their products accumulate, beta = 1).  Softmax with
+    categorical cross-entropy takes its output layer's activation, loss and
+    delta from one kernel (one exponential per entry).  L2 adds ``l2 * W``
+    to the weight gradients and ``l2/2 * |W|^2`` to the returned cost.
     """
-    cdef Py_ssize_t start = 0, e, nw
-    cdef int m, l, last = c.n_layers - 1
+    cdef Py_ssize_t start = 0, nw
+    cdef int m, l, last = c.n_layers - 1, n_out = c.sizes[c.n_layers]
     cdef double penalty = 0
+    cdef floating scale = <floating>(1.0 / c.n_order)
     cdef floating* params = <floating*>c.params
+    cdef floating* wb = <floating*>c.wb if c.sample_weight != NULL else NULL
     cdef floating* w
     cdef void* saved = c.grads  # the optimizer's buffer, restored below
+    cdef bint softmax_xent = (c.loss == LOSS_CATEGORICAL_CROSSENTROPY
+                              and c.act[last] == ACT_SOFTMAX)
     c.fused = 0
+    c.grads = total
     while start < c.n_order:
         m = <int>min(<Py_ssize_t>c.batch_size, c.n_order - start)
         gather(c, kind, start, m)
-        forward(c, kind, m, c.n_layers, True)
-        c.loss_sum += output_delta(c.loss, c.act[last], <floating*>c.z[last],
-                                   <floating*>c.f[last], <floating*>c.yb,
-                                   <floating*>c.wb if c.sample_weight != NULL else NULL,
-                                   <floating>(1.0 / c.n_order), <floating*>c.delta, m,
-                                   c.sizes[last + 1], &c.correct)
-        c.grads = total if start == 0 else scratch
+        if softmax_xent:
+            forward(c, kind, m, last, True)
+            dense_product(c, kind, last, m, <floating*>c.a[last])
+            add_bias(params + c.b_off[last], <floating*>c.z[last], m, n_out)
+            c.loss_sum += softmax_crossentropy(<floating*>c.z[last], <floating*>c.f[last],
+                                               <floating*>c.yb, wb, scale,
+                                               <floating*>c.delta, m, n_out, &c.correct)
+        else:
+            forward(c, kind, m, c.n_layers, True)
+            c.loss_sum += output_delta(c.loss, c.act[last], <floating*>c.z[last],
+                                       <floating*>c.f[last], <floating*>c.yb, wb, scale,
+                                       <floating*>c.delta, m, n_out, &c.correct)
+        c.accumulate = start > 0
         backprop(c, kind, m, False)
-        if start > 0:
-            axpy(c.n_params, <floating>1, scratch, total)
         c.seen += m
         start += m
+    c.accumulate = 0
     c.grads = saved
     if l2 > 0:  # weights only, not the biases
         for l in range(c.n_layers):
             w = params + c.w_off[l]
             nw = <Py_ssize_t>c.sizes[l] * c.sizes[l + 1]
-            for e in range(nw):
-                penalty += <double>w[e] * w[e]
+            penalty += sum_squares(w, nw)
             axpy(nw, <floating>l2, w, total + c.w_off[l])
     return c.loss_sum / c.n_order + 0.5 * l2 * penalty
 
@@ -530,8 +553,6 @@ cdef class Engine:
     cdef object _data
     cdef object _order
     cdef object _optimizer_buffers
-    cdef object _scratch
-    cdef void* _scratch_ptr
     cdef object _grads_seen     # the last grads buffer of loss_and_gradient, and its data
     cdef void* _grads_ptr
     cdef public object dtype
@@ -579,7 +600,10 @@ cdef class Engine:
         # (CSR: set_data allocates it, once the longest row is known)
         for l in range(L):
             self.c.z[l] = self._buffer(cap * sizes[l + 1])
-            self.c.f[l] = self._buffer(cap * sizes[l + 1])
+            # relu is computed in place: f(z) > 0 exactly where z > 0, so its
+            # derivative needs no copy of z (one stream of memory less)
+            self.c.f[l] = (self.c.z[l] if activations[l] == ACT_RELU
+                           else self._buffer(cap * sizes[l + 1]))
             if self.c.keep[l] < 1:
                 self.c.a[l + 1] = self._buffer(cap * sizes[l + 1])
                 self.c.mask[l] = self._buffer(cap * sizes[l + 1])
@@ -817,7 +841,6 @@ cdef class Engine:
         statistics (:meth:`stats`) are those of this pass.
         """
         cdef void* total
-        cdef void* scratch = NULL
         cdef double loss
         _check_written(grads, "grads", self.c.n_params, self.dtype)
         self._check_ready()
@@ -826,11 +849,6 @@ cdef class Engine:
                 raise ValueError("loss_and_gradient needs a network without dropout")
         if l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {l2}")
-        if self.c.n_order > self.c.batch_size:
-            if self._scratch is None:
-                self._scratch = self._alloc(self.c.n_params, self.dtype)
-                self._scratch_ptr = _ptr(self._scratch)
-            scratch = self._scratch_ptr
         if grads is not self._grads_seen:  # L-BFGS hands in one buffer every time
             self._grads_seen, self._grads_ptr = grads, _ptr(grads)
         total = self._grads_ptr
@@ -838,9 +856,9 @@ cdef class Engine:
         self.reset_stats()
         with nogil:
             if self.is_double:
-                loss = gradient_span(&self.c, <double>0, <double*>total, <double*>scratch, l2)
+                loss = gradient_span(&self.c, <double>0, <double*>total, l2)
             else:
-                loss = gradient_span(&self.c, <float>0, <float*>total, <float*>scratch, l2)
+                loss = gradient_span(&self.c, <float>0, <float*>total, l2)
         self._alive.pop()
         return loss
 

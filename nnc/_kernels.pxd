@@ -72,18 +72,27 @@ cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* ro
                         int n_rows) noexcept nogil
 cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
                     floating* gb) noexcept nogil
+cdef double sum_squares(const floating* x, Py_ssize_t n) noexcept nogil
 
 # --- activations ------------------------------------------------------------
 cdef void activate(int kind, const floating* z, floating* a, Py_ssize_t rows,
                    Py_ssize_t cols) noexcept nogil
 cdef void hadamard_derivative(int kind, const floating* z, const floating* a,
                               floating* delta, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+cdef void add_bias(const floating* b, floating* z, Py_ssize_t rows,
+                   Py_ssize_t cols) noexcept nogil
+cdef void bias_activate(int kind, const floating* b, floating* z, floating* a,
+                        Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
 
 # --- cost -------------------------------------------------------------------
 cdef double output_delta(int loss, int kind, const floating* z, const floating* a,
                          const floating* y, const floating* weight, floating scale,
                          floating* delta, Py_ssize_t rows, Py_ssize_t cols,
                          double* correct) noexcept nogil
+cdef double softmax_crossentropy(const floating* z, floating* a, const floating* y,
+                                 const floating* weight, floating scale, floating* delta,
+                                 Py_ssize_t rows, Py_ssize_t cols,
+                                 double* correct) noexcept nogil
 
 # --- in-place parameter updates ----------------------------------------------
 cdef void scale_inplace(floating* x, Py_ssize_t n, floating s) noexcept nogil

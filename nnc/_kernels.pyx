@@ -73,6 +73,26 @@ cdef extern from "_simd.h" nogil:
     void nnc_rmsprop_d(double* p, const double* g, double* s, Py_ssize_t n, double lr,
                        double rho, double eps)
 
+cdef extern from "_dense.h" nogil:
+    void nnc_exp_f(const float* x, float* y, Py_ssize_t n)
+    void nnc_exp_d(const double* x, double* y, Py_ssize_t n)
+    void nnc_bias_relu_f(const float* b, float* z, float* a, Py_ssize_t rows, Py_ssize_t cols)
+    void nnc_bias_relu_d(const double* b, double* z, double* a, Py_ssize_t rows,
+                         Py_ssize_t cols)
+    void nnc_bias_relu_inplace_f(const float* b, float* z, Py_ssize_t rows, Py_ssize_t cols)
+    void nnc_bias_relu_inplace_d(const double* b, double* z, Py_ssize_t rows,
+                                 Py_ssize_t cols)
+    void nnc_add_bias_f(const float* b, float* z, Py_ssize_t rows, Py_ssize_t cols)
+    void nnc_add_bias_d(const double* b, double* z, Py_ssize_t rows, Py_ssize_t cols)
+    void nnc_relu_mask_f(const float* z, float* delta, Py_ssize_t n)
+    void nnc_relu_mask_d(const double* z, double* delta, Py_ssize_t n)
+    void nnc_bias_grad_f(const float* delta, Py_ssize_t rows, Py_ssize_t cols, float alpha,
+                         float* gb)
+    void nnc_bias_grad_d(const double* delta, Py_ssize_t rows, Py_ssize_t cols, double alpha,
+                         double* gb)
+    double nnc_sumsq_f(const float* x, Py_ssize_t n)
+    double nnc_sumsq_d(const double* x, Py_ssize_t n)
+
 
 # ---------------------------------------------------------------------------
 # Scalar helpers: one name for the float and double versions of libm.
@@ -394,20 +414,38 @@ cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* ro
 
 cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
                     floating* gb) noexcept nogil:
-    """gb += alpha * (sum of the rows of delta)."""
-    cdef int i, o
-    cdef const floating* d
-    for i in range(rows):
-        d = delta + <Py_ssize_t>i * n_out
-        for o in range(n_out):
-            gb[o] = gb[o] + alpha * d[o]
+    """gb += alpha * (sum of the rows of delta), the rows added in order."""
+    if floating is float:
+        nnc_bias_grad_f(delta, rows, n_out, alpha, gb)
+    else:
+        nnc_bias_grad_d(delta, rows, n_out, alpha, gb)
+
+
+cdef double sum_squares(const floating* x, Py_ssize_t n) noexcept nogil:
+    """sum of x[i]^2 in double (the L2 penalty's |W|^2)."""
+    if floating is float:
+        return nnc_sumsq_f(x, n)
+    else:
+        return nnc_sumsq_d(x, n)
 
 
 # ---------------------------------------------------------------------------
 # Activations a = f(z), and the Hadamard product delta *= f'(z).
 # ---------------------------------------------------------------------------
+cdef inline void vexp(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+    """y = exp(x) elementwise, vectorised (within 2 ulp of libm); x may be y."""
+    if floating is float:
+        nnc_exp_f(x, y, n)
+    else:
+        nnc_exp_d(x, y, n)
+
+
 cdef void _softmax_rows(const floating* z, floating* a, Py_ssize_t rows,
-                        Py_ssize_t cols) noexcept nogil:
+                        Py_ssize_t cols, floating* row_max,
+                        floating* row_sum) noexcept nogil:
+    """a = softmax(z) row by row; each row's max and sum of exp(z - max)
+    are also written to row_max / row_sum where given.  All the rows'
+    exponentials are taken in one vectorised pass."""
     cdef Py_ssize_t i, k
     cdef floating mx, total
     cdef const floating* zi
@@ -419,10 +457,18 @@ cdef void _softmax_rows(const floating* z, floating* a, Py_ssize_t rows,
         for k in range(1, cols):
             if zi[k] > mx:
                 mx = zi[k]
+        for k in range(cols):
+            ai[k] = zi[k] - mx
+        if row_max != NULL:
+            row_max[i] = mx
+    vexp(a, a, rows * cols)
+    for i in range(rows):
+        ai = a + i * cols
         total = 0
         for k in range(cols):
-            ai[k] = _exp(zi[k] - mx)
             total = total + ai[k]
+        if row_sum != NULL:
+            row_sum[i] = total
         total = 1 / total
         for k in range(cols):
             ai[k] = ai[k] * total
@@ -477,16 +523,46 @@ cdef void activate(int kind, const floating* z, floating* a, Py_ssize_t rows,
             x = z[i]
             a[i] = x * _sigmoid(x)
     elif kind == ACT_SOFTMAX:
-        _softmax_rows(z, a, rows, cols)
+        _softmax_rows(z, a, rows, cols, NULL, NULL)
     elif kind == ACT_STEP:
         for i in range(n):
             a[i] = 1 if z[i] > 0 else 0
     elif kind == ACT_EXP:
-        for i in range(n):
-            a[i] = _exp(z[i])
+        vexp(z, a, n)
     else:  # identity
         if a != z:
             memcpy(a, z, n * sizeof(floating))
+
+
+cdef void add_bias(const floating* b, floating* z, Py_ssize_t rows,
+                   Py_ssize_t cols) noexcept nogil:
+    """z += b, each row."""
+    if floating is float:
+        nnc_add_bias_f(b, z, rows, cols)
+    else:
+        nnc_add_bias_d(b, z, rows, cols)
+
+
+cdef void bias_activate(int kind, const floating* b, floating* z, floating* a,
+                        Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """z += b (each row), then a = f(z): a dense layer after its product.
+
+    For relu both in one pass over z; a is either z itself (then z holds
+    relu(z + b) afterwards) or does not overlap it.
+    """
+    if kind == ACT_RELU and a == z:
+        if floating is float:
+            nnc_bias_relu_inplace_f(b, z, rows, cols)
+        else:
+            nnc_bias_relu_inplace_d(b, z, rows, cols)
+    elif kind == ACT_RELU:
+        if floating is float:
+            nnc_bias_relu_f(b, z, a, rows, cols)
+        else:
+            nnc_bias_relu_d(b, z, a, rows, cols)
+    else:
+        add_bias(b, z, rows, cols)
+        activate(kind, z, a, rows, cols)
 
 
 cdef void hadamard_derivative(int kind, const floating* z, const floating* a,
@@ -503,8 +579,10 @@ cdef void hadamard_derivative(int kind, const floating* z, const floating* a,
         for i in range(n):
             delta[i] = delta[i] * a[i] * (1 - a[i])
     elif kind == ACT_RELU:
-        for i in range(n):
-            delta[i] = delta[i] if z[i] > 0 else 0
+        if floating is float:
+            nnc_relu_mask_f(z, delta, n)
+        else:
+            nnc_relu_mask_d(z, delta, n)
     elif kind == ACT_TANH:
         for i in range(n):
             delta[i] = delta[i] * (1 - a[i] * a[i])
@@ -549,6 +627,23 @@ cdef void hadamard_derivative(int kind, const floating* z, const floating* a,
 # ---------------------------------------------------------------------------
 # Cost: the loss of a mini-batch and the output error delta^L (BP1).
 # ---------------------------------------------------------------------------
+cdef inline floating _sum_exp(const floating* z, floating mx, Py_ssize_t n) noexcept nogil:
+    """sum of exp(z[k] - mx) in order, by the exponential softmax uses (so
+    the same bits as its row sums)."""
+    cdef floating t[64]
+    cdef floating total = 0
+    cdef Py_ssize_t k, k0 = 0, nk
+    while k0 < n:
+        nk = min(<Py_ssize_t>64, n - k0)
+        for k in range(nk):
+            t[k] = z[k0 + k] - mx
+        vexp(t, t, nk)
+        for k in range(nk):
+            total = total + t[k]
+        k0 += nk
+    return total
+
+
 cdef inline Py_ssize_t _argmax(const floating* x, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t k, best = 0
     for k in range(1, n):
@@ -618,10 +713,7 @@ cdef double output_delta(int loss, int kind, const floating* z, const floating* 
             for k in range(1, cols):
                 if zi[k] > mx:
                     mx = zi[k]
-            lse = 0
-            for k in range(cols):
-                lse = lse + _exp(zi[k] - mx)
-            lse = _log(lse)
+            lse = _log(_sum_exp(zi, mx, cols))
             sy = 0
             for k in range(cols):
                 sy = sy + yi[k]
@@ -643,6 +735,56 @@ cdef double output_delta(int loss, int kind, const floating* z, const floating* 
             correct[0] += (ai[0] >= 0.5) == (yi[0] >= 0.5)
         else:
             correct[0] += _argmax(ai, cols) == _argmax(yi, cols)
+    return total
+
+
+cdef enum:
+    XENT_CHUNK = 256  # rows per pass of softmax_crossentropy (its stack arrays)
+
+
+cdef double softmax_crossentropy(const floating* z, floating* a, const floating* y,
+                                 const floating* weight, floating scale, floating* delta,
+                                 Py_ssize_t rows, Py_ssize_t cols,
+                                 double* correct) noexcept nogil:
+    """a = softmax(z), then :func:`output_delta` for categorical cross-entropy.
+
+    The same loss, delta = (a sum(y) - y) scale weight[i] and count of
+    correct rows as output_delta's fused softmax branch, with one exponential
+    per entry: the loss's log-sum-exp reuses the softmax's row sums.
+    """
+    cdef Py_ssize_t i, k, r0 = 0, nr
+    cdef double total = 0, row_loss, w
+    cdef floating mx, lse, sy
+    cdef floating row_max[XENT_CHUNK]
+    cdef floating row_sum[XENT_CHUNK]
+    cdef const floating* zi
+    cdef const floating* ai
+    cdef const floating* yi
+    cdef floating* di
+    while r0 < rows:
+        nr = min(<Py_ssize_t>XENT_CHUNK, rows - r0)
+        _softmax_rows(z + r0 * cols, a + r0 * cols, nr, cols, row_max, row_sum)
+        for i in range(r0, r0 + nr):
+            zi = z + i * cols
+            ai = a + i * cols
+            yi = y + i * cols
+            di = delta + i * cols
+            mx = row_max[i - r0]
+            lse = _log(row_sum[i - r0])
+            row_loss = 0
+            sy = 0
+            for k in range(cols):
+                sy = sy + yi[k]
+                row_loss -= yi[k] * (zi[k] - mx - lse)
+            w = 1 if weight == NULL else weight[i]
+            total += w * row_loss
+            for k in range(cols):
+                di[k] = (ai[k] * sy - yi[k]) * <floating>(scale * w)
+            if cols == 1:
+                correct[0] += (ai[0] >= 0.5) == (yi[0] >= 0.5)
+            else:
+                correct[0] += _argmax(ai, cols) == _argmax(yi, cols)
+        r0 += nr
     return total
 
 
@@ -823,3 +965,61 @@ cpdef void sgd_step(floating[::1] param, const floating[::1] grad, double lr):
         return
     with nogil:
         sgd_update(&param[0], &grad[0], param.shape[0], <floating>lr)
+
+
+# ---------------------------------------------------------------------------
+# Checked entry points of the engine-only kernels, for the tests (not part of
+# nnc.kernels): each core is compared with NumPy through them.
+# ---------------------------------------------------------------------------
+cpdef void _exp_array(const floating[::1] x, floating[::1] out):
+    """``out = exp(x)`` by the vectorised exponential (``out`` may be ``x``)."""
+    _check(out.shape[0] == x.shape[0], "out must have the shape of x")
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        vexp(&x[0], &out[0], x.shape[0])
+
+
+cpdef void _bias_activation(int kind, const floating[::1] b, floating[:, ::1] z,
+                            floating[:, ::1] out):
+    """``z += b`` (each row), then ``out = f(z)``; ``out`` may be ``z`` itself."""
+    _check(b.shape[0] == z.shape[1], "b must have shape (z.shape[1],)")
+    _check(z.shape[0] == out.shape[0] and z.shape[1] == out.shape[1],
+           "out must have the shape of z")
+    _check(0 <= kind <= ACT_EXP, "unknown activation code")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    with nogil:
+        bias_activate(kind, &b[0], &z[0, 0], &out[0, 0], z.shape[0], z.shape[1])
+
+
+cpdef tuple _softmax_xent(const floating[:, ::1] z, floating[:, ::1] a,
+                          const floating[:, ::1] y, floating[:, ::1] delta, double scale):
+    """``a = softmax(z)``; returns (sum of the rows' cross-entropy, rows
+    correct) and writes ``delta = (a sum(y) - y) scale``."""
+    cdef double correct = 0, total
+    _check(z.shape[0] == a.shape[0] == y.shape[0] == delta.shape[0]
+           and z.shape[1] == a.shape[1] == y.shape[1] == delta.shape[1],
+           "z, a, y and delta must have the same shape")
+    _check(z.shape[0] > 0 and z.shape[1] > 0, "z must not be empty")
+    with nogil:
+        total = softmax_crossentropy(&z[0, 0], &a[0, 0], &y[0, 0], NULL, <floating>scale,
+                                     &delta[0, 0], z.shape[0], z.shape[1], &correct)
+    return total, correct
+
+
+cpdef void _bias_gradient(const floating[:, ::1] delta, double alpha, floating[::1] gb):
+    """``gb += alpha * delta.sum(axis=0)``, the rows added in order."""
+    _check(gb.shape[0] == delta.shape[1], "gb must have shape (delta.shape[1],)")
+    if delta.shape[0] == 0 or delta.shape[1] == 0:
+        return
+    with nogil:
+        bias_grad(&delta[0, 0], <int>delta.shape[0], <int>delta.shape[1], <floating>alpha,
+                  &gb[0])
+
+
+cpdef double _sum_squares(const floating[::1] x):
+    """``sum(x ** 2)``, accumulated in double."""
+    if x.shape[0] == 0:
+        return 0.0
+    return sum_squares(&x[0], x.shape[0])

@@ -37,6 +37,11 @@ __all__ = ["LBFGSResult", "fit_lbfgs", "minimize_lbfgs"]
 
 #: rows per engine batch: the workspace stays small, the products stay large
 BATCH_ROWS = 512
+#: multiply-adds up to which OpenBLAS (NumPy's and SciPy's) computes a product
+#: without first packing its operands; for a small network, batches whose
+#: products stay below it are faster (digits, 64-100-10: 0.8 ms per pass of
+#: the data at 128-156 rows against 1.1 ms at 512)
+SMALL_PRODUCT = 1_000_000
 
 
 @dataclass
@@ -91,6 +96,13 @@ class _Objective:
         return loss, self.grads.astype(np.float64)  # scipy keeps the array it is given
 
 
+def _batch_rows(sizes):
+    """Rows per engine batch for a network of these layer sizes."""
+    widest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True))
+    small = SMALL_PRODUCT // widest
+    return small if 64 <= small < BATCH_ROWS else BATCH_ROWS
+
+
 def _prepare(network, X, y, sample_weight, threads):
     """An engine pointed at the validated data, rows in order."""
     mode, data = network._prepare_X(X, sparse="auto")
@@ -99,7 +111,7 @@ def _prepare(network, X, y, sample_weight, threads):
     sw = V.check_sample_weight(sample_weight, n, network.dtype)
     if any(network.dropout):
         raise ValueError("L-BFGS needs a deterministic objective: the network has dropout")
-    bs = min(BATCH_ROWS, n)
+    bs = min(_batch_rows(network.sizes), n)
     engine = network._engine(bs, mode, _threads(threads, bs * network._layout_size))
     network._set_data(engine, mode, data, labels, targets, sw)
     engine.set_order(np.arange(n, dtype=np.int64), bs, direct=True)
