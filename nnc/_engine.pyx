@@ -117,6 +117,7 @@ cdef struct Ctx:
     long long t
     int fused
     int accumulate              # backprop adds to the gradient buffer (full batch)
+    void* w_rows[MAX_LAYERS]    # W^l copied as (n_out, n_in) rows for BP2, or NULL
     int threads
     uint64_t seed
     long long step
@@ -298,8 +299,12 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
         w = params + c.w_off[l]
         if l > 0:
             # BP2: delta^{l-1} = (delta^l W^l) (*) f'(z^{l-1}), with the old W^l.
-            gemm_par(False, True, m, n_in, n_out, <floating>1, d, n_out, w, n_out,
-                     <floating>0, dp, n_in, c.threads)
+            if c.w_rows[l] != NULL:  # W^l as rows: a product OpenBLAS need not pack
+                gemm_par(False, False, m, n_in, n_out, <floating>1, d, n_out,
+                         <floating*>c.w_rows[l], n_in, <floating>0, dp, n_in, c.threads)
+            else:
+                gemm_par(False, True, m, n_in, n_out, <floating>1, d, n_out, w, n_out,
+                         <floating>0, dp, n_in, c.threads)
             if c.keep[l - 1] < 1:
                 mk = <floating*>c.mask[l - 1]
                 for e in range(<Py_ssize_t>m * n_in):
@@ -456,7 +461,25 @@ cdef void forward_span(Ctx* c, floating kind, int n_layers, floating* out) noexc
         start += m
 
 
-cdef double gradient_span(Ctx* c, floating kind, floating* total, double l2) noexcept nogil:
+cdef void copy_rows(Ctx* c, floating kind, floating* buffer) noexcept nogil:
+    """W^l for l >= 1 into ``buffer`` as (n_out, n_in) rows, one after the
+    other; c.w_rows points at them.  BP2 then multiplies without a transposed
+    operand, which OpenBLAS would pack for its few columns on every batch."""
+    cdef int l, j, k, n_in, n_out
+    cdef floating* w
+    for l in range(1, c.n_layers):
+        n_in = c.sizes[l]
+        n_out = c.sizes[l + 1]
+        w = <floating*>c.params + c.w_off[l]
+        for k in range(n_out):
+            for j in range(n_in):
+                buffer[<Py_ssize_t>k * n_in + j] = w[<Py_ssize_t>j * n_out + k]
+        c.w_rows[l] = buffer
+        buffer += <Py_ssize_t>n_in * n_out
+
+
+cdef double gradient_span(Ctx* c, floating kind, floating* total, floating* rows,
+                          double l2) noexcept nogil:
     """The mean cost of the whole order (+ the L2 term) and its gradient.
 
     Full batch, computed in batches of the engine's capacity: each batch's
@@ -479,6 +502,8 @@ cdef double gradient_span(Ctx* c, floating kind, floating* total, double l2) noe
                               and c.act[last] == ACT_SOFTMAX)
     c.fused = 0
     c.grads = total
+    if rows != NULL:
+        copy_rows(c, kind, rows)
     while start < c.n_order:
         m = <int>min(<Py_ssize_t>c.batch_size, c.n_order - start)
         gather(c, kind, start, m)
@@ -500,6 +525,8 @@ cdef double gradient_span(Ctx* c, floating kind, floating* total, double l2) noe
         start += m
     c.accumulate = 0
     c.grads = saved
+    for l in range(c.n_layers):
+        c.w_rows[l] = NULL  # the copies go stale once the parameters change
     if l2 > 0:  # weights only, not the biases
         for l in range(c.n_layers):
             w = params + c.w_off[l]
@@ -554,6 +581,8 @@ cdef class Engine:
     cdef object _order
     cdef object _optimizer_buffers
     cdef object _grads_seen     # the last grads buffer of loss_and_gradient, and its data
+    cdef object _rows           # loss_and_gradient's copy of W^l (l >= 1) as rows
+    cdef void* _rows_ptr
     cdef void* _grads_ptr
     cdef public object dtype
 
@@ -842,6 +871,7 @@ cdef class Engine:
         """
         cdef void* total
         cdef double loss
+        cdef Py_ssize_t n_rows = 0
         _check_written(grads, "grads", self.c.n_params, self.dtype)
         self._check_ready()
         for l in range(self.c.n_layers):
@@ -849,6 +879,13 @@ cdef class Engine:
                 raise ValueError("loss_and_gradient needs a network without dropout")
         if l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {l2}")
+        if self.c.n_order > self.c.batch_size and self._rows is None:
+            # several batches: BP2 reuses one copy of the weights as rows
+            for l in range(1, self.c.n_layers):
+                n_rows += <Py_ssize_t>self.c.sizes[l] * self.c.sizes[l + 1]
+            if n_rows:
+                self._rows = self._alloc(n_rows, self.dtype)
+                self._rows_ptr = _ptr(self._rows)
         if grads is not self._grads_seen:  # L-BFGS hands in one buffer every time
             self._grads_seen, self._grads_ptr = grads, _ptr(grads)
         total = self._grads_ptr
@@ -856,9 +893,11 @@ cdef class Engine:
         self.reset_stats()
         with nogil:
             if self.is_double:
-                loss = gradient_span(&self.c, <double>0, <double*>total, l2)
+                loss = gradient_span(&self.c, <double>0, <double*>total,
+                                     <double*>self._rows_ptr, l2)
             else:
-                loss = gradient_span(&self.c, <float>0, <float*>total, l2)
+                loss = gradient_span(&self.c, <float>0, <float*>total,
+                                     <float*>self._rows_ptr, l2)
         self._alive.pop()
         return loss
 
