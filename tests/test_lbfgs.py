@@ -301,3 +301,23 @@ def test_lbfgs_refused_on_nan_input_changes_nothing():
     with pytest.raises(ValueError, match="NaN"):
         net.fit(X, y, epochs=3, optimizer="lbfgs", verbose=0)
     np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "tanh"])
+def test_deep_network_gradient_in_several_batches(reference, hidden):
+    # three layers whose weights BP2 reads from the per-call copy as rows
+    rng = np.random.default_rng(3)
+    net = nnc.Network([5, 7, 6, 4, 3], activation=hidden, output_activation="softmax",
+                      loss="sparse_categorical_crossentropy", dtype="float64", seed=3,
+                      init="xavier")
+    X = rng.standard_normal((40, 5))
+    y = rng.integers(0, 3, 40)
+    w = rng.random(40) + 0.5
+    grads = np.zeros_like(net.params)
+    engine = engine_for(net, X, y, w, batch=7)
+    for _ in range(2):  # the copy is refreshed from the current weights on every call
+        loss = engine.loss_and_gradient(grads, 0.01)
+        ref_loss, ref_grads = reference_objective(reference, net, X, np.eye(3)[y], w, 0.01)
+        assert loss == pytest.approx(ref_loss, rel=1e-12)
+        np.testing.assert_allclose(grads, ref_grads, rtol=1e-9, atol=1e-12)
+        net.params[...] += 0.01 * rng.standard_normal(net.params.shape)
