@@ -321,3 +321,22 @@ def test_deep_network_gradient_in_several_batches(reference, hidden):
         assert loss == pytest.approx(ref_loss, rel=1e-12)
         np.testing.assert_allclose(grads, ref_grads, rtol=1e-9, atol=1e-12)
         net.params[...] += 0.01 * rng.standard_normal(net.params.shape)
+
+
+@pytest.mark.parametrize("batch", [7, 20])  # sparse weight gradient by rows, by columns
+@pytest.mark.parametrize("form", ["csr", "compact"])
+def test_sparse_gradient_in_several_batches(reference, batch, form):
+    # the first layer's sparse gradient accumulates over the batches like the products
+    net, X, y, Y = make_problem(CASES[0], n=60)
+    X[X < 0.5] = 0.0
+    w = np.random.default_rng(4).random(X.shape[0]) + 0.5
+    engine = net._engine(batch, 2 if form == "csr" else 1, 1)
+    mode, data = net._prepare_X(sp.csr_matrix(X) if form == "csr" else X, sparse=True)
+    labels, targets = net._prepare_y(y, X.shape[0])
+    net._set_data(engine, mode, data, labels, targets, w)
+    engine.set_order(np.arange(X.shape[0], dtype=np.int64), batch)
+    grads = np.zeros_like(net.params)
+    loss = engine.loss_and_gradient(grads, 0.01)
+    ref_loss, ref_grads = reference_objective(reference, net, X, Y, w, 0.01)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(grads, ref_grads, rtol=1e-9, atol=1e-12)
