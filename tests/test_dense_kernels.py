@@ -7,10 +7,9 @@ calls the same cores on its batches.
 import numpy as np
 import pytest
 
-from nnc import _kernels
+from nnc import _kernels, losses
 from nnc import activations as acts
 from nnc import kernels as K
-from nnc import losses
 
 DTYPES = [np.float32, np.float64]
 
