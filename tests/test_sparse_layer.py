@@ -71,6 +71,30 @@ def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, refe
             [X.shape[1], hidden, 4], dtype="float64", seed=5, init="he").weights[0])
 
 
+@pytest.mark.parametrize("batch_size,hidden", [(40, 70), (150, 37), (150, 80)])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("kind", ["csr", "compact"])
+def test_delta_panels_equal_numpy_reference(kind, opt, batch_size, hidden, reference):
+    # more than 4 vectors of hidden units (32 in float64) and batches over 16
+    # rows: BP4's column form reads delta from panels (where the CPU has
+    # AVX-512), of 4 vectors for batches up to 128 rows and of 2 past that;
+    # 37, 70 and 80 leave a partial last panel
+    X, y = bag_of_words(n=300, d=500, density=0.03, seed=6)
+    fit_kw, opt_kw = OPTIMIZERS[opt]
+    net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
+    ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
+    inp = sp.csr_matrix(X) if kind == "csr" else X
+    hist = net.fit(inp, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0,
+                   sparse=True, **fit_kw())
+    for e in range(2):
+        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4),
+                                  batch_size=batch_size)
+        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
+    for W, Wr in zip(net.weights, ref.W, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+
+
 def test_csr_gradients_with_duplicates_in_the_column_path(reference):
     # gradients() runs the whole set as one batch: 90 rows, the column form
     X, y = bag_of_words(seed=3)
@@ -97,15 +121,18 @@ def test_csr_gradients_with_duplicates_in_the_column_path(reference):
         np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("hidden,batch_size", [(40, 64), (100, 64), (100, 200)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_sparse_layer_bit_identical_per_thread_count(threads):
+def test_sparse_layer_bit_identical_per_thread_count(threads, hidden, batch_size):
+    # 100 hidden units in float32: delta panels of 4 vectors (batch 64) and of 2 (200)
     X, y = bag_of_words(n=400, d=3000, density=0.02, seed=4)
     runs = []
     for _ in range(2):
-        net = nnc.Network([X.shape[1], 40, 4], activation="relu", output_activation="softmax",
-                          loss="categorical_crossentropy", dtype="float32", seed=1, init="he")
-        net.fit(sp.csr_matrix(X.astype(np.float32)), y, epochs=2, batch_size=64, lr=0.2,
-                verbose=0, threads=threads)
+        net = nnc.Network([X.shape[1], hidden, 4], activation="relu",
+                          output_activation="softmax", loss="categorical_crossentropy",
+                          dtype="float32", seed=1, init="he")
+        net.fit(sp.csr_matrix(X.astype(np.float32)), y, epochs=2, batch_size=batch_size,
+                lr=0.2, verbose=0, threads=threads)
         runs.append(net.params.copy())
     np.testing.assert_array_equal(runs[0], runs[1])
 
