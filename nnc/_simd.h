@@ -544,7 +544,8 @@ static void nnc_column_grads_avx512_##SUF(                                     \
  * panel fits in L1), and a panel then stays in L1 while every column reads
  * it.  Same sums in the same order as the kernel above: the same results to
  * the bit. */
-#define NNC_AVX512_DELTA_PANELS(SUF, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1) \
+#define NNC_AVX512_DELTA_PANELS(SUF, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
+                                LOADU, STOREU)                                 \
 static void nnc_pack_delta_##SUF(const T *delta, int m, int n_out, int bw, T *dp) \
 {                                                                              \
     for (int o = 0; o < n_out; o += bw) {                                      \
@@ -555,6 +556,35 @@ static void nnc_pack_delta_##SUF(const T *delta, int m, int n_out, int bw, T *dp
                    (size_t)w * sizeof(T));                                     \
     }                                                                          \
 }                                                                              \
+/* a whole panel (NV vectors, NV a constant): no masks, a shift for the    \
+ * address of a row */                                                        \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_panel_full_##SUF(                                       \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
+    int k0, int k1, const T *dq, int o, int n_out, const int NV, T alpha, T *g) \
+{                                                                              \
+    for (int k = k0; k < k1; k++) {                                            \
+        const int c0 = col_ptr[k], cnt = col_ptr[k + 1] - c0;                  \
+        const int *rk = rows + c0;                                             \
+        const T *vk = vals + c0;                                               \
+        T *gj = g + (ptrdiff_t)ids[k] * n_out + o;                             \
+        VEC a0 = LOADU(gj), a1 = LOADU(gj + LANES);                            \
+        VEC a2 = NV > 2 ? LOADU(gj + 2 * LANES) : a0;                          \
+        VEC a3 = NV > 2 ? LOADU(gj + 3 * LANES) : a0;                          \
+        for (int p = 0; p < cnt; p++) {                                        \
+            const T *src = dq + (ptrdiff_t)rk[p] * (NV * LANES);               \
+            const VEC v = SET1(alpha * vk[p]);                                 \
+            a0 = FMA(v, LOADU(src), a0);                                       \
+            a1 = FMA(v, LOADU(src + LANES), a1);                               \
+            if (NV > 2) {                                                      \
+                a2 = FMA(v, LOADU(src + 2 * LANES), a2);                       \
+                a3 = FMA(v, LOADU(src + 3 * LANES), a3);                       \
+            }                                                                  \
+        }                                                                      \
+        STOREU(gj, a0); STOREU(gj + LANES, a1);                                \
+        if (NV > 2) { STOREU(gj + 2 * LANES, a2); STOREU(gj + 3 * LANES, a3); } \
+    }                                                                          \
+}                                                                              \
 __attribute__((target("avx512f")))                                             \
 static void nnc_panel_grads_avx512_##SUF(                                      \
     const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
@@ -563,6 +593,14 @@ static void nnc_panel_grads_avx512_##SUF(                                      \
     for (int o = 0; o < n_out; o += bw) {                                      \
         const T *dq = dp + (ptrdiff_t)o * m;                                   \
         const int rem = n_out - o < bw ? n_out - o : bw;                       \
+        if (rem == 4 * LANES && bw == 4 * LANES) {                             \
+            nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 4, alpha, g); \
+            continue;                                                          \
+        }                                                                      \
+        if (rem == 2 * LANES && bw == 2 * LANES) {                             \
+            nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 2, alpha, g); \
+            continue;                                                          \
+        }                                                                      \
         for (int k = k0; k < k1; k++) {                                        \
             const int c0 = col_ptr[k], cnt = col_ptr[k + 1] - c0;              \
             T *gj = g + (ptrdiff_t)ids[k] * n_out;                             \
@@ -573,9 +611,11 @@ static void nnc_panel_grads_avx512_##SUF(                                      \
     }                                                                          \
 }
 NNC_AVX512_DELTA_PANELS(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
-                        _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
+                        _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps,
+                        _mm512_loadu_ps, _mm512_storeu_ps)
 NNC_AVX512_DELTA_PANELS(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
-                        _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
+                        _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd,
+                        _mm512_loadu_pd, _mm512_storeu_pd)
 /* vectors of one lane width (64 bytes) per panel row, or 0 where the panel
  * kernel is not available (no AVX-512 on this CPU, or a build without it) */
 static int nnc_delta_lanes_f(void) { return nnc_avx512() ? 16 : 0; }
