@@ -27,7 +27,7 @@ from cython.parallel cimport prange
 
 from nnc._kernels cimport (
     gemm_par, axpy, dense_forward, sparse_forward, sparse_weight_grad, rows_to_columns,
-    panel_lanes, pack_rows, delta_panel_width, pack_delta,
+    panel_lanes, pack_rows, delta_panel_width, pack_delta, all_finite,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     sgd_update, momentum_update, adam_update, rmsprop_update,
@@ -142,24 +142,15 @@ cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
 # ---------------------------------------------------------------------------
 # The six stages of a step.
 # ---------------------------------------------------------------------------
-cdef inline bint _finite_values(const floating* x, Py_ssize_t n) noexcept nogil:
-    # x - x is 0 for every finite x, NaN for NaN and infinities.
-    cdef Py_ssize_t i
-    cdef floating acc = 0
-    for i in range(n):
-        acc = acc + (x[i] - x[i])
-    return acc == 0
-
-
 cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     """False (and c.bad_row set) when a gathered input row holds NaN or inf."""
     cdef int i
     cdef Py_ssize_t nf = c.n_features
     for i in range(m):
         if c.input_mode == INPUT_DENSE:
-            if _finite_values(<floating*>c.a[0] + i * nf, nf):
+            if all_finite(<floating*>c.a[0] + i * nf, nf):
                 continue
-        elif _finite_values(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
+        elif all_finite(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
             continue
         c.bad_row = c.order[start + i]
         return False

@@ -99,3 +99,4 @@ cdef void adam_update(floating* p, const floating* g, floating* m, floating* v,
                       floating eps) noexcept nogil
 cdef void rmsprop_update(floating* p, const floating* g, floating* s, Py_ssize_t n,
                          floating lr, floating rho, floating eps) noexcept nogil
+cdef bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil

@@ -35,6 +35,8 @@ cdef extern from "_simd.h" nogil:
                               Py_ssize_t stride, int rows, int n_features, int* count,
                               unsigned long long* bitmap, int* ids, int* col_ptr,
                               int* csc_rows, double* csc_vals)
+    int nnc_all_finite_f(const float* x, Py_ssize_t n)
+    int nnc_all_finite_d(const double* x, Py_ssize_t n)
     int nnc_delta_lanes_f()
     int nnc_delta_lanes_d()
     void nnc_pack_delta_f(const float* delta, int m, int n_out, int bw, float* dp)
@@ -438,6 +440,14 @@ cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long
             counts[i] = _compact_row(x + order[start + i] * n_features, n_features,
                                      cols_idx + <Py_ssize_t>i * n_features,
                                      vals + <Py_ssize_t>i * n_features)
+
+
+cdef bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    """True when none of x[0:n] is NaN or infinite."""
+    if floating is float:
+        return nnc_all_finite_f(x, n)
+    else:
+        return nnc_all_finite_d(x, n)
 
 
 cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* rows,

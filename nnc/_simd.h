@@ -232,6 +232,27 @@ NNC_CLONES static void nnc_sigmoid_f(const float *z, float *a, ptrdiff_t n)
     }
 }
 
+/* ---- all values finite?  x - x is 0 for every finite x and NaN for NaN
+ * and infinities; sixteen independent sums, so the loop vectorizes (a NaN
+ * in any of them survives, whatever the order). */
+#define NNC_FINITE(SUF, T)                                                      \
+NNC_CLONES static int nnc_all_finite_##SUF(const T *x, ptrdiff_t n)            \
+{                                                                              \
+    T acc[16] = {0};                                                           \
+    ptrdiff_t i = 0;                                                           \
+    for (; i + 16 <= n; i += 16)                                               \
+        for (int k = 0; k < 16; k++)                                           \
+            acc[k] += x[i + k] - x[i + k];                                     \
+    for (; i < n; i++)                                                         \
+        acc[0] += x[i] - x[i];                                                 \
+    T total = 0;                                                               \
+    for (int k = 0; k < 16; k++)                                               \
+        total += acc[k];                                                       \
+    return total == 0;                                                         \
+}
+NNC_FINITE(f, float)
+NNC_FINITE(d, double)
+
 /* Ask for the rows of the next batch early, so that they arrive from memory
  * while this batch computes (the order is shuffled: no prefetcher guesses it).
  * Into all cache levels (prefetcht0): a non-temporal hint keeps the lines out

@@ -164,3 +164,20 @@ def test_packed_forward_is_bit_identical_to_the_dense_order(dtype):
     big = net.forward(Xs, layer=1, batch_size=40)
     small = net.forward(Xs, layer=1, batch_size=8)
     np.testing.assert_array_equal(big, small)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("col", [0, 15, 16, 17, 31, 32, 98, 99])
+def test_a_non_finite_input_is_found_at_any_position_of_a_row(col, sparse, dtype):
+    # the engine checks each gathered row in blocks of 16 values and a tail
+    rng = np.random.default_rng(col)
+    X = rng.random((40, 100)).astype(dtype) + 0.5   # every value non-zero
+    y = rng.integers(0, 3, 40)
+    for bad in (np.nan, np.inf, -np.inf):
+        Xb = X.copy()
+        Xb[23, col] = bad
+        net = nnc.Network([100, 5, 3], dtype=dtype, seed=0)
+        with pytest.raises(ValueError, match=r"X contains NaN or inf"):
+            net.fit(Xb, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)
+        net.fit(X, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)  # and no false alarm
