@@ -181,3 +181,57 @@ def test_a_non_finite_input_is_found_at_any_position_of_a_row(col, sparse, dtype
         with pytest.raises(ValueError, match=r"X contains NaN or inf"):
             net.fit(Xb, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)
         net.fit(X, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)  # and no false alarm
+
+
+@pytest.mark.parametrize("hidden", [5, 16, 30, 37, 64])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_row_form_with_unsorted_and_duplicate_columns(hidden, dtype, reference):
+    # batches of up to 16 rows update W^1 sample by sample, four entries at a
+    # time where their columns increase; a CSR matrix whose rows hold columns
+    # out of order and twice must give the same as its canonical form
+    X, y = bag_of_words(n=60, d=300, density=0.08, seed=9)
+    X = X.astype(dtype)
+    csr = sp.csr_matrix(X)
+    data, indices, indptr = [], [], [0]
+    for i in range(X.shape[0]):
+        cols = list(csr.indices[csr.indptr[i]:csr.indptr[i + 1]])
+        vals = list(csr.data[csr.indptr[i]:csr.indptr[i + 1]])
+        if len(cols) > 6:
+            cols[2], cols[5] = cols[5], cols[2]        # out of order
+            vals[2], vals[5] = vals[5], vals[2]
+            vals[0] /= 2
+            at = 1 + i % 4                             # the first one again,
+            cols.insert(at, cols[0])                   # within one group of 4
+            vals.insert(at, vals[0])
+        data += vals
+        indices += cols
+        indptr.append(len(data))
+    messy = sp.csr_matrix((np.array(data, dtype=dtype), np.array(indices, dtype=np.int32),
+                           np.array(indptr)), shape=X.shape)
+    assert not messy.has_canonical_format
+    # nnc sums and sorts a matrix that says it is not canonical (a copy); one
+    # whose flags claim so anyway reaches the kernels as it is
+    liar = messy.copy()
+    liar.has_canonical_format = True
+    assert liar.has_sorted_indices
+    runs = []
+    for inp in (liar, messy, csr):
+        net = nnc.Network([X.shape[1], hidden, 4], activation="relu",
+                          output_activation="softmax", loss="categorical_crossentropy",
+                          dtype=dtype, seed=3, init="he")
+        net.fit(inp, y, epochs=2, batch_size=7, lr=0.3, shuffle=False, verbose=0)
+        runs.append(net)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for run in runs[1:]:
+        for W, Wc in zip(runs[0].weights, run.weights, strict=True):
+            np.testing.assert_allclose(W, Wc, rtol=tol, atol=tol)
+    if dtype == "float64":
+        ref = reference.Net(nnc.Network([X.shape[1], hidden, 4], activation="relu",
+                                        output_activation="softmax",
+                                        loss="categorical_crossentropy", dtype=dtype,
+                                        seed=3, init="he"))
+        ref_opt = reference.Optimizer(name="sgd", lr=0.3)
+        for _ in range(2):
+            reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=7)
+        for W, Wr in zip(runs[0].weights, ref.W, strict=True):
+            np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
