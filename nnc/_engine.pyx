@@ -27,7 +27,7 @@ from cython.parallel cimport prange
 
 from nnc._kernels cimport (
     gemm_par, axpy, sparse_forward, sparse_weight_grad, rows_to_columns,
-    panel_lanes, pack_rows,
+    panel_lanes, pack_rows, delta_panel_width, pack_delta, all_finite,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     add_bias, bias_activate, softmax_crossentropy, sum_squares,
@@ -108,6 +108,8 @@ cdef struct Ctx:
     int* col_count              # scratch of the transposition, kept zero
     unsigned long long* col_bits
     void* w_packed              # W^1 packed in panels for the sparse forward, or NULL
+    void* delta_panels          # delta^1 packed in panels for BP4's column form, or NULL
+    int delta_bw                # values per row of a panel of delta_panels
     # what of w_packed is stale: 0 nothing, 1 the rows col_ids[:n_cols] (the
     # last fused SGD step changed only those), 2 everything
     int packed_stale
@@ -144,24 +146,15 @@ cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
 # ---------------------------------------------------------------------------
 # The six stages of a step.
 # ---------------------------------------------------------------------------
-cdef inline bint _finite_values(const floating* x, Py_ssize_t n) noexcept nogil:
-    # x - x is 0 for every finite x, NaN for NaN and infinities.
-    cdef Py_ssize_t i
-    cdef floating acc = 0
-    for i in range(n):
-        acc = acc + (x[i] - x[i])
-    return acc == 0
-
-
 cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     """False (and c.bad_row set) when a gathered input row holds NaN or inf."""
     cdef int i
     cdef Py_ssize_t nf = c.n_features
     for i in range(m):
         if c.input_mode == INPUT_DENSE:
-            if _finite_values(<floating*>c.a[0] + i * nf, nf):
+            if all_finite(<floating*>c.a[0] + i * nf, nf):
                 continue
-        elif _finite_values(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
+        elif all_finite(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
             continue
         c.bad_row = c.order[start + i]
         return False
@@ -342,9 +335,11 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                                            c.sp_stride, m, <int>c.n_features, c.col_count,
                                            c.col_bits, c.col_ids, c.col_ptr, c.csc_rows,
                                            <floating*>c.csc_vals)
+                if c.delta_panels != NULL:
+                    pack_delta(d, m, n_out, c.delta_bw, <floating*>c.delta_panels)
                 sparse_weight_grad(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
                                    <floating*>c.csc_vals, d, alpha, gw, n_in, n_out,
-                                   c.threads)
+                                   c.threads, <floating*>c.delta_panels, m, c.delta_bw)
                 if c.fused and c.packed_stale == 0:
                     c.packed_stale = 1  # W^1 changed in the rows col_ids only
         else:
@@ -668,6 +663,13 @@ cdef class Engine:
                  else panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <float>0))
         if lanes and self.c.w_packed == NULL:
             self.c.w_packed = self._buffer(nf * ((self.c.sizes[1] + lanes - 1) // lanes * lanes))
+        width = (delta_panel_width(<int>nf, self.c.sizes[1], <int>cap, <double>0)
+                 if self.is_double
+                 else delta_panel_width(<int>nf, self.c.sizes[1], <int>cap, <float>0))
+        if width and cap > ROW_GRAD_MAX_BATCH and self.c.delta_panels == NULL:
+            self.c.delta_bw = width
+            self.c.delta_panels = self._buffer(cap * ((self.c.sizes[1] + width - 1)
+                                                      // width * width))
         self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))
 
     cdef object _alloc(self, Py_ssize_t n, dtype):

@@ -60,7 +60,11 @@ cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* c
 cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const int* csc_rows, const floating* csc_vals,
                              const floating* delta, floating alpha,
-                             floating* gwt, int n_in, int n_out, int threads) noexcept nogil
+                             floating* gwt, int n_in, int n_out, int threads,
+                             const floating* dp, int m, int bw) noexcept nogil
+cdef int delta_panel_width(int n_in, int n_out, int cap, floating kind) noexcept nogil
+cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
+                     floating* dp) noexcept nogil
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
                                   const int* counts, int stride, int rows,
                                   const floating* delta, floating alpha, floating* gwt,
@@ -104,3 +108,4 @@ cdef void adam_update(floating* p, const floating* g, floating* m, floating* v,
                       floating eps) noexcept nogil
 cdef void rmsprop_update(floating* p, const floating* g, floating* s, Py_ssize_t n,
                          floating lr, floating rho, floating eps) noexcept nogil
+cdef bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil

@@ -35,6 +35,18 @@ cdef extern from "_simd.h" nogil:
                               Py_ssize_t stride, int rows, int n_features, int* count,
                               unsigned long long* bitmap, int* ids, int* col_ptr,
                               int* csc_rows, double* csc_vals)
+    int nnc_all_finite_f(const float* x, Py_ssize_t n)
+    int nnc_all_finite_d(const double* x, Py_ssize_t n)
+    int nnc_delta_lanes_f()
+    int nnc_delta_lanes_d()
+    void nnc_pack_delta_f(const float* delta, int m, int n_out, int bw, float* dp)
+    void nnc_pack_delta_d(const double* delta, int m, int n_out, int bw, double* dp)
+    void nnc_panel_grads_f(const int* col_ptr, const int* ids, const int* rows,
+                           const float* vals, int k0, int k1, const float* dp, int m,
+                           int n_out, int bw, float alpha, float* g)
+    void nnc_panel_grads_d(const int* col_ptr, const int* ids, const int* rows,
+                           const double* vals, int k0, int k1, const double* dp, int m,
+                           int n_out, int bw, double alpha, double* g)
     int nnc_panel_lanes_f()
     int nnc_panel_lanes_d()
     void nnc_pack_panels_f(const float* wt, int n_in, int n_out, float* P, const int* rows,
@@ -334,10 +346,51 @@ cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* c
                                      bitmap, ids, col_ptr, csc_rows, csc_vals)
 
 
+#: bytes of one panel of delta that should stay in L1 (of 32-48 KB)
+cdef Py_ssize_t DELTA_PANEL_BYTES = 32 << 10
+
+
+cdef int delta_panel_width(int n_in, int n_out, int cap, floating kind) noexcept nogil:
+    """Values per panel row of :func:`pack_delta` (2 or 4 vectors), or 0 where
+    panels do not pay.
+
+    Panels help where the rows of delta alias in L1 (see ``_simd.h``) and the
+    weight block is not far (a far one is read row by row from memory).  Four
+    vectors a row amortize the kernel's loads of indices best; two where a
+    panel of four would not fit in L1 (batches over 128 rows).
+    """
+    cdef int lanes
+    if floating is float:
+        lanes = nnc_delta_lanes_f()
+    else:
+        lanes = nnc_delta_lanes_d()
+    if lanes == 0 or n_out <= 4 * lanes or _far(n_in, n_out, kind):
+        return 0  # no kernel, or one block only: delta's rows are contiguous then
+    if <Py_ssize_t>cap * 4 * lanes * sizeof(floating) <= DELTA_PANEL_BYTES:
+        return 4 * lanes
+    return 2 * lanes
+
+
+cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
+                     floating* dp) noexcept nogil:
+    """Copy delta (m x n_out) into the panels of width bw that
+    :func:`sparse_weight_grad` reads."""
+    if floating is float:
+        nnc_pack_delta_f(delta, m, n_out, bw, dp)
+    else:
+        nnc_pack_delta_d(delta, m, n_out, bw, dp)
+
+
 cdef inline void _column_grads(const int* col_ptr, const int* ids, const int* rows,
                                const floating* vals, int k0, int k1, const floating* delta,
-                               int n_out, floating alpha, floating* g, int far) noexcept nogil:
-    if floating is float:
+                               int n_out, floating alpha, floating* g, int far,
+                               const floating* dp, int m, int bw) noexcept nogil:
+    if dp != NULL:
+        if floating is float:
+            nnc_panel_grads_f(col_ptr, ids, rows, vals, k0, k1, dp, m, n_out, bw, alpha, g)
+        else:
+            nnc_panel_grads_d(col_ptr, ids, rows, vals, k0, k1, dp, m, n_out, bw, alpha, g)
+    elif floating is float:
         nnc_sparse_grad_f(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far)
     else:
         nnc_sparse_grad_d(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far)
@@ -346,13 +399,16 @@ cdef inline void _column_grads(const int* col_ptr, const int* ids, const int* ro
 cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const int* csc_rows, const floating* csc_vals,
                              const floating* delta, floating alpha,
-                             floating* gwt, int n_in, int n_out, int threads) noexcept nogil:
+                             floating* gwt, int n_in, int n_out, int threads,
+                             const floating* dp, int m, int bw) noexcept nogil:
     """gwt += alpha * x^T delta, touching only the rows of gwt of non-zero inputs.
 
     The batch's non-zeros come by column (:func:`rows_to_columns`): row
     ids[k] of gwt (the weights leaving that input) gets the sum over the
     samples in which it is non-zero.  Each row is summed by one thread in a
     fixed order, so the result does not depend on the number of threads.
+    With ``dp`` (the m rows of delta packed by :func:`pack_delta` in panels
+    of width ``bw``), delta is read from there: the same sums in the same order.
     """
     cdef int t, nchunks, chunk = 32
     cdef int far = _far(n_in, n_out, alpha)
@@ -360,10 +416,10 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
         nchunks = (n_cols + chunk - 1) // chunk
         for t in prange(nchunks, nogil=True, num_threads=threads, schedule='dynamic'):
             _column_grads(col_ptr, ids, csc_rows, csc_vals, t * chunk,
-                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt, far)
+                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt, far, dp, m, bw)
     else:
         _column_grads(col_ptr, ids, csc_rows, csc_vals, 0, n_cols, delta, n_out, alpha, gwt,
-                      far)
+                      far, dp, m, bw)
 
 
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
@@ -404,6 +460,14 @@ cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long
             counts[i] = _compact_row(x + order[start + i] * n_features, n_features,
                                      cols_idx + <Py_ssize_t>i * n_features,
                                      vals + <Py_ssize_t>i * n_features)
+
+
+cdef bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    """True when none of x[0:n] is NaN or infinite."""
+    if floating is float:
+        return nnc_all_finite_f(x, n)
+    else:
+        return nnc_all_finite_d(x, n)
 
 
 cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* rows,

