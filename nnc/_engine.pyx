@@ -494,7 +494,8 @@ cdef double gradient_span(Ctx* c, floating kind, floating* total, floating* rows
     cdef floating* w
     cdef void* saved = c.grads  # the optimizer's buffer, restored below
     cdef bint softmax_xent = (c.loss == LOSS_CATEGORICAL_CROSSENTROPY
-                              and c.act[last] == ACT_SOFTMAX)
+                              and c.act[last] == ACT_SOFTMAX
+                              and (last > 0 or c.input_mode == INPUT_DENSE))
     c.fused = 0
     c.grads = total
     if rows != NULL:

@@ -340,3 +340,25 @@ def test_sparse_gradient_in_several_batches(reference, batch, form):
     ref_loss, ref_grads = reference_objective(reference, net, X, Y, w, 0.01)
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     np.testing.assert_allclose(grads, ref_grads, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["dense", "csr", "compact"])
+def test_softmax_regression_gradient(reference, form):
+    # one layer of weights: the output layer reads the input itself, dense or sparse
+    rng = np.random.default_rng(5)
+    net = nnc.Network([6, 4], output_activation="softmax",
+                      loss="sparse_categorical_crossentropy", dtype="float64", seed=5)
+    X = rng.standard_normal((30, 6))
+    X[X < 0.3] = 0.0
+    y = rng.integers(0, 4, 30)
+    engine = net._engine(8, {"dense": 0, "compact": 1, "csr": 2}[form], 1)
+    mode, data = net._prepare_X(sp.csr_matrix(X) if form == "csr" else X,
+                                sparse=form != "dense")
+    labels, targets = net._prepare_y(y, 30)
+    net._set_data(engine, mode, data, labels, targets)
+    engine.set_order(np.arange(30, dtype=np.int64), 8, direct=form == "dense")
+    grads = np.zeros_like(net.params)
+    loss = engine.loss_and_gradient(grads, 0.01)
+    ref_loss, ref_grads = reference_objective(reference, net, X, np.eye(4)[y], None, 0.01)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(grads, ref_grads, rtol=1e-9, atol=1e-12)
