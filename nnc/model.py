@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
+from nnc import _buffers
 from nnc import io as _io
 from nnc import onnx as _onnx
 
@@ -171,7 +172,7 @@ class Model:
         self._activations = tuple(activations)
         self._dtype = np.dtype(dtype)
         self._layout()
-        self._params = np.zeros(self._layout_size, dtype=self._dtype)
+        self._params = _buffers.zeros(self._layout_size, self._dtype)
 
     def _layout(self):
         """Offsets of each W^l and b^l in the flat buffer."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nnc import _codes
+from nnc import _buffers, _codes
 from nnc import _validation as V
 from nnc import activations as _acts
 from nnc import losses as _losses
@@ -309,7 +309,7 @@ class Network(Model, kind="network"):
         """
         mode, data, n, labels, targets, sw = self._prepare_labelled(X, y, sample_weight,
                                                                     sparse="auto")
-        grads = np.zeros_like(self.params)
+        grads = _buffers.zeros_like(self.params)
         engine = self._engine(n, mode, 1)
         self._set_data(engine, mode, data, labels, targets, sw)
         engine.set_optimizer(_opts.CODES["sgd"], grads, lr=0.0)

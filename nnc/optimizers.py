@@ -19,6 +19,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from nnc import _buffers
 from nnc import lbfgs as _lbfgs
 from nnc._codes import OPTIMIZERS as CODES  # rule name -> engine code (the enum in _engine.pyx)
 from nnc._validation import check_bool, check_choice, check_float, check_int, check_optimizer_dtype
@@ -263,7 +264,7 @@ class Optimizer:
         fits = len(self._states) == n_states and all(
             s.shape == params.shape and s.dtype == params.dtype for s in self._states)
         if not fits:
-            self._states = [np.zeros_like(params) for _ in range(n_states)]
+            self._states = [_buffers.zeros_like(params) for _ in range(n_states)]
             self.iterations = 0
         return self.states
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from nnc import _buffers
 from nnc import _validation as V
 from nnc import callbacks as _callbacks
 from nnc import distributed as _distributed
@@ -347,7 +348,7 @@ class Trainer:
             opt.lr = self._new_lr
         distributed = self.comm is not None
         fused = not distributed and not states and isinstance(opt, _optimizers.SGD)
-        grads: Any = None if fused else np.zeros_like(net.params)  # None: never with a communicator
+        grads: Any = None if fused else _buffers.zeros_like(net.params)  # None: never with a communicator
         # With a communicator each rank shuffles and drops out with its own
         # stream, derived from rank 0's generator (see nnc.distributed.rank_rng).
         self.rng = _distributed.rank_rng(self.comm, net._rng) if distributed else net._rng

@@ -506,3 +506,23 @@ def test_fit_validation():
         args.update(kw)
         with pytest.raises((ValueError, TypeError)):
             net.fit(args.pop("X"), args.pop("y"), verbose=0, **args)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes", [[3, 2], [784, 30, 10], [5, 7, 11, 2]])
+def test_parameter_and_optimizer_buffers_start_on_a_cache_line(sizes, dtype):
+    # the sparse kernels' 64-byte row accesses stay inside cache lines only then
+    from nnc import _buffers
+    for n in (0, 1, 7, 1000):
+        buf = _buffers.zeros(n, dtype)
+        assert buf.shape == (n,) and buf.dtype == dtype and not buf.any()
+        assert n == 0 or buf.ctypes.data % 64 == 0
+    net = nnc.Network(sizes, dtype=dtype, seed=0)
+    assert net.params.ctypes.data % 64 == 0
+    X = np.random.default_rng(0).random((20, sizes[0]))
+    y = np.zeros(20, dtype=int)
+    net.fit(X, y, epochs=1, batch_size=5, optimizer="adam", verbose=0)
+    assert net.params.ctypes.data % 64 == 0
+    assert len(net.optimizer.states) == 2
+    for state in net.optimizer.states:
+        assert state.ctypes.data % 64 == 0
