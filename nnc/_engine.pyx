@@ -283,6 +283,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
     cdef floating* gw
     cdef floating* gb
     cdef floating* mk
+    cdef floating* packed
     cdef floating alpha, beta
     cdef Py_ssize_t e
     cdef double lr_t = step_size(c) if update_now else 0
@@ -335,12 +336,18 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                                            c.sp_stride, m, <int>c.n_features, c.col_count,
                                            c.col_bits, c.col_ids, c.col_ptr, c.csc_rows,
                                            <floating*>c.csc_vals)
+                packed = NULL
                 if c.delta_panels != NULL:
                     pack_delta(d, m, n_out, c.delta_bw, <floating*>c.delta_panels)
+                    if (c.fused and c.w_packed != NULL and c.packed_stale == 0
+                            and n_out % c.delta_bw == 0):
+                        # the step writes its new rows of W^1 into the packed copy too
+                        packed = <floating*>c.w_packed
                 sparse_weight_grad(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
                                    <floating*>c.csc_vals, d, alpha, gw, n_in, n_out,
-                                   c.threads, <floating*>c.delta_panels, m, c.delta_bw)
-                if c.fused and c.packed_stale == 0:
+                                   c.threads, <floating*>c.delta_panels, m, c.delta_bw,
+                                   packed)
+                if c.fused and c.packed_stale == 0 and packed == NULL:
                     c.packed_stale = 1  # W^1 changed in the rows col_ids only
         else:
             gemm_par(True, False, n_in, n_out, m, alpha, <floating*>c.a[l], n_in, d, n_out,

@@ -61,7 +61,8 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const int* csc_rows, const floating* csc_vals,
                              const floating* delta, floating alpha,
                              floating* gwt, int n_in, int n_out, int threads,
-                             const floating* dp, int m, int bw) noexcept nogil
+                             const floating* dp, int m, int bw,
+                             floating* packed) noexcept nogil
 cdef int delta_panel_width(int n_in, int n_out, int cap, floating kind) noexcept nogil
 cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
                      floating* dp) noexcept nogil

@@ -43,10 +43,10 @@ cdef extern from "_simd.h" nogil:
     void nnc_pack_delta_d(const double* delta, int m, int n_out, int bw, double* dp)
     void nnc_panel_grads_f(const int* col_ptr, const int* ids, const int* rows,
                            const float* vals, int k0, int k1, const float* dp, int m,
-                           int n_out, int bw, float alpha, float* g)
+                           int n_out, int bw, float alpha, float* g, float* P, int n_in)
     void nnc_panel_grads_d(const int* col_ptr, const int* ids, const int* rows,
                            const double* vals, int k0, int k1, const double* dp, int m,
-                           int n_out, int bw, double alpha, double* g)
+                           int n_out, int bw, double alpha, double* g, double* P, int n_in)
     int nnc_panel_lanes_f()
     int nnc_panel_lanes_d()
     void nnc_pack_panels_f(const float* wt, int n_in, int n_out, float* P, const int* rows,
@@ -384,12 +384,15 @@ cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
 cdef inline void _column_grads(const int* col_ptr, const int* ids, const int* rows,
                                const floating* vals, int k0, int k1, const floating* delta,
                                int n_out, floating alpha, floating* g, int far,
-                               const floating* dp, int m, int bw) noexcept nogil:
+                               const floating* dp, int m, int bw, floating* packed,
+                               int n_in) noexcept nogil:
     if dp != NULL:
         if floating is float:
-            nnc_panel_grads_f(col_ptr, ids, rows, vals, k0, k1, dp, m, n_out, bw, alpha, g)
+            nnc_panel_grads_f(col_ptr, ids, rows, vals, k0, k1, dp, m, n_out, bw, alpha, g,
+                              packed, n_in)
         else:
-            nnc_panel_grads_d(col_ptr, ids, rows, vals, k0, k1, dp, m, n_out, bw, alpha, g)
+            nnc_panel_grads_d(col_ptr, ids, rows, vals, k0, k1, dp, m, n_out, bw, alpha, g,
+                              packed, n_in)
     elif floating is float:
         nnc_sparse_grad_f(col_ptr, ids, rows, vals, k0, k1, delta, n_out, alpha, g, far)
     else:
@@ -400,7 +403,8 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const int* csc_rows, const floating* csc_vals,
                              const floating* delta, floating alpha,
                              floating* gwt, int n_in, int n_out, int threads,
-                             const floating* dp, int m, int bw) noexcept nogil:
+                             const floating* dp, int m, int bw,
+                             floating* packed) noexcept nogil:
     """gwt += alpha * x^T delta, touching only the rows of gwt of non-zero inputs.
 
     The batch's non-zeros come by column (:func:`rows_to_columns`): row
@@ -408,7 +412,10 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
     samples in which it is non-zero.  Each row is summed by one thread in a
     fixed order, so the result does not depend on the number of threads.
     With ``dp`` (the m rows of delta packed by :func:`pack_delta` in panels
-    of width ``bw``), delta is read from there: the same sums in the same order.
+    of width ``bw``), delta is read from there; with ``packed`` too (only
+    when ``gwt`` is W^1 itself, a fused SGD step, and n_out is a multiple of
+    bw), the new rows are also written to W^1's packed panels
+    (:func:`pack_rows`' layout): the same sums in the same order.
     """
     cdef int t, nchunks, chunk = 32
     cdef int far = _far(n_in, n_out, alpha)
@@ -416,10 +423,11 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
         nchunks = (n_cols + chunk - 1) // chunk
         for t in prange(nchunks, nogil=True, num_threads=threads, schedule='dynamic'):
             _column_grads(col_ptr, ids, csc_rows, csc_vals, t * chunk,
-                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt, far, dp, m, bw)
+                          min(n_cols, (t + 1) * chunk), delta, n_out, alpha, gwt, far, dp, m, bw,
+                          packed, n_in)
     else:
         _column_grads(col_ptr, ids, csc_rows, csc_vals, 0, n_cols, delta, n_out, alpha, gwt,
-                      far, dp, m, bw)
+                      far, dp, m, bw, packed, n_in)
 
 
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,

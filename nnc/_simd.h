@@ -578,11 +578,14 @@ static void nnc_pack_delta_##SUF(const T *delta, int m, int n_out, int bw, T *dp
     }                                                                          \
 }                                                                              \
 /* a whole panel (NV vectors, NV a constant): no masks, a shift for the    \
- * address of a row */                                                        \
+ * address of a row.  With P (fused SGD, W^1 also packed for the forward: \
+ * nnc_pack_panels' layout), the new rows go there too, so the forward     \
+ * needs no repacking. */                                                     \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_panel_full_##SUF(                                       \
     const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
-    int k0, int k1, const T *dq, int o, int n_out, const int NV, T alpha, T *g) \
+    int k0, int k1, const T *dq, int o, int n_out, const int NV, T alpha, T *g, \
+    T *P, int n_in)                                                            \
 {                                                                              \
     for (int k = k0; k < k1; k++) {                                            \
         const int c0 = col_ptr[k], cnt = col_ptr[k + 1] - c0;                  \
@@ -604,22 +607,32 @@ static inline void nnc_panel_full_##SUF(                                       \
         }                                                                      \
         STOREU(gj, a0); STOREU(gj + LANES, a1);                                \
         if (NV > 2) { STOREU(gj + 2 * LANES, a2); STOREU(gj + 3 * LANES, a3); } \
+        if (P) {                                                               \
+            const ptrdiff_t step = (ptrdiff_t)n_in * LANES;                    \
+            T *pj = P + ((ptrdiff_t)(o / LANES) * n_in + ids[k]) * LANES;      \
+            STOREU(pj, a0); STOREU(pj + step, a1);                             \
+            if (NV > 2) { STOREU(pj + 2 * step, a2); STOREU(pj + 3 * step, a3); } \
+        }                                                                      \
     }                                                                          \
 }                                                                              \
 __attribute__((target("avx512f")))                                             \
 static void nnc_panel_grads_avx512_##SUF(                                      \
     const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
-    int k0, int k1, const T *dp, int m, int n_out, int bw, T alpha, T *g)      \
+    int k0, int k1, const T *dp, int m, int n_out, int bw, T alpha, T *g,      \
+    T *P, int n_in)                                                            \
 {                                                                              \
+    /* P (see nnc_panel_full) only comes with whole panels: n_out % bw == 0 */ \
     for (int o = 0; o < n_out; o += bw) {                                      \
         const T *dq = dp + (ptrdiff_t)o * m;                                   \
         const int rem = n_out - o < bw ? n_out - o : bw;                       \
         if (rem == 4 * LANES && bw == 4 * LANES) {                             \
-            nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 4, alpha, g); \
+            nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 4, alpha, g, \
+                                 P, n_in);                                     \
             continue;                                                          \
         }                                                                      \
         if (rem == 2 * LANES && bw == 2 * LANES) {                             \
-            nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 2, alpha, g); \
+            nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 2, alpha, g, \
+                                 P, n_in);                                     \
             continue;                                                          \
         }                                                                      \
         for (int k = k0; k < k1; k++) {                                        \
@@ -902,8 +915,8 @@ static int nnc_delta_lanes_f(void) { return 0; }
 static int nnc_delta_lanes_d(void) { return 0; }
 #define nnc_pack_delta_f(d, m, o, bw, dp) ((void)0)
 #define nnc_pack_delta_d(d, m, o, bw, dp) ((void)0)
-#define nnc_panel_grads_f(p, ids, r, v, k0, k1, dp, m, o, bw, a, g) ((void)0)
-#define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g) ((void)0)
+#define nnc_panel_grads_f(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
+#define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #endif
 
 #endif /* NNC_SIMD_H */

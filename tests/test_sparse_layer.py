@@ -71,14 +71,17 @@ def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, refe
             [X.shape[1], hidden, 4], dtype="float64", seed=5, init="he").weights[0])
 
 
-@pytest.mark.parametrize("batch_size,hidden", [(40, 70), (150, 37), (150, 80)])
+@pytest.mark.parametrize("batch_size,hidden", [(40, 70), (150, 37), (150, 80), (40, 64),
+                                               (150, 96)])
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 @pytest.mark.parametrize("kind", ["csr", "compact"])
 def test_delta_panels_equal_numpy_reference(kind, opt, batch_size, hidden, reference):
     # more than 4 vectors of hidden units (32 in float64) and batches over 16
     # rows: BP4's column form reads delta from panels (where the CPU has
     # AVX-512), of 4 vectors for batches up to 128 rows and of 2 past that;
-    # 37, 70 and 80 leave a partial last panel
+    # 37, 70 and 80 leave a partial last panel; with 64 and 96 all panels are
+    # whole, and a plain SGD step writes its new rows of W^1 into the packed
+    # copy the next batch's forward reads
     X, y = bag_of_words(n=300, d=500, density=0.03, seed=6)
     fit_kw, opt_kw = OPTIMIZERS[opt]
     net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
