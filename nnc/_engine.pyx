@@ -37,6 +37,8 @@ from nnc._kernels cimport (
 
 import numpy as np
 
+from nnc import _buffers
+
 cdef enum:
     MAX_LAYERS = 64
     ROW_GRAD_MAX_BATCH = 16   # below this, the sparse weight gradient goes row by row
@@ -681,7 +683,9 @@ cdef class Engine:
         self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))
 
     cdef object _alloc(self, Py_ssize_t n, dtype):
-        arr = np.zeros(max(n, 1), dtype=dtype)
+        # on a cache line, like the parameters: the packed panels' rows and
+        # delta's panels are read a 64-byte vector at a time
+        arr = _buffers.zeros(max(n, 1), dtype)
         self._alive.append(arr)
         return arr
 
