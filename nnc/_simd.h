@@ -542,19 +542,9 @@ static void nnc_column_grads_avx512_##SUF(                                     \
         return;                                                                \
     }                                                                          \
     /* Output blocks outermost: one block of delta stays in cache while     \
-     * every input's column reads it. */                                      \
-    for (int o = 0; o < n_out; o += 4 * LANES)                                 \
-    for (int k = k0; k < k1; k++) {                                            \
-        const int c0 = col_ptr[k], cnt = col_ptr[k + 1] - c0;                  \
-        T *gj = g + (ptrdiff_t)ids[k] * n_out;                                 \
-        {                                                                      \
-            const int rem = n_out - o;                                         \
-            NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, gj + o, \
-                            cnt, alpha * vals[c0 + p],                         \
-                            delta + (ptrdiff_t)rows[c0 + p] * n_out + o, gj + o, \
-                            (void)0);                                          \
-        }                                                                      \
-    }                                                                          \
+     * every input's column reads it (rows of delta n_out apart). */          \
+    nnc_block_grads_avx512_##SUF(col_ptr, ids, rows, vals, k0, k1, delta, 1, n_out, \
+                                 n_out, 4 * LANES, alpha, g, NULL, 0);        \
 }
 /* Column form over delta in panels.  Rows of delta lie n_out * sizeof(T)
  * bytes apart (1-2 KB for MNIST's hidden layers), so the pieces of them that
@@ -615,22 +605,26 @@ static inline void nnc_panel_full_##SUF(                                       \
         }                                                                      \
     }                                                                          \
 }                                                                              \
+/* The column form, block by block of bw outputs: delta's entry for row r \
+ * and block o is at d + o * block_step + r * row_step (row_step n_out for  \
+ * delta as it is, bw for its panels, whose rows go through the unmasked    \
+ * loop above when the block is whole). */                                   \
 __attribute__((target("avx512f")))                                             \
-static void nnc_panel_grads_avx512_##SUF(                                      \
+static void nnc_block_grads_avx512_##SUF(                                      \
     const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
-    int k0, int k1, const T *dp, int m, int n_out, int bw, T alpha, T *g,      \
-    T *P, int n_in)                                                            \
+    int k0, int k1, const T *d, ptrdiff_t block_step, int row_step, int n_out, \
+    int bw, T alpha, T *g, T *P, int n_in)                                     \
 {                                                                              \
     /* P (see nnc_panel_full) only comes with whole panels: n_out % bw == 0 */ \
     for (int o = 0; o < n_out; o += bw) {                                      \
-        const T *dq = dp + (ptrdiff_t)o * m;                                   \
+        const T *dq = d + (ptrdiff_t)o * block_step;                           \
         const int rem = n_out - o < bw ? n_out - o : bw;                       \
-        if (rem == 4 * LANES && bw == 4 * LANES) {                             \
+        if (rem == 4 * LANES && bw == 4 * LANES && row_step == bw) {           \
             nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 4, alpha, g, \
                                  P, n_in);                                     \
             continue;                                                          \
         }                                                                      \
-        if (rem == 2 * LANES && bw == 2 * LANES) {                             \
+        if (rem == 2 * LANES && bw == 2 * LANES && row_step == bw) {           \
             nnc_panel_full_##SUF(col_ptr, ids, rows, vals, k0, k1, dq, o, n_out, 2, alpha, g, \
                                  P, n_in);                                     \
             continue;                                                          \
@@ -640,9 +634,18 @@ static void nnc_panel_grads_avx512_##SUF(                                      \
             T *gj = g + (ptrdiff_t)ids[k] * n_out;                             \
             NNC_DISPATCH_NV(T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, gj + o,  \
                             cnt, alpha * vals[c0 + p],                         \
-                            dq + (ptrdiff_t)rows[c0 + p] * bw, gj + o, (void)0); \
+                            dq + (ptrdiff_t)rows[c0 + p] * row_step, gj + o, (void)0); \
         }                                                                      \
     }                                                                          \
+}                                                                              \
+/* delta packed by nnc_pack_delta: panel o starts at dp + o * m */            \
+static void nnc_panel_grads_avx512_##SUF(                                      \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
+    int k0, int k1, const T *dp, int m, int n_out, int bw, T alpha, T *g,      \
+    T *P, int n_in)                                                            \
+{                                                                              \
+    nnc_block_grads_avx512_##SUF(col_ptr, ids, rows, vals, k0, k1, dp, m, bw, n_out, bw, \
+                                 alpha, g, P, n_in);                           \
 }
 NNC_AVX512_DELTA_PANELS(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
                         _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps,

@@ -40,12 +40,13 @@ OPTIMIZERS = {  # fit's arguments (made fresh per test: an optimizer keeps state
 
 
 @pytest.mark.parametrize("batch_size,hidden", [(5, 9), (16, 9), (17, 9), (40, 9),
-                                               (40, 37), (33, 48)])
+                                               (40, 32), (40, 37), (33, 48)])
 @pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("kind", ["csr", "compact"])
 def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, reference):
     # batches of 32 and more with 16 and more hidden units take the packed
-    # forward (where the CPU has AVX-512); 37 leaves a partial last panel
+    # forward (where the CPU has AVX-512); 37 leaves a partial last panel;
+    # 32 (float64) is one whole block of BP4's column form without panels
     X, y = bag_of_words()
     fit_kw, opt_kw = OPTIMIZERS[opt]
     net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
