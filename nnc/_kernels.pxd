@@ -44,8 +44,6 @@ cdef void axpy(Py_ssize_t n, floating alpha, const floating* x, floating* y) noe
 # --- layers -----------------------------------------------------------------
 cdef void fill_rows(floating* out, const floating* b, Py_ssize_t rows,
                     Py_ssize_t cols) noexcept nogil
-cdef void dense_forward(const floating* a_prev, const floating* wt, const floating* b,
-                        floating* z, int rows, int n_in, int n_out, int threads) noexcept nogil
 cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, const floating* wt, const floating* b,
                          floating* z, int rows, int n_in, int n_out, int threads,

@@ -234,14 +234,6 @@ cdef void fill_rows(floating* out, const floating* b, Py_ssize_t rows,
         memcpy(out + i * cols, b, cols * sizeof(floating))
 
 
-cdef void dense_forward(const floating* a_prev, const floating* wt, const floating* b,
-                        floating* z, int rows, int n_in, int n_out, int threads) noexcept nogil:
-    """z = a_prev W^T + b for a mini-batch: one GEMM."""
-    fill_rows(z, b, rows, n_out)
-    gemm_par(False, False, rows, n_out, n_in, <floating>1, a_prev, n_in, wt, n_out,
-             <floating>1, z, n_out, threads)
-
-
 #: weight blocks larger than this (bytes) are "far": the sparse kernels then
 #: prefetch their rows and finish one row before the next (a bag of words)
 cdef Py_ssize_t FAR_BYTES = 4 << 20
