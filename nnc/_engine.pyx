@@ -29,6 +29,7 @@ from nnc._kernels cimport (
     gemm_par, axpy, sparse_forward, sparse_weight_grad, rows_to_columns,
     panel_lanes, pack_rows, delta_panel_width, pack_delta, all_finite,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
+    tile_rows, active_columns, tile_forward, tile_update,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     add_bias, bias_activate, softmax_crossentropy, sum_squares,
     ACT_RELU, ACT_SOFTMAX, LOSS_CATEGORICAL_CROSSENTROPY,
@@ -108,6 +109,14 @@ cdef struct Ctx:
     int* csc_rows
     void* csc_vals
     int* col_count              # scratch of the transposition, kept zero
+    # small batches of dense rows (compact mode, m <= tile_max) are not
+    # compacted: the layer reads rows x_rows[:m] in place, over the columns
+    # act_cols[:n_act] where any of them is non-zero (tile_forward/_update)
+    int tile_max
+    int tile                    # the current batch goes through the tiles
+    void** x_rows
+    int* act_cols
+    int n_act
     unsigned long long* col_bits
     void* w_packed              # W^1 packed in panels for the sparse forward, or NULL
     void* delta_panels          # delta^1 packed in panels for BP4's column form, or NULL
@@ -156,6 +165,9 @@ cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept n
         if c.input_mode == INPUT_DENSE:
             if all_finite(<floating*>c.a[0] + i * nf, nf):
                 continue
+        elif c.tile:
+            if all_finite(<floating*>c.x_rows[i], nf):
+                continue
         elif all_finite(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
             continue
         c.bad_row = c.order[start + i]
@@ -178,8 +190,14 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
         for i in range(m):
             memcpy(a0 + i * nf, x + c.order[start + i] * nf, nf * sizeof(floating))
     elif c.input_mode == INPUT_COMPACT:
-        compact_rows(x, nf, c.order, start, m, c.sp_cols, <floating*>c.sp_vals,
-                     c.sp_cnt, c.threads)
+        c.tile = m <= c.tile_max
+        if c.tile:
+            for i in range(m):
+                c.x_rows[i] = x + c.order[start + i] * nf
+            c.n_act = active_columns(<const floating* const*>c.x_rows, m, <int>nf, c.act_cols)
+        else:
+            compact_rows(x, nf, c.order, start, m, c.sp_cols, <floating*>c.sp_vals,
+                         c.sp_cnt, c.threads)
     else:
         for i in range(m):
             r = c.order[start + i]
@@ -224,7 +242,11 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         n_out = c.sizes[l + 1]
         prev = <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
         fl = <floating*>c.f[l]
-        if l == 0 and c.input_mode != INPUT_DENSE:
+        if l == 0 and c.tile:
+            tile_forward(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act,
+                         params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out)
+            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+        elif l == 0 and c.input_mode != INPUT_DENSE:
             if c.w_packed != NULL and c.packed_stale:
                 pack_rows(params + c.w_off[0], n_in, n_out, <floating*>c.w_packed,
                           c.col_ids if c.packed_stale == 1 else NULL, c.n_cols)
@@ -286,6 +308,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
     cdef floating* gb
     cdef floating* mk
     cdef floating* packed
+    cdef floating* ad
     cdef floating alpha, beta
     cdef Py_ssize_t e
     cdef double lr_t = step_size(c) if update_now else 0
@@ -329,9 +352,18 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
             if not c.fused and not c.accumulate:
                 memset(gw, 0, <Py_ssize_t>n_in * n_out * sizeof(floating))
             if m <= ROW_GRAD_MAX_BATCH:
-                # Small batch: few samples share an input; go sample by sample.
-                sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
-                                        c.sp_stride, m, d, alpha, gw, n_out)
+                # Small batch: few samples share an input.  alpha * delta is
+                # formed once, and both kernels add x * (alpha delta).
+                if alpha != 1:
+                    for e in range(<Py_ssize_t>m * n_out):
+                        dp[e] = alpha * d[e]
+                ad = dp if alpha != 1 else d
+                if c.tile:
+                    tile_update(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act, ad, gw,
+                                n_out)
+                else:  # sample by sample
+                    sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
+                                            c.sp_stride, m, ad, 1, gw, n_out)
                 c.packed_stale = 2
             else:
                 c.n_cols = rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
@@ -631,6 +663,11 @@ cdef class Engine:
             self.c.a[0] = self.c.x_batch
         elif input_mode == INPUT_COMPACT:
             self._sparse_workspace(sizes[0])
+            self.c.tile_max = min(cap, tile_rows(<int>sizes[1], <double>0) if self.is_double
+                                  else tile_rows(<int>sizes[1], <float>0))
+            if self.c.tile_max:
+                self.c.x_rows = <void**>_ptr(self._alloc(self.c.tile_max, np.uintp))
+                self.c.act_cols = <int*>_ptr(self._alloc(sizes[0], np.int32))
         # (CSR: set_data allocates it, once the longest row is known)
         for l in range(L):
             self.c.z[l] = self._buffer(cap * sizes[l + 1])
@@ -815,6 +852,12 @@ cdef class Engine:
         """Index of the first input row found non-finite, or -1."""
         def __get__(self):
             return self.c.bad_row
+
+    property tile_rows:
+        """Batches of up to this many dense rows go through the register
+        tiles, not compacted (0: never; see tile_forward in _simd.h)."""
+        def __get__(self):
+            return self.c.tile_max
 
     def _check_ready(self):
         if self.c.order == NULL or self._data_mode < 0:

@@ -68,6 +68,14 @@ cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
                                   const int* counts, int stride, int rows,
                                   const floating* delta, floating alpha, floating* gwt,
                                   int n_out) noexcept nogil
+cdef int tile_rows(int n_out, floating kind) noexcept nogil
+cdef int active_columns(const floating* const* x, int m, int n_features,
+                        int* act) noexcept nogil
+cdef void tile_forward(const floating* const* x, int m, const int* act, int n_act,
+                       const floating* wt, const floating* b, floating* z,
+                       int n_out) noexcept nogil
+cdef void tile_update(const floating* const* x, int m, const int* act, int n_act,
+                      const floating* ad, floating* gwt, int n_out) noexcept nogil
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
                        Py_ssize_t start, int rows, int* cols_idx, floating* vals,
                        int* counts, int threads) noexcept nogil

@@ -68,6 +68,18 @@ cdef extern from "_simd.h" nogil:
                                Py_ssize_t stride, int rows, const double* delta, int n_out,
                                double alpha, double* g)
     void nnc_sigmoid_f(const float* z, float* a, Py_ssize_t n)
+    int nnc_tile_rows_f(int n_out)
+    int nnc_tile_rows_d(int n_out)
+    int nnc_active_f(const float* const* x, int m, int nf, int* act)
+    int nnc_active_d(const double* const* x, int m, int nf, int* act)
+    void nnc_tile_forward_f(const float* const* x, int m, const int* act, int n_act,
+                            const float* w, int n_out, const float* b, float* z)
+    void nnc_tile_forward_d(const double* const* x, int m, const int* act, int n_act,
+                            const double* w, int n_out, const double* b, double* z)
+    void nnc_tile_update_f(const float* const* x, int m, const int* act, int n_act,
+                           const float* ad, int n_out, float* g)
+    void nnc_tile_update_d(const double* const* x, int m, const int* act, int n_act,
+                           const double* ad, int n_out, double* g)
     int nnc_compact_f(const float* row, int n, int* cols, float* vals)
     int nnc_compact_d(const double* row, int n, int* cols, double* vals)
     void nnc_sgd_f(float* p, const float* g, Py_ssize_t n, float lr)
@@ -439,6 +451,43 @@ cdef inline int _compact_row(const floating* row, Py_ssize_t n, int* cols_idx,
         return nnc_compact_f(row, <int>n, cols_idx, vals)
     else:
         return nnc_compact_d(row, <int>n, cols_idx, vals)
+
+
+cdef int tile_rows(int n_out, floating kind) noexcept nogil:
+    """Rows of a batch that the register tiles take for a first layer of
+    ``n_out`` outputs (0 where they are not available or do not pay)."""
+    if floating is float:
+        return nnc_tile_rows_f(n_out)
+    else:
+        return nnc_tile_rows_d(n_out)
+
+
+cdef int active_columns(const floating* const* x, int m, int n_features,
+                        int* act) noexcept nogil:
+    """The columns (in increasing order) where any of the m rows x[i] is non-zero."""
+    if floating is float:
+        return nnc_active_f(x, m, n_features, act)
+    else:
+        return nnc_active_d(x, m, n_features, act)
+
+
+cdef void tile_forward(const floating* const* x, int m, const int* act, int n_act,
+                       const floating* wt, const floating* b, floating* z,
+                       int n_out) noexcept nogil:
+    """z = x W^T + b over the active columns, for m <= tile_rows() dense rows x[i]."""
+    if floating is float:
+        nnc_tile_forward_f(x, m, act, n_act, wt, n_out, b, z)
+    else:
+        nnc_tile_forward_d(x, m, act, n_act, wt, n_out, b, z)
+
+
+cdef void tile_update(const floating* const* x, int m, const int* act, int n_act,
+                      const floating* ad, floating* gwt, int n_out) noexcept nogil:
+    """gwt += x^T ad over the active columns (ad: alpha * delta, m x n_out)."""
+    if floating is float:
+        nnc_tile_update_f(x, m, act, n_act, ad, n_out, gwt)
+    else:
+        nnc_tile_update_d(x, m, act, n_act, ad, n_out, gwt)
 
 
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,

@@ -893,6 +893,184 @@ static int nnc_compact_d(const double *row, int n, int *cols, double *vals)
     return nnc_avx512() ? nnc_compact_avx512_d(row, n, cols, vals)
                           : nnc_compact_scalar_d(row, n, cols, vals);
 }
+#define NNC_CMPNEQ_PS(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_NEQ_UQ)
+#define NNC_CMPNEQ_PD(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_NEQ_UQ)
+
+/* ---- register tiles: the first layer of a small batch of dense rows.
+ * For batches of up to NNC_TILE_MAX rows read in place from a dense x, the
+ * row form above loads a row of W from L2 for every non-zero input (~1,500 a
+ * tutorial batch, the rows 94 KB in all) and must first compact each row.
+ * Here the batch's z (forward) or delta (update) stays in registers, two
+ * vectors of outputs per sample, and each input column that is non-zero in
+ * any row of the batch (nnc_active: ~380 of MNIST's 784 for 10 rows) loads
+ * its row of W once and meets every sample, its zeros included.  A zero
+ * adds exactly nothing (z + 0*w = z, w + 0*d = w for finite w, d), so each
+ * output gets the same terms in the same order as from the row form: the
+ * same results to the bit.  The update takes alpha * delta, scaled by the
+ * caller, as the row form does with alpha = 1.
+ *
+ * Outputs go in blocks of two vectors, [oa, oa+L) and [ob, ob+L).  A last
+ * block that would run past n_out is moved back to end at n_out; the
+ * outputs it shares with earlier vectors are computed twice alike in the
+ * forward, and masked out of the update (delta zero there), whose vector B
+ * is stored before A so that A's new values win where they overlap. */
+#define NNC_TILE_MAX 12
+
+static inline void nnc_tile_block(int n_out, int lanes, int k, int *oa, int *ob, int *lo)
+{
+    const int o = 2 * lanes * k;
+    if (o + 2 * lanes <= n_out) {
+        *oa = o; *ob = o + lanes; *lo = o;
+    } else if (n_out >= 2 * lanes) {
+        *oa = n_out - 2 * lanes; *ob = n_out - lanes; *lo = o;
+    } else {
+        *oa = 0; *ob = n_out - lanes; *lo = 0;
+    }
+}
+
+#define NNC_AVX512_TILE(SUF, T, VEC, LANES, MT, LOADU, STOREU, LOADZ, FMA, SET1,  \
+                        CMPNEQ, SETZERO)                                       \
+__attribute__((target("avx512f")))                                             \
+static int nnc_active_##SUF(const T *const *x, int m, int nf, int *act)        \
+{                                                                              \
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, \
+                                           12, 13, 14, 15);                    \
+    int n = 0, j = 0;                                                          \
+    for (; j + LANES <= nf; j += LANES) {                                      \
+        MT k = 0;                                                              \
+        for (int s = 0; s < m; s++)                                            \
+            k |= CMPNEQ(LOADU(x[s] + j), SETZERO());                           \
+        _mm512_mask_compressstoreu_epi32(act + n, (__mmask16)k,                \
+                                         _mm512_add_epi32(_mm512_set1_epi32(j), lane)); \
+        n += __builtin_popcount((unsigned)k);                                  \
+    }                                                                          \
+    for (; j < nf; j++) {                                                      \
+        int any = 0;                                                           \
+        for (int s = 0; s < m; s++)                                            \
+            any |= x[s][j] != 0;                                               \
+        if (any)                                                               \
+            act[n++] = j;                                                      \
+    }                                                                          \
+    return n;                                                                  \
+}                                                                              \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_tile_fwd_body_##SUF(                                    \
+    const T *const *x, const int M, const int *act, int n_act, const T *w,     \
+    int n_out, const T *b, T *z)                                               \
+{                                                                              \
+    const int nb = n_out <= 2 * LANES ? 1 : (n_out + 2 * LANES - 1) / (2 * LANES); \
+    for (int k = 0; k < nb; k++) {                                             \
+        int oa, ob, lo;                                                        \
+        nnc_tile_block(n_out, LANES, k, &oa, &ob, &lo);                        \
+        VEC za[NNC_TILE_MAX], zb[NNC_TILE_MAX];                                \
+        const VEC ba = LOADU(b + oa), bb = LOADU(b + ob);                      \
+        for (int s = 0; s < M; s++) { za[s] = ba; zb[s] = bb; }                \
+        for (int q = 0; q < n_act; q++) {                                      \
+            const int j = act[q];                                              \
+            const T *wj = w + (ptrdiff_t)j * n_out;                            \
+            const VEC wa = LOADU(wj + oa), wb = LOADU(wj + ob);                \
+            for (int s = 0; s < M; s++) {                                      \
+                const VEC v = SET1(x[s][j]);                                   \
+                za[s] = FMA(v, wa, za[s]);                                     \
+                zb[s] = FMA(v, wb, zb[s]);                                     \
+            }                                                                  \
+        }                                                                      \
+        for (int s = 0; s < M; s++) {                                          \
+            STOREU(z + (ptrdiff_t)s * n_out + ob, zb[s]);                      \
+            STOREU(z + (ptrdiff_t)s * n_out + oa, za[s]);                      \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_tile_upd_body_##SUF(                                    \
+    const T *const *x, const int M, const int *act, int n_act, const T *ad,    \
+    int n_out, T *g)                                                           \
+{                                                                              \
+    const int nb = n_out <= 2 * LANES ? 1 : (n_out + 2 * LANES - 1) / (2 * LANES); \
+    for (int k = 0; k < nb; k++) {                                             \
+        int oa, ob, lo;                                                        \
+        nnc_tile_block(n_out, LANES, k, &oa, &ob, &lo);                        \
+        const int lob = lo > oa + LANES ? lo : oa + LANES;                     \
+        const MT ma = (MT)(oa >= lo ? ~0u : ~0u << (lo - oa));                 \
+        const MT mb = (MT)(ob >= lob ? ~0u : ~0u << (lob - ob));               \
+        VEC da[NNC_TILE_MAX], db[NNC_TILE_MAX];                                \
+        for (int s = 0; s < M; s++) {                                          \
+            da[s] = LOADZ(ma, ad + (ptrdiff_t)s * n_out + oa);                 \
+            db[s] = LOADZ(mb, ad + (ptrdiff_t)s * n_out + ob);                 \
+        }                                                                      \
+        for (int q = 0; q < n_act; q++) {                                      \
+            T *gj = g + (ptrdiff_t)act[q] * n_out;                             \
+            const int j = act[q];                                              \
+            VEC ga = LOADU(gj + oa), gb = LOADU(gj + ob);                      \
+            for (int s = 0; s < M; s++) {                                      \
+                const VEC v = SET1(x[s][j]);                                   \
+                ga = FMA(v, da[s], ga);                                        \
+                gb = FMA(v, db[s], gb);                                        \
+            }                                                                  \
+            STOREU(gj + ob, gb);                                               \
+            STOREU(gj + oa, ga);                                               \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+/* one copy per batch size, so that the tile's loops over samples unroll \
+ * and its 2 * M vectors live in registers */                                \
+__attribute__((target("avx512f")))                                             \
+static void nnc_tile_forward_##SUF(const T *const *x, int m, const int *act, int n_act, \
+                                   const T *w, int n_out, const T *b, T *z)    \
+{                                                                              \
+    switch (m) {                                                               \
+    case 1: nnc_tile_fwd_body_##SUF(x, 1, act, n_act, w, n_out, b, z); break;  \
+    case 2: nnc_tile_fwd_body_##SUF(x, 2, act, n_act, w, n_out, b, z); break;  \
+    case 3: nnc_tile_fwd_body_##SUF(x, 3, act, n_act, w, n_out, b, z); break;  \
+    case 4: nnc_tile_fwd_body_##SUF(x, 4, act, n_act, w, n_out, b, z); break;  \
+    case 5: nnc_tile_fwd_body_##SUF(x, 5, act, n_act, w, n_out, b, z); break;  \
+    case 6: nnc_tile_fwd_body_##SUF(x, 6, act, n_act, w, n_out, b, z); break;  \
+    case 7: nnc_tile_fwd_body_##SUF(x, 7, act, n_act, w, n_out, b, z); break;  \
+    case 8: nnc_tile_fwd_body_##SUF(x, 8, act, n_act, w, n_out, b, z); break;  \
+    case 9: nnc_tile_fwd_body_##SUF(x, 9, act, n_act, w, n_out, b, z); break;  \
+    case 10: nnc_tile_fwd_body_##SUF(x, 10, act, n_act, w, n_out, b, z); break; \
+    case 11: nnc_tile_fwd_body_##SUF(x, 11, act, n_act, w, n_out, b, z); break; \
+    default: nnc_tile_fwd_body_##SUF(x, 12, act, n_act, w, n_out, b, z); break; \
+    }                                                                          \
+}                                                                              \
+__attribute__((target("avx512f")))                                             \
+static void nnc_tile_update_##SUF(const T *const *x, int m, const int *act, int n_act, \
+                                  const T *ad, int n_out, T *g)                \
+{                                                                              \
+    switch (m) {                                                               \
+    case 1: nnc_tile_upd_body_##SUF(x, 1, act, n_act, ad, n_out, g); break;    \
+    case 2: nnc_tile_upd_body_##SUF(x, 2, act, n_act, ad, n_out, g); break;    \
+    case 3: nnc_tile_upd_body_##SUF(x, 3, act, n_act, ad, n_out, g); break;    \
+    case 4: nnc_tile_upd_body_##SUF(x, 4, act, n_act, ad, n_out, g); break;    \
+    case 5: nnc_tile_upd_body_##SUF(x, 5, act, n_act, ad, n_out, g); break;    \
+    case 6: nnc_tile_upd_body_##SUF(x, 6, act, n_act, ad, n_out, g); break;    \
+    case 7: nnc_tile_upd_body_##SUF(x, 7, act, n_act, ad, n_out, g); break;    \
+    case 8: nnc_tile_upd_body_##SUF(x, 8, act, n_act, ad, n_out, g); break;    \
+    case 9: nnc_tile_upd_body_##SUF(x, 9, act, n_act, ad, n_out, g); break;    \
+    case 10: nnc_tile_upd_body_##SUF(x, 10, act, n_act, ad, n_out, g); break;  \
+    case 11: nnc_tile_upd_body_##SUF(x, 11, act, n_act, ad, n_out, g); break;  \
+    default: nnc_tile_upd_body_##SUF(x, 12, act, n_act, ad, n_out, g); break;  \
+    }                                                                          \
+}
+NNC_AVX512_TILE(f, float, __m512, 16, __mmask16, _mm512_loadu_ps, _mm512_storeu_ps,
+                _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_set1_ps,
+                NNC_CMPNEQ_PS, _mm512_setzero_ps)
+NNC_AVX512_TILE(d, double, __m512d, 8, __mmask8, _mm512_loadu_pd, _mm512_storeu_pd,
+                _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_set1_pd,
+                NNC_CMPNEQ_PD, _mm512_setzero_pd)
+
+/* rows of a batch the tiles take (0: none), for a first layer of n_out
+ * outputs: at least one vector of them, and few enough that the tile,
+ * which sees every active input, beats the row form (NNC_TILE_OUTPUTS) */
+#define NNC_TILE_OUTPUTS 128
+static int nnc_tile_rows_f(int n_out)
+{
+    return nnc_avx512() && n_out >= 16 && n_out <= NNC_TILE_OUTPUTS ? NNC_TILE_MAX : 0;
+}
+static int nnc_tile_rows_d(int n_out)
+{
+    return nnc_avx512() && n_out >= 8 && n_out <= NNC_TILE_OUTPUTS ? NNC_TILE_MAX : 0;
+}
 #else
 #define nnc_compact_f nnc_compact_scalar_f
 #define nnc_compact_d nnc_compact_scalar_d
@@ -920,6 +1098,15 @@ static int nnc_delta_lanes_d(void) { return 0; }
 #define nnc_pack_delta_d(d, m, o, bw, dp) ((void)0)
 #define nnc_panel_grads_f(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
+/* no register tiles (rows 0) */
+static int nnc_tile_rows_f(int n_out) { (void)n_out; return 0; }
+static int nnc_tile_rows_d(int n_out) { (void)n_out; return 0; }
+#define nnc_active_f(x, m, nf, act) 0
+#define nnc_active_d(x, m, nf, act) 0
+#define nnc_tile_forward_f(x, m, act, n, w, o, b, z) ((void)0)
+#define nnc_tile_forward_d(x, m, act, n, w, o, b, z) ((void)0)
+#define nnc_tile_update_f(x, m, act, n, ad, o, g) ((void)0)
+#define nnc_tile_update_d(x, m, act, n, ad, o, g) ((void)0)
 #endif
 
 #endif /* NNC_SIMD_H */

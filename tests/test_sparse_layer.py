@@ -40,13 +40,15 @@ OPTIMIZERS = {  # fit's arguments (made fresh per test: an optimizer keeps state
 
 
 @pytest.mark.parametrize("batch_size,hidden", [(5, 9), (16, 9), (17, 9), (40, 9),
-                                               (40, 32), (40, 37), (33, 48)])
+                                               (40, 32), (40, 37), (33, 48),
+                                               (10, 30), (12, 16), (3, 37)])
 @pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("kind", ["csr", "compact"])
 def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, reference):
     # batches of 32 and more with 16 and more hidden units take the packed
     # forward (where the CPU has AVX-512); 37 leaves a partial last panel;
-    # 32 (float64) is one whole block of BP4's column form without panels
+    # 32 (float64) is one whole block of BP4's column form without panels;
+    # dense ("compact") batches of up to 12 rows take the register tiles
     X, y = bag_of_words()
     fit_kw, opt_kw = OPTIMIZERS[opt]
     net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
@@ -171,17 +173,18 @@ def test_packed_forward_is_bit_identical_to_the_dense_order(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("sparse,hidden", [(True, 5), (False, 5), (True, 30)])
 @pytest.mark.parametrize("col", [0, 15, 16, 17, 31, 32, 98, 99])
-def test_a_non_finite_input_is_found_at_any_position_of_a_row(col, sparse, dtype):
-    # the engine checks each gathered row in blocks of 16 values and a tail
+def test_a_non_finite_input_is_found_at_any_position_of_a_row(col, sparse, hidden, dtype):
+    # the engine checks each gathered row in blocks of 16 values and a tail:
+    # compacted (5 hidden units) or read in place by the register tiles (30)
     rng = np.random.default_rng(col)
     X = rng.random((40, 100)).astype(dtype) + 0.5   # every value non-zero
     y = rng.integers(0, 3, 40)
     for bad in (np.nan, np.inf, -np.inf):
         Xb = X.copy()
         Xb[23, col] = bad
-        net = nnc.Network([100, 5, 3], dtype=dtype, seed=0)
+        net = nnc.Network([100, hidden, 3], dtype=dtype, seed=0)
         with pytest.raises(ValueError, match=r"X contains NaN or inf"):
             net.fit(Xb, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)
         net.fit(X, y, epochs=1, batch_size=8, sparse=sparse, verbose=0)  # and no false alarm
@@ -239,3 +242,59 @@ def test_row_form_with_unsorted_and_duplicate_columns(hidden, dtype, reference):
             reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=7)
         for W, Wr in zip(runs[0].weights, ref.W, strict=True):
             np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+
+
+def _cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return all(flag in flags.split() for flag in ("avx512f", "avx512vl", "fma"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_register_tiles_take_small_dense_batches(dtype):
+    # which layers the tiles take; where the CPU has AVX-512 they must exist,
+    # or the tests below would compare the row form with itself
+    net = nnc.Network([50, 30, 4], dtype=dtype)
+    lanes = 16 if dtype == "float32" else 8
+    for hidden, cap, expected in [(30, 10, 10), (30, 64, 12), (lanes, 64, 12),
+                                  (lanes - 1, 64, 0), (128, 64, 12), (129, 64, 0)]:
+        net = nnc.Network([50, hidden, 4], dtype=dtype)
+        engine = net._engine(cap, 1, 1)                    # input mode 1: compact
+        if _cpu_has_avx512():
+            assert engine.tile_rows == expected, (hidden, cap)
+        else:
+            assert engine.tile_rows in (0, expected)
+        assert net._engine(cap, 2, 1).tile_rows == 0       # CSR input: row form
+        assert net._engine(cap, 0, 1).tile_rows == 0       # dense layer: GEMM
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "momentum"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hidden", [8, 11, 16, 20, 30, 32, 37, 48, 70, 128])
+def test_register_tiles_are_bit_identical_to_the_row_form(hidden, dtype, opt):
+    # dense batches of up to 12 rows go through the register tiles, which add
+    # every active column's row of W (zeros included) and so must give the
+    # row form's results to the bit; the same data as CSR takes the row form.
+    # Batches of 1, 3, 10 and 12 rows, a last batch of 7 and 4, the empty row,
+    # outputs over one vector, between one and two, and several blocks of two
+    # with a last one moved back to end at n_out
+    X, y = bag_of_words(n=60, d=300, density=0.08, seed=4)
+    X = X.astype(dtype)
+    fit_kw, _ = OPTIMIZERS[opt]
+    runs, losses = [], []
+    for inp in (X, sp.csr_matrix(X)):
+        net = nnc.Network([X.shape[1], hidden, 4], activation="sigmoid", dtype=dtype,
+                          seed=2)
+        for batch_size in (1, 3, 10, 12, 8):
+            hist = net.fit(inp, y, epochs=1, batch_size=batch_size, shuffle=batch_size != 8,
+                           sparse=True, verbose=0, **fit_kw())
+            losses.append(hist["loss"][-1])
+        runs.append(net)
+    tiles, rows = runs
+    np.testing.assert_array_equal(tiles.params, rows.params)
+    assert losses[:5] == losses[5:]   # the forward pass's outputs, through the loss
+    assert not np.array_equal(tiles.params, nnc.Network(
+        [X.shape[1], hidden, 4], activation="sigmoid", dtype=dtype, seed=2).params)
