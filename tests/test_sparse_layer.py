@@ -260,7 +260,7 @@ def test_register_tiles_take_small_dense_batches(dtype):
     net = nnc.Network([50, 30, 4], dtype=dtype)
     lanes = 16 if dtype == "float32" else 8
     for hidden, cap, expected in [(30, 10, 10), (30, 64, 12), (lanes, 64, 12),
-                                  (lanes - 1, 64, 0), (128, 64, 12), (129, 64, 0)]:
+                                  (lanes - 1, 64, 0), (256, 64, 12), (257, 64, 0)]:
         net = nnc.Network([50, hidden, 4], dtype=dtype)
         engine = net._engine(cap, 1, 1)                    # input mode 1: compact
         if _cpu_has_avx512():
@@ -273,7 +273,7 @@ def test_register_tiles_take_small_dense_batches(dtype):
 
 @pytest.mark.parametrize("opt", ["sgd", "adam", "momentum"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("hidden", [8, 11, 16, 20, 30, 32, 37, 48, 70, 128])
+@pytest.mark.parametrize("hidden", [8, 11, 16, 20, 30, 32, 37, 48, 70, 128, 256])
 def test_register_tiles_are_bit_identical_to_the_row_form(hidden, dtype, opt):
     # dense batches of up to 12 rows go through the register tiles, which add
     # every active column's row of W (zeros included) and so must give the
