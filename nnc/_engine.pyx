@@ -29,7 +29,7 @@ from nnc._kernels cimport (
     gemm_par, axpy, sparse_forward, sparse_weight_grad, rows_to_columns,
     panel_lanes, pack_rows, delta_panel_width, pack_delta, all_finite,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
-    tile_rows, active_columns, tile_forward, tile_update,
+    tile_rows, active_columns, tile_forward, tile_update, scatter_rows, scatter_forward,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     add_bias, bias_activate, softmax_crossentropy, sum_squares,
     ACT_RELU, ACT_SOFTMAX, LOSS_CATEGORICAL_CROSSENTROPY,
@@ -121,6 +121,11 @@ cdef struct Ctx:
     void* w_packed              # W^1 packed in panels for the sparse forward, or NULL
     void* delta_panels          # delta^1 packed in panels for BP4's column form, or NULL
     int delta_bw                # values per row of a panel of delta_panels
+    # batches of ROW_GRAD_MAX_BATCH < m <= scatter_max rows take the forward
+    # in column form (scatter_forward), through delta_panels as panels of z;
+    # csc_ready: the batch's columns (col_ids ...) are already built
+    int scatter_max
+    int csc_ready
     # what of w_packed is stale: 0 nothing, 1 the rows col_ids[:n_cols] (the
     # last fused SGD step changed only those), 2 everything
     int packed_stale
@@ -183,6 +188,7 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     cdef floating* x = <floating*>c.x
     cdef floating* yb = <floating*>c.yb
     cdef floating* wb = <floating*>c.wb
+    c.csc_ready = 0
     if c.input_mode == INPUT_DENSE and c.direct:
         c.a[0] = x + start * nf  # rows start .. start+m-1, contiguous
     elif c.input_mode == INPUT_DENSE:
@@ -246,6 +252,15 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
             tile_forward(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act,
                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out)
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+        elif l == 0 and ROW_GRAD_MAX_BATCH < m <= c.scatter_max:
+            columns(c, kind, m)
+            scatter_forward(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
+                            <floating*>c.csc_vals, params + c.w_off[0], params + c.b_off[0],
+                            <floating*>c.z[0], m, n_out, c.delta_bw,
+                            <floating*>c.delta_panels, c.threads)
+            # this path does not keep W^1's packed copy up to date
+            c.packed_stale = 2
+            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         elif l == 0 and c.input_mode != INPUT_DENSE:
             if c.w_packed != NULL and c.packed_stale:
                 pack_rows(params + c.w_off[0], n_in, n_out, <floating*>c.w_packed,
@@ -271,6 +286,15 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
             for e in range(n):
                 mk[e] = inv if (_mix(key + <uint64_t>e) >> 11) * (1.0 / 9007199254740992.0) < keep else 0
                 al[e] = fl[e] * mk[e]
+
+
+cdef void columns(Ctx* c, floating kind, int m) noexcept nogil:
+    """The batch's non-zeros by column (once per batch: forward and BP4 share them)."""
+    if not c.csc_ready:
+        c.n_cols = rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride, m,
+                                   <int>c.n_features, c.col_count, c.col_bits, c.col_ids,
+                                   c.col_ptr, c.csc_rows, <floating*>c.csc_vals)
+        c.csc_ready = 1
 
 
 cdef inline void dense_product(Ctx* c, floating kind, int l, int m,
@@ -366,10 +390,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                                             c.sp_stride, m, ad, 1, gw, n_out)
                 c.packed_stale = 2
             else:
-                c.n_cols = rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
-                                           c.sp_stride, m, <int>c.n_features, c.col_count,
-                                           c.col_bits, c.col_ids, c.col_ptr, c.csc_rows,
-                                           <floating*>c.csc_vals)
+                columns(c, kind, m)
                 packed = NULL
                 if c.delta_panels != NULL:
                     pack_delta(d, m, n_out, c.delta_bw, <floating*>c.delta_panels)
@@ -717,6 +738,12 @@ cdef class Engine:
             self.c.delta_bw = width
             self.c.delta_panels = self._buffer(cap * ((self.c.sizes[1] + width - 1)
                                                       // width * width))
+            if self.c.w_packed != NULL:
+                # where the packed forward would pay, the column form pays
+                # more (wide 784-256, batch 128: 0.97x the epoch); the deep
+                # 784-512 layer gains nothing from either
+                self.c.scatter_max = (scatter_rows(<int>width, <double>0) if self.is_double
+                                      else scatter_rows(<int>width, <float>0))
         self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))
 
     cdef object _alloc(self, Py_ssize_t n, dtype):

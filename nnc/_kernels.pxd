@@ -62,6 +62,11 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const floating* dp, int m, int bw,
                              floating* packed) noexcept nogil
 cdef int delta_panel_width(int n_in, int n_out, int cap, floating kind) noexcept nogil
+cdef int scatter_rows(int bw, floating kind) noexcept nogil
+cdef void scatter_forward(const int* col_ptr, const int* ids, int n_cols,
+                          const int* csc_rows, const floating* csc_vals,
+                          const floating* wt, const floating* b, floating* z, int m,
+                          int n_out, int bw, floating* zp, int threads) noexcept nogil
 cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
                      floating* dp) noexcept nogil
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,

@@ -68,6 +68,13 @@ cdef extern from "_simd.h" nogil:
                                Py_ssize_t stride, int rows, const double* delta, int n_out,
                                double alpha, double* g)
     void nnc_sigmoid_f(const float* z, float* a, Py_ssize_t n)
+    void nnc_scatter_forward_f(const int* col_ptr, const int* ids, const int* rows,
+                               const float* vals, int n_cols, const float* wt, const float* b,
+                               int n_out, int m, int bw, int q0, int q1, float* zp, float* z)
+    void nnc_scatter_forward_d(const int* col_ptr, const int* ids, const int* rows,
+                               const double* vals, int n_cols, const double* wt,
+                               const double* b, int n_out, int m, int bw, int q0, int q1,
+                               double* zp, double* z)
     int nnc_tile_rows_f(int n_out)
     int nnc_tile_rows_d(int n_out)
     int nnc_active_f(const float* const* x, int m, int nf, int* act)
@@ -373,6 +380,49 @@ cdef int delta_panel_width(int n_in, int n_out, int cap, floating kind) noexcept
     if <Py_ssize_t>cap * 4 * lanes * sizeof(floating) <= DELTA_PANEL_BYTES:
         return 4 * lanes
     return 2 * lanes
+
+
+cdef int scatter_rows(int bw, floating kind) noexcept nogil:
+    """Most rows of a batch for :func:`scatter_forward` with panels of ``bw``
+    values: a panel of z stays in L1 (0 when bw is 0)."""
+    if bw <= 0:
+        return 0
+    return <int>(DELTA_PANEL_BYTES // (<Py_ssize_t>bw * sizeof(floating)))
+
+
+cdef void scatter_forward(const int* col_ptr, const int* ids, int n_cols,
+                          const int* csc_rows, const floating* csc_vals,
+                          const floating* wt, const floating* b, floating* z, int m,
+                          int n_out, int bw, floating* zp, int threads) noexcept nogil:
+    """z = x W^T + b from the batch's non-zeros by column (:func:`rows_to_columns`),
+    through panels of z of width bw (``zp``: the layout of :func:`pack_delta`).
+
+    Each panel of outputs is one thread's: the sums do not depend on the
+    number of threads, and equal those of :func:`sparse_forward` to the bit.
+    """
+    cdef int t, nt, n_panels = (n_out + bw - 1) // bw, per
+    if threads > 1 and n_panels > 1:
+        nt = min(threads, n_panels)
+        per = (n_panels + nt - 1) // nt
+        for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
+            _scatter_panels(col_ptr, ids, n_cols, csc_rows, csc_vals, wt, b, z, m, n_out, bw,
+                            min(n_panels, t * per), min(n_panels, (t + 1) * per), zp)
+    else:
+        _scatter_panels(col_ptr, ids, n_cols, csc_rows, csc_vals, wt, b, z, m, n_out, bw,
+                        0, n_panels, zp)
+
+
+cdef inline void _scatter_panels(const int* col_ptr, const int* ids, int n_cols,
+                                 const int* csc_rows, const floating* csc_vals,
+                                 const floating* wt, const floating* b, floating* z, int m,
+                                 int n_out, int bw, int q0, int q1,
+                                 floating* zp) noexcept nogil:
+    if floating is float:
+        nnc_scatter_forward_f(col_ptr, ids, csc_rows, csc_vals, n_cols, wt, b, n_out, m, bw,
+                              q0, q1, zp, z)
+    else:
+        nnc_scatter_forward_d(col_ptr, ids, csc_rows, csc_vals, n_cols, wt, b, n_out, m, bw,
+                              q0, q1, zp, z)
 
 
 cdef void pack_delta(const floating* delta, int m, int n_out, int bw,

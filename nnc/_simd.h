@@ -653,6 +653,82 @@ NNC_AVX512_DELTA_PANELS(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
 NNC_AVX512_DELTA_PANELS(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
                         _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd,
                         _mm512_loadu_pd, _mm512_storeu_pd)
+/* The forward in column form, into panels of z (the layout of delta's
+ * panels above).  The row form's weight rows for one block of outputs lie
+ * n_out values apart and alias in L1 (for 512 outputs, 64 of them fill the
+ * sets a block uses), so it reads W from L2 once per non-zero.  Here each
+ * touched column loads its block of W once, into registers, and adds it to
+ * the z of every sample where that input is non-zero; those z rows are a
+ * panel of m x bw values, contiguous, which stays in L1.  Columns come in
+ * increasing order and start from the bias, so each z gets the row form's
+ * terms in the row form's order: the same results to the bit.  The panel is
+ * then copied out to z's rows. */
+#define NNC_AVX512_SCATTER(SUF, T, VEC, LANES, MT, LOADZ, LOADU, STOREU, STOREM, FMA, SET1) \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_scatter_panel_##SUF(                                    \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals, int n_cols, \
+    const T *wt, const T *b, int n_out, int m, const int NV, int o, T *pz, T *z) \
+{                                                                              \
+    const int rem = n_out - o, ps = NV * LANES;                                \
+    const MT m0 = nnc_mask_##T(rem), m1 = nnc_mask_##T(rem - LANES);           \
+    const MT m2 = nnc_mask_##T(rem - 2 * LANES), m3 = nnc_mask_##T(rem - 3 * LANES); \
+    const VEC b0 = LOADZ(m0, b + o), b1 = LOADZ(m1, b + o + LANES);            \
+    const VEC b2 = NV > 2 ? LOADZ(m2, b + o + 2 * LANES) : b0;                 \
+    const VEC b3 = NV > 2 ? LOADZ(m3, b + o + 3 * LANES) : b0;                 \
+    for (int r = 0; r < m; r++) {                                              \
+        T *zr = pz + (ptrdiff_t)r * ps;                                        \
+        STOREU(zr, b0); STOREU(zr + LANES, b1);                                \
+        if (NV > 2) { STOREU(zr + 2 * LANES, b2); STOREU(zr + 3 * LANES, b3); } \
+    }                                                                          \
+    for (int k = 0; k < n_cols; k++) {                                         \
+        const T *wj = wt + (ptrdiff_t)ids[k] * n_out + o;                      \
+        const VEC w0 = LOADZ(m0, wj), w1 = LOADZ(m1, wj + LANES);              \
+        const VEC w2 = NV > 2 ? LOADZ(m2, wj + 2 * LANES) : w0;                \
+        const VEC w3 = NV > 2 ? LOADZ(m3, wj + 3 * LANES) : w0;                \
+        const int e1 = col_ptr[k + 1];                                         \
+        for (int e = col_ptr[k]; e < e1; e++) {                                \
+            T *zr = pz + (ptrdiff_t)rows[e] * ps;                              \
+            const VEC v = SET1(vals[e]);                                       \
+            STOREU(zr, FMA(v, w0, LOADU(zr)));                                 \
+            STOREU(zr + LANES, FMA(v, w1, LOADU(zr + LANES)));                 \
+            if (NV > 2) {                                                      \
+                STOREU(zr + 2 * LANES, FMA(v, w2, LOADU(zr + 2 * LANES)));     \
+                STOREU(zr + 3 * LANES, FMA(v, w3, LOADU(zr + 3 * LANES)));     \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    for (int r = 0; r < m; r++) {                                              \
+        const T *zr = pz + (ptrdiff_t)r * ps;                                  \
+        T *out = z + (ptrdiff_t)r * n_out + o;                                 \
+        for (int i = 0; i < NV && i * LANES < rem; i++) {                      \
+            if (rem - i * LANES >= LANES)                                      \
+                STOREU(out + i * LANES, LOADU(zr + i * LANES));                \
+            else                                                               \
+                STOREM(out + i * LANES, nnc_mask_##T(rem - i * LANES), LOADU(zr + i * LANES)); \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+/* panels q0 .. q1-1 (outputs q * bw ...); panel q of zp at zp + q * bw * m */ \
+__attribute__((target("avx512f")))                                             \
+static void nnc_scatter_forward_##SUF(                                         \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals, int n_cols, \
+    const T *wt, const T *b, int n_out, int m, int bw, int q0, int q1, T *zp, T *z) \
+{                                                                              \
+    for (int q = q0; q < q1; q++) {                                            \
+        T *pz = zp + (ptrdiff_t)q * bw * m;                                    \
+        if (bw == 4 * LANES)                                                   \
+            nnc_scatter_panel_##SUF(col_ptr, ids, rows, vals, n_cols, wt, b, n_out, m, 4, \
+                                    q * bw, pz, z);                            \
+        else                                                                   \
+            nnc_scatter_panel_##SUF(col_ptr, ids, rows, vals, n_cols, wt, b, n_out, m, 2, \
+                                    q * bw, pz, z);                            \
+    }                                                                          \
+}
+NNC_AVX512_SCATTER(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps, _mm512_loadu_ps,
+                   _mm512_storeu_ps, _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
+NNC_AVX512_SCATTER(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
+                   _mm512_storeu_pd, _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
+
 /* vectors of one lane width (64 bytes) per panel row, or 0 where the panel
  * kernel is not available (no AVX-512 on this CPU, or a build without it) */
 static int nnc_delta_lanes_f(void) { return nnc_avx512() ? 16 : 0; }
@@ -1101,6 +1177,8 @@ static int nnc_delta_lanes_d(void) { return 0; }
 #define nnc_pack_delta_d(d, m, o, bw, dp) ((void)0)
 #define nnc_panel_grads_f(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
+#define nnc_scatter_forward_f(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_scatter_forward_d(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
 /* no register tiles (rows 0) */
 static int nnc_tile_rows_f(int n_out) { (void)n_out; return 0; }
 static int nnc_tile_rows_d(int n_out) { (void)n_out; return 0; }

@@ -162,14 +162,17 @@ def test_far_weights_equal_numpy_reference(opt, batch_size, reference):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_packed_forward_is_bit_identical_to_the_dense_order(dtype):
-    # the packed forward sums each output in the unpacked kernel's order: a
-    # batch of 40 (packed) and batches of 8 (row kernel) give the same z^1
-    X, _ = bag_of_words(n=80, d=700, density=0.05, seed=8)
+    # the column form (through panels of z) and the packed forward sum each
+    # output in the row kernel's order: batches of 40 (column form), of 300
+    # (packed: too many rows for a panel of z in L1) and of 8 (row kernel)
+    # give the same z^1
+    X, _ = bag_of_words(n=300, d=700, density=0.05, seed=8)
     net = nnc.Network([X.shape[1], 53, 4], activation="identity", dtype=dtype, seed=1)
     Xs = sp.csr_matrix(X.astype(dtype))
     big = net.forward(Xs, layer=1, batch_size=40)
     small = net.forward(Xs, layer=1, batch_size=8)
     np.testing.assert_array_equal(big, small)
+    np.testing.assert_array_equal(net.forward(Xs, layer=1, batch_size=1000), small)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
