@@ -109,6 +109,7 @@ cdef struct Ctx:
     int* csc_rows
     void* csc_vals
     int* col_count              # scratch of the transposition, kept zero
+    int* row_cursor             # scratch of the transposition (cap ints)
     # small batches of dense rows (compact mode, m <= tile_max) are not
     # compacted: the layer reads rows x_rows[:m] in place, over the columns
     # act_cols[:n_act] where any of them is non-zero (tile_forward/_update)
@@ -293,7 +294,7 @@ cdef void columns(Ctx* c, floating kind, int m) noexcept nogil:
     if not c.csc_ready:
         c.n_cols = rows_to_columns(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride, m,
                                    <int>c.n_features, c.col_count, c.col_bits, c.col_ids,
-                                   c.col_ptr, c.csc_rows, <floating*>c.csc_vals)
+                                   c.col_ptr, c.csc_rows, <floating*>c.csc_vals, c.row_cursor)
         c.csc_ready = 1
 
 
@@ -727,6 +728,7 @@ cdef class Engine:
         self.c.csc_rows = <int*>_ptr(self._alloc(entries, np.int32))
         self.c.csc_vals = self._buffer(entries)
         self.c.col_count = <int*>_ptr(self._alloc(nf, np.int32))
+        self.c.row_cursor = <int*>_ptr(self._alloc(cap, np.int32))
         lanes = (panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <double>0) if self.is_double
                  else panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <float>0))
         if lanes and self.c.w_packed == NULL:

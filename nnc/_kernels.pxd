@@ -54,7 +54,7 @@ cdef void pack_rows(const floating* wt, int n_in, int n_out, floating* packed,
 cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, int rows, int n_features, int* count,
                          unsigned long long* bitmap, int* ids, int* col_ptr,
-                         int* csc_rows, floating* csc_vals) noexcept nogil
+                         int* csc_rows, floating* csc_vals, int* cursor) noexcept nogil
 cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const int* csc_rows, const floating* csc_vals,
                              const floating* delta, floating alpha,

@@ -30,11 +30,11 @@ cdef extern from "_simd.h" nogil:
     int nnc_rows_to_columns_f(const int* cols, const float* vals, const int* counts,
                               Py_ssize_t stride, int rows, int n_features, int* count,
                               unsigned long long* bitmap, int* ids, int* col_ptr,
-                              int* csc_rows, float* csc_vals)
+                              int* csc_rows, float* csc_vals, int* cursor)
     int nnc_rows_to_columns_d(const int* cols, const double* vals, const int* counts,
                               Py_ssize_t stride, int rows, int n_features, int* count,
                               unsigned long long* bitmap, int* ids, int* col_ptr,
-                              int* csc_rows, double* csc_vals)
+                              int* csc_rows, double* csc_vals, int* cursor)
     int nnc_all_finite_f(const float* x, Py_ssize_t n)
     int nnc_all_finite_d(const double* x, Py_ssize_t n)
     int nnc_delta_lanes_f()
@@ -339,7 +339,7 @@ cdef void sparse_forward(const int* cols_idx, const floating* vals, const int* c
 cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* counts,
                          int stride, int rows, int n_features, int* count,
                          unsigned long long* bitmap, int* ids, int* col_ptr,
-                         int* csc_rows, floating* csc_vals) noexcept nogil:
+                         int* csc_rows, floating* csc_vals, int* cursor) noexcept nogil:
     """Transpose the batch's non-zeros from rows to columns (a counting sort).
 
     Only the columns the batch touches are visited: ``ids[k]`` is the k-th of
@@ -347,14 +347,15 @@ cdef int rows_to_columns(const int* cols_idx, const floating* vals, const int* c
     csc_rows/csc_vals[col_ptr[k]:col_ptr[k+1]], in increasing row order, so
     sums over them are always taken in one order.  ``count`` (n_features
     ints) and ``bitmap`` ((n_features + 63) // 64 words) are zero on entry and
-    are left zero.  Returns the number of touched columns.
+    are left zero; ``cursor`` (rows ints) is scratch.  Returns the number of
+    touched columns.
     """
     if floating is float:
         return nnc_rows_to_columns_f(cols_idx, vals, counts, stride, rows, n_features, count,
-                                     bitmap, ids, col_ptr, csc_rows, csc_vals)
+                                     bitmap, ids, col_ptr, csc_rows, csc_vals, cursor)
     else:
         return nnc_rows_to_columns_d(cols_idx, vals, counts, stride, rows, n_features, count,
-                                     bitmap, ids, col_ptr, csc_rows, csc_vals)
+                                     bitmap, ids, col_ptr, csc_rows, csc_vals, cursor)
 
 
 #: bytes of one panel of delta that should stay in L1 (of 32-48 KB)

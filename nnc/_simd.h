@@ -112,19 +112,22 @@ static inline int nnc_ctz64(unsigned long long x)
 #endif
 }
 
+#define NNC_T_BAND 128
 #define NNC_TRANSPOSE(SUF, T)                                                   \
 static int nnc_rows_to_columns_##SUF(                                          \
     const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
     int rows, int n_features, int *count, unsigned long long *bitmap,          \
-    int *ids, int *col_ptr, int *csc_rows, T *csc_vals)                        \
+    int *ids, int *col_ptr, int *csc_rows, T *csc_vals, int *cursor)           \
 {                                                                              \
-    int k = 0, pos = 0;                                                        \
+    int k = 0, pos = 0, sorted = 1;                                            \
     for (int i = 0; i < rows; i++) {                                           \
         const int *ci = cols + i * stride;                                     \
-        for (int p = 0; p < counts[i]; p++) {                                  \
+        const int cnt = counts[i];                                             \
+        for (int p = 0; p < cnt; p++) {                                        \
             const int j = ci[p];                                               \
             count[j]++;                                                        \
             bitmap[j >> 6] |= 1ULL << (j & 63);                                \
+            sorted &= p == 0 || j > ci[p - 1];                                 \
         }                                                                      \
     }                                                                          \
     const int n_words = (n_features + 63) >> 6;                                \
@@ -143,13 +146,31 @@ static int nnc_rows_to_columns_##SUF(                                          \
         } while (bits);                                                        \
     }                                                                          \
     col_ptr[k] = pos;                                                          \
-    for (int i = 0; i < rows; i++) {                                           \
-        const int *ci = cols + i * stride;                                     \
-        const T *vi = vals + i * stride;                                       \
-        for (int p = 0; p < counts[i]; p++) {                                  \
-            const int c = count[ci[p]]++;                                      \
-            csc_rows[c] = i;                                                   \
-            csc_vals[c] = vi[p];                                               \
+    /* The entries land all over csc_rows/csc_vals (a line per touched      \
+     * column, more lines than L1 holds): rows whose columns increase are   \
+     * taken a band of NNC_T_BAND columns at a time, so that the band's     \
+     * lines stay in L1 until they are full (each row resumes where its last \
+     * band stopped), where columns fill several lines each (8 entries or  \
+     * more on average).  The order of the entries is the same either way. */ \
+    int band = n_features;                                                     \
+    if (sorted && pos > 4096 && pos >= 8 * k) {                                \
+        band = (int)((long long)n_features * NNC_T_BAND / k);                  \
+        band = band < 64 ? 64 : band;                                          \
+    }                                                                          \
+    for (int i = 0; i < rows; i++)                                             \
+        cursor[i] = 0;                                                         \
+    for (int j1 = band; j1 - band < n_features; j1 += band) {                  \
+        for (int i = 0; i < rows; i++) {                                       \
+            const int *ci = cols + i * stride;                                 \
+            const T *vi = vals + i * stride;                                   \
+            const int cnt = counts[i];                                         \
+            int p = cursor[i];                                                 \
+            for (; p < cnt && ci[p] < j1; p++) {                               \
+                const int c = count[ci[p]]++;                                  \
+                csc_rows[c] = i;                                               \
+                csc_vals[c] = vi[p];                                           \
+            }                                                                  \
+            cursor[i] = p;                                                     \
         }                                                                      \
     }                                                                          \
     for (int t = 0; t < k; t++)                                                \

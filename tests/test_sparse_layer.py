@@ -301,3 +301,37 @@ def test_register_tiles_are_bit_identical_to_the_row_form(hidden, dtype, opt):
     assert losses[:5] == losses[5:]   # the forward pass's outputs, through the loss
     assert not np.array_equal(tiles.params, nnc.Network(
         [X.shape[1], hidden, 4], activation="sigmoid", dtype=dtype, seed=2).params)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("kind", ["compact", "csr", "liar"])
+def test_transposition_in_bands_equals_numpy_reference(kind, opt, reference):
+    # batches with many entries per touched column (here ~60) are transposed
+    # a band of columns at a time, each row resuming where it stopped; rows
+    # whose columns do not increase (a CSR matrix whose flags lie) go through
+    # the plain counting sort.  Either way: the reference's trajectory.
+    rng = np.random.default_rng(21)
+    X = rng.random((400, 300)) * (rng.random((400, 300)) < 0.3)
+    X[5] = 0.0
+    y = rng.integers(0, 4, 400)
+    inp = X
+    if kind != "compact":
+        inp = sp.csr_matrix(X)
+    if kind == "liar":
+        indices, data = inp.indices.copy(), inp.data.copy()
+        for i in range(0, 400, 3):          # reverse every third row's columns
+            a, b = inp.indptr[i], inp.indptr[i + 1]
+            indices[a:b], data[a:b] = indices[a:b][::-1], data[a:b][::-1]
+        inp = sp.csr_matrix((data, indices, inp.indptr), shape=X.shape)
+        inp.has_canonical_format = True     # a lie: the kernels get it as it is
+    fit_kw, opt_kw = OPTIMIZERS[opt]
+    net = nnc.Network([300, 40, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
+    ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
+    hist = net.fit(inp, y, epochs=2, batch_size=200, shuffle=False, verbose=0, sparse=True,
+                   **fit_kw())
+    for e in range(2):
+        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=200)
+        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
+    for W, Wr in zip(net.weights, ref.W, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
