@@ -48,7 +48,7 @@ def _extension(name):
         f"nnc.{name}",
         [f"nnc/{name}.pyx"],
         include_dirs=[numpy.get_include()],
-        depends=["nnc/_simd.h", "nnc/_dense.h", "nnc/_kernels.pxd"],
+        depends=["nnc/_simd.h", "nnc/_dense.h", "nnc/_fpmode.h", "nnc/_kernels.pxd"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 

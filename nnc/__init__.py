@@ -15,8 +15,10 @@ from nnc import _native  # noqa: F401
 from nnc import activations, callbacks, datasets, downloads, kernels, losses, optimizers
 from nnc._version import __version__
 from nnc.io import load
+from nnc.kernels import set_flush_denormal
 from nnc.network import DivergenceError, Network
 from nnc.perceptron import Perceptron
 
-__all__ = ["Network", "Perceptron", "DivergenceError", "load", "datasets", "downloads", "kernels",
+__all__ = ["Network", "Perceptron", "DivergenceError", "load", "set_flush_denormal", "datasets",
+           "downloads", "kernels",
            "activations", "losses", "optimizers", "callbacks", "__version__"]

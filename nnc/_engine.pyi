@@ -24,6 +24,8 @@ class InputMode(enum.IntEnum):
     INPUT_COMPACT = 1
     INPUT_CSR = 2
 
+def set_flush_denormal(enabled: bool) -> bool: ...
+
 class Engine:
     """Workspace and state of one training run (or one evaluation)."""
 

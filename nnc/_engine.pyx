@@ -36,9 +36,26 @@ from nnc._kernels cimport (
     sgd_update, momentum_update, adam_update, rmsprop_update,
 )
 
+cdef extern from "_fpmode.h" nogil:
+    int nnc_fp_flush(int on)
+    void nnc_fp_restore(int bits)
+
 import numpy as np
 
 from nnc import _buffers
+
+# Subnormal floats flushed to zero while the engine runs (see _fpmode.h and
+# set_flush_denormal): the one switch, read at the start of every call.
+cdef bint _flush_denormal = True
+
+
+def set_flush_denormal(bint enabled):
+    """Set whether nnc's engine flushes subnormal floats to zero; return the
+    previous setting (see :func:`nnc.set_flush_denormal`)."""
+    global _flush_denormal
+    previous = bool(_flush_denormal)
+    _flush_denormal = enabled
+    return previous
 
 cdef enum:
     MAX_LAYERS = 64
@@ -150,6 +167,32 @@ cdef struct Ctx:
     double loss_sum
     double correct
     long long seen
+
+
+cdef int fp_begin(int threads) noexcept nogil:
+    """Flush subnormals in this thread and the pool's (if the switch is on);
+    returns what fp_end restores (-1: nothing was changed)."""
+    cdef int t, before
+    if not _flush_denormal:
+        return -1
+    before = nnc_fp_flush(1)
+    if threads > 1:
+        # each of the pool's threads has its own mode register: one
+        # iteration each (static schedule) sets them all
+        for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
+            nnc_fp_flush(1)
+    return before
+
+
+cdef void fp_end(int threads, int before) noexcept nogil:
+    """Put back the mode fp_begin found, here and in the pool's threads."""
+    cdef int t
+    if before < 0:
+        return
+    nnc_fp_restore(before)
+    if threads > 1:
+        for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
+            nnc_fp_restore(before)
 
 
 cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
@@ -910,6 +953,7 @@ cdef class Engine:
         With ``apply_update=False`` the gradient of the last batch is left in
         the gradient buffer (for an allreduce), and :meth:`apply` applies it.
         """
+        cdef int mode
         self._check_ready()
         self.c.fused = fused and apply_update and self.c.optimizer == OPT_SGD
         if not self.c.fused and self.c.grads == NULL:
@@ -919,32 +963,40 @@ cdef class Engine:
             raise ValueError("this optimizer needs its state buffers: set_optimizer(...)")
         self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
+            mode = fp_begin(self.c.threads)
             if self.is_double:
                 train_span(&self.c, <double>0, b0, b1, apply_update)
             else:
                 train_span(&self.c, <float>0, b0, b1, apply_update)
+            fp_end(self.c.threads, mode)
 
     def apply(self):
         """Apply the optimizer step from the gradient buffer."""
+        cdef int mode
         if self.c.grads == NULL or (self.c.optimizer != OPT_SGD and self.c.state1 == NULL):
             raise ValueError("apply needs the gradient and state buffers: set_optimizer(...)")
         self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
+            mode = fp_begin(self.c.threads)
             if self.is_double:
                 update(&self.c, <double>0)
             else:
                 update(&self.c, <float>0)
+            fp_end(self.c.threads, mode)
 
     def score(self):
         """Loss and accuracy statistics of the whole order, nothing updated."""
         cdef Py_ssize_t nb = (self.c.n_order + self.c.batch_size - 1) // self.c.batch_size
+        cdef int mode
         self._check_ready()
         self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
+            mode = fp_begin(self.c.threads)
             if self.is_double:
                 score_span(&self.c, <double>0, 0, nb)
             else:
                 score_span(&self.c, <float>0, 0, nb)
+            fp_end(self.c.threads, mode)
 
     def loss_and_gradient(self, grads, double l2=0.0):
         """Mean cost of the whole order and its gradient, nothing updated.
@@ -958,6 +1010,7 @@ cdef class Engine:
         cdef void* total
         cdef double loss
         cdef Py_ssize_t n_rows = 0
+        cdef int mode
         _check_written(grads, "grads", self.c.n_params, self.dtype)
         self._check_ready()
         for l in range(self.c.n_layers):
@@ -978,18 +1031,21 @@ cdef class Engine:
         self._alive.append(grads)
         self.reset_stats()
         with nogil:
+            mode = fp_begin(self.c.threads)
             if self.is_double:
                 loss = gradient_span(&self.c, <double>0, <double*>total,
                                      <double*>self._rows_ptr, l2)
             else:
                 loss = gradient_span(&self.c, <float>0, <float*>total,
                                      <float*>self._rows_ptr, l2)
+            fp_end(self.c.threads, mode)
         self._alive.pop()
         return loss
 
     def forward(self, out, int n_layers):
         """Activations of layer ``n_layers`` for every row of the order."""
         cdef void* o
+        cdef int mode
         if n_layers < 1 or n_layers > self.c.n_layers:
             raise ValueError("n_layers out of range")
         self._check_ready()
@@ -997,7 +1053,9 @@ cdef class Engine:
         o = _ptr(out)
         self.c.packed_stale = 2  # the parameters may have changed since the last call
         with nogil:
+            mode = fp_begin(self.c.threads)
             if self.is_double:
                 forward_span(&self.c, <double>0, n_layers, <double*>o)
             else:
                 forward_span(&self.c, <float>0, n_layers, <float*>o)
+            fp_end(self.c.threads, mode)
