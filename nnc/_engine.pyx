@@ -135,6 +135,7 @@ cdef struct Ctx:
     void** x_rows
     int* act_cols
     int n_act
+    unsigned tile_bad           # bit i: row i of the tiled batch holds NaN or inf
     unsigned long long* col_bits
     void* w_packed              # W^1 packed in panels for the sparse forward, or NULL
     void* delta_panels          # delta^1 packed in panels for BP4's column form, or NULL
@@ -214,8 +215,8 @@ cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept n
         if c.input_mode == INPUT_DENSE:
             if all_finite(<floating*>c.a[0] + i * nf, nf):
                 continue
-        elif c.tile:
-            if all_finite(<floating*>c.x_rows[i], nf):
+        elif c.tile:  # the gather's pass over the rows found them
+            if not (c.tile_bad >> i) & 1:
                 continue
         elif all_finite(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, c.sp_cnt[i]):
             continue
@@ -244,7 +245,8 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
         if c.tile:
             for i in range(m):
                 c.x_rows[i] = x + c.order[start + i] * nf
-            c.n_act = active_columns(<const floating* const*>c.x_rows, m, <int>nf, c.act_cols)
+            c.n_act = active_columns(<const floating* const*>c.x_rows, m, <int>nf, c.act_cols,
+                                     &c.tile_bad)
         else:
             compact_rows(x, nf, c.order, start, m, c.sp_cols, <floating*>c.sp_vals,
                          c.sp_cnt, c.threads)

@@ -75,7 +75,7 @@ cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
                                   int n_out) noexcept nogil
 cdef int tile_rows(int n_out, floating kind) noexcept nogil
 cdef int active_columns(const floating* const* x, int m, int n_features,
-                        int* act) noexcept nogil
+                        int* act, unsigned* bad) noexcept nogil
 cdef void tile_forward(const floating* const* x, int m, const int* act, int n_act,
                        const floating* wt, const floating* b, floating* z,
                        int n_out) noexcept nogil

@@ -77,8 +77,8 @@ cdef extern from "_simd.h" nogil:
                                double* zp, double* z)
     int nnc_tile_rows_f(int n_out)
     int nnc_tile_rows_d(int n_out)
-    int nnc_active_f(const float* const* x, int m, int nf, int* act)
-    int nnc_active_d(const double* const* x, int m, int nf, int* act)
+    int nnc_active_f(const float* const* x, int m, int nf, int* act, unsigned* bad)
+    int nnc_active_d(const double* const* x, int m, int nf, int* act, unsigned* bad)
     void nnc_tile_forward_f(const float* const* x, int m, const int* act, int n_act,
                             const float* w, int n_out, const float* b, float* z)
     void nnc_tile_forward_d(const double* const* x, int m, const int* act, int n_act,
@@ -514,12 +514,13 @@ cdef int tile_rows(int n_out, floating kind) noexcept nogil:
 
 
 cdef int active_columns(const floating* const* x, int m, int n_features,
-                        int* act) noexcept nogil:
-    """The columns (in increasing order) where any of the m rows x[i] is non-zero."""
+                        int* act, unsigned* bad) noexcept nogil:
+    """The columns (in increasing order) where any of the m <= 32 rows x[i] is
+    non-zero; bit i of ``bad`` is set when row i holds NaN or inf."""
     if floating is float:
-        return nnc_active_f(x, m, n_features, act)
+        return nnc_active_f(x, m, n_features, act, bad)
     else:
-        return nnc_active_d(x, m, n_features, act)
+        return nnc_active_d(x, m, n_features, act, bad)
 
 
 cdef void tile_forward(const floating* const* x, int m, const int* act, int n_act,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <float.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     defined(__linux__) && defined(__GLIBC__) && (__GNUC__ >= 12) && !defined(NNC_NO_CLONES)
@@ -992,6 +993,9 @@ static int nnc_compact_d(const double *row, int n, int *cols, double *vals)
 }
 #define NNC_CMPNEQ_PS(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_NEQ_UQ)
 #define NNC_CMPNEQ_PD(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_NEQ_UQ)
+/* NaN or +-inf: |v| > the largest finite value, or unordered */
+#define NNC_NONFINITE_PS(v) _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(FLT_MAX), _CMP_NLE_UQ)
+#define NNC_NONFINITE_PD(v) _mm512_cmp_pd_mask(_mm512_abs_pd(v), _mm512_set1_pd(DBL_MAX), _CMP_NLE_UQ)
 
 /* ---- register tiles: the first layer of a small batch of dense rows.
  * For batches of up to NNC_TILE_MAX rows read in place from a dense x, the
@@ -1025,29 +1029,39 @@ static inline void nnc_tile_block(int n_out, int lanes, int k, int *oa, int *ob,
     }
 }
 
+/* The columns where any of the m rows is non-zero, in increasing order, and \
+ * (*bad) a bit for each row holding NaN or inf: the one pass over the batch \
+ * that the tiles need, instead of another for the check of the inputs. */   \
 #define NNC_AVX512_TILE(SUF, T, VEC, LANES, MT, LOADU, STOREU, LOADZ, FMA, SET1,  \
-                        CMPNEQ, SETZERO)                                       \
+                        CMPNEQ, SETZERO, NONFINITE, ABS, BIG)                  \
 __attribute__((target("avx512f")))                                             \
-static int nnc_active_##SUF(const T *const *x, int m, int nf, int *act)        \
+static int nnc_active_##SUF(const T *const *x, int m, int nf, int *act, unsigned *bad) \
 {                                                                              \
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, \
                                            12, 13, 14, 15);                    \
     int n = 0, j = 0;                                                          \
+    unsigned rows_bad = 0;                                                     \
     for (; j + LANES <= nf; j += LANES) {                                      \
         MT k = 0;                                                              \
-        for (int s = 0; s < m; s++)                                            \
-            k |= CMPNEQ(LOADU(x[s] + j), SETZERO());                           \
+        for (int s = 0; s < m; s++) {                                          \
+            const VEC v = LOADU(x[s] + j);                                     \
+            k |= CMPNEQ(v, SETZERO());                                         \
+            rows_bad |= (unsigned)(NONFINITE(v) != 0) << s;                    \
+        }                                                                      \
         _mm512_mask_compressstoreu_epi32(act + n, (__mmask16)k,                \
                                          _mm512_add_epi32(_mm512_set1_epi32(j), lane)); \
         n += __builtin_popcount((unsigned)k);                                  \
     }                                                                          \
     for (; j < nf; j++) {                                                      \
         int any = 0;                                                           \
-        for (int s = 0; s < m; s++)                                            \
+        for (int s = 0; s < m; s++) {                                          \
             any |= x[s][j] != 0;                                               \
+            rows_bad |= (unsigned)!(ABS(x[s][j]) <= BIG) << s;                 \
+        }                                                                      \
         if (any)                                                               \
             act[n++] = j;                                                      \
     }                                                                          \
+    *bad = rows_bad;                                                           \
     return n;                                                                  \
 }                                                                              \
 __attribute__((target("avx512f"), always_inline))                             \
@@ -1151,10 +1165,10 @@ static void nnc_tile_update_##SUF(const T *const *x, int m, const int *act, int 
 }
 NNC_AVX512_TILE(f, float, __m512, 16, __mmask16, _mm512_loadu_ps, _mm512_storeu_ps,
                 _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_set1_ps,
-                NNC_CMPNEQ_PS, _mm512_setzero_ps)
+                NNC_CMPNEQ_PS, _mm512_setzero_ps, NNC_NONFINITE_PS, fabsf, FLT_MAX)
 NNC_AVX512_TILE(d, double, __m512d, 8, __mmask8, _mm512_loadu_pd, _mm512_storeu_pd,
                 _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_set1_pd,
-                NNC_CMPNEQ_PD, _mm512_setzero_pd)
+                NNC_CMPNEQ_PD, _mm512_setzero_pd, NNC_NONFINITE_PD, fabs, DBL_MAX)
 
 /* rows of a batch the tiles take (0: none), for a first layer of n_out
  * outputs: at least one vector of them, and few enough that the tile,
@@ -1203,8 +1217,8 @@ static int nnc_delta_lanes_d(void) { return 0; }
 /* no register tiles (rows 0) */
 static int nnc_tile_rows_f(int n_out) { (void)n_out; return 0; }
 static int nnc_tile_rows_d(int n_out) { (void)n_out; return 0; }
-#define nnc_active_f(x, m, nf, act) 0
-#define nnc_active_d(x, m, nf, act) 0
+#define nnc_active_f(x, m, nf, act, bad) 0
+#define nnc_active_d(x, m, nf, act, bad) 0
 #define nnc_tile_forward_f(x, m, act, n, w, o, b, z) ((void)0)
 #define nnc_tile_forward_d(x, m, act, n, w, o, b, z) ((void)0)
 #define nnc_tile_update_f(x, m, act, n, ad, o, g) ((void)0)
