@@ -133,6 +133,8 @@ cdef struct Ctx:
     int tile_max
     int tile                    # the current batch goes through the tiles
     void** x_rows
+    void** pf_rows              # the next batch's rows, fetched during the tiles
+    int n_pf
     int* act_cols
     int n_act
     unsigned tile_bad           # bit i: row i of the tiled batch holds NaN or inf
@@ -260,10 +262,17 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
             memcpy(<floating*>c.sp_vals + <Py_ssize_t>i * c.sp_stride, <floating*>c.csr_data + p0,
                    cnt * sizeof(floating))
             c.sp_cnt[i] = <int>cnt
+    c.n_pf = 0
     if c.x != NULL and not c.direct and start + m < c.n_order:
-        # The next batch's rows are random: ask for (some of) them now.
-        prefetch_rows(c.x, nf * sizeof(floating), c.order + start + m,
-                      <int>min(<Py_ssize_t>min(c.batch_size, 32), c.n_order - start - m))
+        # The next batch's rows are random: ask for (some of) them now, or,
+        # for the tiles, a line at a time while they compute.
+        if c.tile and start + 2 * m <= c.n_order:
+            c.n_pf = m
+            for i in range(m):
+                c.pf_rows[i] = x + c.order[start + m + i] * nf
+        else:
+            prefetch_rows(c.x, nf * sizeof(floating), c.order + start + m,
+                          <int>min(<Py_ssize_t>min(c.batch_size, 32), c.n_order - start - m))
     if c.labels != NULL:
         memset(yb, 0, <Py_ssize_t>m * n_out * sizeof(floating))
         for i in range(m):
@@ -296,7 +305,8 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         fl = <floating*>c.f[l]
         if l == 0 and c.tile:
             tile_forward(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act,
-                         params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out)
+                         params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out,
+                         <const char* const*>c.pf_rows, c.n_pf // 2)
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         elif l == 0 and ROW_GRAD_MAX_BATCH < m <= c.scatter_max:
             columns(c, kind, m)
@@ -430,7 +440,8 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 ad = dp if alpha != 1 else d
                 if c.tile:
                     tile_update(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act, ad, gw,
-                                n_out)
+                                n_out, <const char* const*>c.pf_rows + c.n_pf // 2,
+                                c.n_pf - c.n_pf // 2)
                 else:  # sample by sample
                     sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
                                             c.sp_stride, m, ad, 1, gw, n_out)
@@ -734,6 +745,7 @@ cdef class Engine:
                                   else tile_rows(<int>sizes[1], <float>0))
             if self.c.tile_max:
                 self.c.x_rows = <void**>_ptr(self._alloc(self.c.tile_max, np.uintp))
+                self.c.pf_rows = <void**>_ptr(self._alloc(self.c.tile_max, np.uintp))
                 self.c.act_cols = <int*>_ptr(self._alloc(sizes[0], np.int32))
         # (CSR: set_data allocates it, once the longest row is known)
         for l in range(L):

@@ -80,13 +80,17 @@ cdef extern from "_simd.h" nogil:
     int nnc_active_f(const float* const* x, int m, int nf, int* act, unsigned* bad)
     int nnc_active_d(const double* const* x, int m, int nf, int* act, unsigned* bad)
     void nnc_tile_forward_f(const float* const* x, int m, const int* act, int n_act,
-                            const float* w, int n_out, const float* b, float* z)
+                            const float* w, int n_out, const float* b, float* z,
+                            const char* const* pf, int n_pf)
     void nnc_tile_forward_d(const double* const* x, int m, const int* act, int n_act,
-                            const double* w, int n_out, const double* b, double* z)
+                            const double* w, int n_out, const double* b, double* z,
+                            const char* const* pf, int n_pf)
     void nnc_tile_update_f(const float* const* x, int m, const int* act, int n_act,
-                           const float* ad, int n_out, float* g)
+                           const float* ad, int n_out, float* g, const char* const* pf,
+                           int n_pf)
     void nnc_tile_update_d(const double* const* x, int m, const int* act, int n_act,
-                           const double* ad, int n_out, double* g)
+                           const double* ad, int n_out, double* g, const char* const* pf,
+                           int n_pf)
     int nnc_compact_f(const float* row, int n, int* cols, float* vals)
     int nnc_compact_d(const double* row, int n, int* cols, double* vals)
     void nnc_sgd_f(float* p, const float* g, Py_ssize_t n, float lr)
@@ -525,21 +529,24 @@ cdef int active_columns(const floating* const* x, int m, int n_features,
 
 cdef void tile_forward(const floating* const* x, int m, const int* act, int n_act,
                        const floating* wt, const floating* b, floating* z,
-                       int n_out) noexcept nogil:
-    """z = x W^T + b over the active columns, for m <= tile_rows() dense rows x[i]."""
+                       int n_out, const char* const* pf, int n_pf) noexcept nogil:
+    """z = x W^T + b over the active columns, for m <= tile_rows() dense rows x[i];
+    meanwhile the rows pf[:n_pf] (the next batch's) are fetched."""
     if floating is float:
-        nnc_tile_forward_f(x, m, act, n_act, wt, n_out, b, z)
+        nnc_tile_forward_f(x, m, act, n_act, wt, n_out, b, z, pf, n_pf)
     else:
-        nnc_tile_forward_d(x, m, act, n_act, wt, n_out, b, z)
+        nnc_tile_forward_d(x, m, act, n_act, wt, n_out, b, z, pf, n_pf)
 
 
 cdef void tile_update(const floating* const* x, int m, const int* act, int n_act,
-                      const floating* ad, floating* gwt, int n_out) noexcept nogil:
-    """gwt += x^T ad over the active columns (ad: alpha * delta, m x n_out)."""
+                      const floating* ad, floating* gwt, int n_out,
+                      const char* const* pf, int n_pf) noexcept nogil:
+    """gwt += x^T ad over the active columns (ad: alpha * delta, m x n_out);
+    meanwhile the rows pf[:n_pf] are fetched."""
     if floating is float:
-        nnc_tile_update_f(x, m, act, n_act, ad, n_out, gwt)
+        nnc_tile_update_f(x, m, act, n_act, ad, n_out, gwt, pf, n_pf)
     else:
-        nnc_tile_update_d(x, m, act, n_act, ad, n_out, gwt)
+        nnc_tile_update_d(x, m, act, n_act, ad, n_out, gwt, pf, n_pf)
 
 
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,

@@ -1017,6 +1017,20 @@ static int nnc_compact_d(const double *row, int n, int *cols, double *vals)
  * is stored before A so that A's new values win where they overlap. */
 #define NNC_TILE_MAX 12
 
+/* The next batch's rows (pf[:n_pf]) are asked for from memory while the
+ * tiles compute, a line of each row as the columns pass it (its active
+ * columns are mostly this batch's), rather than in one burst that stalls
+ * until they arrive: the forward takes the first half of the rows, the
+ * update the second. */
+#define NNC_TILE_PREFETCH(T, J, LINE, FIRST, PF, N_PF)                          \
+    do {                                                                       \
+        if ((N_PF) && (FIRST) && (int)(((size_t)(J) * sizeof(T)) >> 6) != (LINE)) { \
+            (LINE) = (int)(((size_t)(J) * sizeof(T)) >> 6);                    \
+            for (int r_ = 0; r_ < (N_PF); r_++)                                \
+                _mm_prefetch((PF)[r_] + (size_t)(J) * sizeof(T), _MM_HINT_T0); \
+        }                                                                      \
+    } while (0)
+
 static inline void nnc_tile_block(int n_out, int lanes, int k, int *oa, int *ob, int *lo)
 {
     const int o = 2 * lanes * k;
@@ -1067,7 +1081,7 @@ static int nnc_active_##SUF(const T *const *x, int m, int nf, int *act, unsigned
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_tile_fwd_body_##SUF(                                    \
     const T *const *x, const int M, const int *act, int n_act, const T *w,     \
-    int n_out, const T *b, T *z)                                               \
+    int n_out, const T *b, T *z, const char *const *pf, int n_pf)              \
 {                                                                              \
     const int nb = n_out <= 2 * LANES ? 1 : (n_out + 2 * LANES - 1) / (2 * LANES); \
     for (int k = 0; k < nb; k++) {                                             \
@@ -1076,8 +1090,10 @@ static inline void nnc_tile_fwd_body_##SUF(                                    \
         VEC za[NNC_TILE_MAX], zb[NNC_TILE_MAX];                                \
         const VEC ba = LOADU(b + oa), bb = LOADU(b + ob);                      \
         for (int s = 0; s < M; s++) { za[s] = ba; zb[s] = bb; }                \
+        int line = -1;                                                         \
         for (int q = 0; q < n_act; q++) {                                      \
             const int j = act[q];                                              \
+            NNC_TILE_PREFETCH(T, j, line, k == 0, pf, n_pf);                   \
             const T *wj = w + (ptrdiff_t)j * n_out;                            \
             const VEC wa = LOADU(wj + oa), wb = LOADU(wj + ob);                \
             for (int s = 0; s < M; s++) {                                      \
@@ -1095,7 +1111,7 @@ static inline void nnc_tile_fwd_body_##SUF(                                    \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_tile_upd_body_##SUF(                                    \
     const T *const *x, const int M, const int *act, int n_act, const T *ad,    \
-    int n_out, T *g)                                                           \
+    int n_out, T *g, const char *const *pf, int n_pf)                          \
 {                                                                              \
     const int nb = n_out <= 2 * LANES ? 1 : (n_out + 2 * LANES - 1) / (2 * LANES); \
     for (int k = 0; k < nb; k++) {                                             \
@@ -1109,9 +1125,11 @@ static inline void nnc_tile_upd_body_##SUF(                                    \
             da[s] = LOADZ(ma, ad + (ptrdiff_t)s * n_out + oa);                 \
             db[s] = LOADZ(mb, ad + (ptrdiff_t)s * n_out + ob);                 \
         }                                                                      \
+        int line = -1;                                                         \
         for (int q = 0; q < n_act; q++) {                                      \
             T *gj = g + (ptrdiff_t)act[q] * n_out;                             \
             const int j = act[q];                                              \
+            NNC_TILE_PREFETCH(T, j, line, k == 0, pf, n_pf);                   \
             VEC ga = LOADU(gj + oa), gb = LOADU(gj + ob);                      \
             for (int s = 0; s < M; s++) {                                      \
                 const VEC v = SET1(x[s][j]);                                   \
@@ -1127,40 +1145,42 @@ static inline void nnc_tile_upd_body_##SUF(                                    \
  * and its 2 * M vectors live in registers */                                \
 __attribute__((target("avx512f")))                                             \
 static void nnc_tile_forward_##SUF(const T *const *x, int m, const int *act, int n_act, \
-                                   const T *w, int n_out, const T *b, T *z)    \
+                                   const T *w, int n_out, const T *b, T *z,    \
+                                   const char *const *pf, int n_pf)            \
 {                                                                              \
     switch (m) {                                                               \
-    case 1: nnc_tile_fwd_body_##SUF(x, 1, act, n_act, w, n_out, b, z); break;  \
-    case 2: nnc_tile_fwd_body_##SUF(x, 2, act, n_act, w, n_out, b, z); break;  \
-    case 3: nnc_tile_fwd_body_##SUF(x, 3, act, n_act, w, n_out, b, z); break;  \
-    case 4: nnc_tile_fwd_body_##SUF(x, 4, act, n_act, w, n_out, b, z); break;  \
-    case 5: nnc_tile_fwd_body_##SUF(x, 5, act, n_act, w, n_out, b, z); break;  \
-    case 6: nnc_tile_fwd_body_##SUF(x, 6, act, n_act, w, n_out, b, z); break;  \
-    case 7: nnc_tile_fwd_body_##SUF(x, 7, act, n_act, w, n_out, b, z); break;  \
-    case 8: nnc_tile_fwd_body_##SUF(x, 8, act, n_act, w, n_out, b, z); break;  \
-    case 9: nnc_tile_fwd_body_##SUF(x, 9, act, n_act, w, n_out, b, z); break;  \
-    case 10: nnc_tile_fwd_body_##SUF(x, 10, act, n_act, w, n_out, b, z); break; \
-    case 11: nnc_tile_fwd_body_##SUF(x, 11, act, n_act, w, n_out, b, z); break; \
-    default: nnc_tile_fwd_body_##SUF(x, 12, act, n_act, w, n_out, b, z); break; \
+    case 1: nnc_tile_fwd_body_##SUF(x, 1, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 2: nnc_tile_fwd_body_##SUF(x, 2, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 3: nnc_tile_fwd_body_##SUF(x, 3, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 4: nnc_tile_fwd_body_##SUF(x, 4, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 5: nnc_tile_fwd_body_##SUF(x, 5, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 6: nnc_tile_fwd_body_##SUF(x, 6, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 7: nnc_tile_fwd_body_##SUF(x, 7, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 8: nnc_tile_fwd_body_##SUF(x, 8, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 9: nnc_tile_fwd_body_##SUF(x, 9, act, n_act, w, n_out, b, z, pf, n_pf); break;  \
+    case 10: nnc_tile_fwd_body_##SUF(x, 10, act, n_act, w, n_out, b, z, pf, n_pf); break; \
+    case 11: nnc_tile_fwd_body_##SUF(x, 11, act, n_act, w, n_out, b, z, pf, n_pf); break; \
+    default: nnc_tile_fwd_body_##SUF(x, 12, act, n_act, w, n_out, b, z, pf, n_pf); break; \
     }                                                                          \
 }                                                                              \
 __attribute__((target("avx512f")))                                             \
 static void nnc_tile_update_##SUF(const T *const *x, int m, const int *act, int n_act, \
-                                  const T *ad, int n_out, T *g)                \
+                                  const T *ad, int n_out, T *g,                \
+                                  const char *const *pf, int n_pf)             \
 {                                                                              \
     switch (m) {                                                               \
-    case 1: nnc_tile_upd_body_##SUF(x, 1, act, n_act, ad, n_out, g); break;    \
-    case 2: nnc_tile_upd_body_##SUF(x, 2, act, n_act, ad, n_out, g); break;    \
-    case 3: nnc_tile_upd_body_##SUF(x, 3, act, n_act, ad, n_out, g); break;    \
-    case 4: nnc_tile_upd_body_##SUF(x, 4, act, n_act, ad, n_out, g); break;    \
-    case 5: nnc_tile_upd_body_##SUF(x, 5, act, n_act, ad, n_out, g); break;    \
-    case 6: nnc_tile_upd_body_##SUF(x, 6, act, n_act, ad, n_out, g); break;    \
-    case 7: nnc_tile_upd_body_##SUF(x, 7, act, n_act, ad, n_out, g); break;    \
-    case 8: nnc_tile_upd_body_##SUF(x, 8, act, n_act, ad, n_out, g); break;    \
-    case 9: nnc_tile_upd_body_##SUF(x, 9, act, n_act, ad, n_out, g); break;    \
-    case 10: nnc_tile_upd_body_##SUF(x, 10, act, n_act, ad, n_out, g); break;  \
-    case 11: nnc_tile_upd_body_##SUF(x, 11, act, n_act, ad, n_out, g); break;  \
-    default: nnc_tile_upd_body_##SUF(x, 12, act, n_act, ad, n_out, g); break;  \
+    case 1: nnc_tile_upd_body_##SUF(x, 1, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 2: nnc_tile_upd_body_##SUF(x, 2, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 3: nnc_tile_upd_body_##SUF(x, 3, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 4: nnc_tile_upd_body_##SUF(x, 4, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 5: nnc_tile_upd_body_##SUF(x, 5, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 6: nnc_tile_upd_body_##SUF(x, 6, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 7: nnc_tile_upd_body_##SUF(x, 7, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 8: nnc_tile_upd_body_##SUF(x, 8, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 9: nnc_tile_upd_body_##SUF(x, 9, act, n_act, ad, n_out, g, pf, n_pf); break;    \
+    case 10: nnc_tile_upd_body_##SUF(x, 10, act, n_act, ad, n_out, g, pf, n_pf); break;  \
+    case 11: nnc_tile_upd_body_##SUF(x, 11, act, n_act, ad, n_out, g, pf, n_pf); break;  \
+    default: nnc_tile_upd_body_##SUF(x, 12, act, n_act, ad, n_out, g, pf, n_pf); break;  \
     }                                                                          \
 }
 NNC_AVX512_TILE(f, float, __m512, 16, __mmask16, _mm512_loadu_ps, _mm512_storeu_ps,
@@ -1219,10 +1239,10 @@ static int nnc_tile_rows_f(int n_out) { (void)n_out; return 0; }
 static int nnc_tile_rows_d(int n_out) { (void)n_out; return 0; }
 #define nnc_active_f(x, m, nf, act, bad) 0
 #define nnc_active_d(x, m, nf, act, bad) 0
-#define nnc_tile_forward_f(x, m, act, n, w, o, b, z) ((void)0)
-#define nnc_tile_forward_d(x, m, act, n, w, o, b, z) ((void)0)
-#define nnc_tile_update_f(x, m, act, n, ad, o, g) ((void)0)
-#define nnc_tile_update_d(x, m, act, n, ad, o, g) ((void)0)
+#define nnc_tile_forward_f(x, m, act, n, w, o, b, z, pf, npf) ((void)0)
+#define nnc_tile_forward_d(x, m, act, n, w, o, b, z, pf, npf) ((void)0)
+#define nnc_tile_update_f(x, m, act, n, ad, o, g, pf, npf) ((void)0)
+#define nnc_tile_update_d(x, m, act, n, ad, o, g, pf, npf) ((void)0)
 #endif
 
 #endif /* NNC_SIMD_H */
