@@ -450,10 +450,12 @@ def _new_history():
             "seconds": []}
 
 
-def _density(x, max_rows=1000):
+def _density(x, max_rows=256):
     """Fraction of non-zero entries, estimated from evenly spaced rows.
 
-    Only the choice of the first layer's kernel depends on it.  Floats are
+    Only the choice of the first layer's kernel depends on it; 256 rows of
+    MNIST (200,000 values, read from memory in about 0.25 ms, 1 ms for 1000
+    rows: 2% of a tutorial epoch) estimate its 19% within 1%.  Floats are
     counted through an integer view of their bits (4x faster than NumPy's
     float count; -0.0 then counts as non-zero, which a density estimate can
     afford).

@@ -335,3 +335,15 @@ def test_transposition_in_bands_equals_numpy_reference(kind, opt, reference):
         assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
     for W, Wr in zip(net.weights, ref.W, strict=True):
         np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+
+
+def test_the_density_estimate_that_chooses_the_sparse_layer():
+    from nnc.network import SPARSE_DENSITY, _density
+    rng = np.random.default_rng(3)
+    for density in (0.05, 0.19, 0.45, 0.55, 0.9):
+        X = (rng.random((20000, 300)) < density).astype(np.float32)
+        assert _density(X) == pytest.approx(density, abs=0.01)
+        assert _density(X.astype(np.float64)) == pytest.approx(density, abs=0.01)
+    assert _density(np.zeros((3, 5), np.float32)) == 0.0
+    assert _density(np.zeros((0, 5), np.float32)) == 0.0
+    assert 0.05 < SPARSE_DENSITY < 0.9
