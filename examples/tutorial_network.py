@@ -7,7 +7,7 @@ mini-batch SGD (batch 10, eta 3.0, 30 epochs) on the first 50,000 MNIST
 training images, scored on the 10,000 test images after each epoch.
 
 Published: about 95% (95.42% at the best epoch of the tutorial's run); nnc
-reaches 95.15% after 30 epochs with seed 0 (examples/RESULTS.md).  The
+reaches 94.95% after 30 epochs with seed 0 (examples/RESULTS.md).  The
 documentation build runs it for a few epochs only.
 
 .. code-block:: bash

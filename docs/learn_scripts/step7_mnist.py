@@ -5,8 +5,8 @@
 The tutorials' experiment: a 784-30-10 network of sigmoid neurons, the
 quadratic cost, mini-batches of 10, :math:`\\eta = 3.0`, trained on the first
 50,000 MNIST training images and scored on the 10,000 test images after
-each epoch.  The 30-epoch run reaches **95.15%** with nnc (seed 0, best epoch
-95.26%; published: about 95%) in about 3.5 s on one core
+each epoch.  The 30-epoch run reaches **94.95%** with nnc (seed 0, best epoch
+95.07%; published: about 95%) in about 3.5 s on one core
 (``examples/RESULTS.md``).  This page runs a shorter version.
 
 The MNIST files ship with nnc, so :func:`nnc.datasets.load_mnist` works

@@ -8,8 +8,8 @@ them; the full-length results measured with nnc are in ``examples/RESULTS.md``:
 =====================================================  ==================  ==========
 network (30 epochs unless stated, seed 0)              nnc test accuracy   published
 =====================================================  ==================  ==========
-784-30-10, quadratic cost, :math:`\\eta` 3.0             95.15%              ~95%
-784-100-10, the same otherwise                          96.57%              96.59%
+784-30-10, quadratic cost, :math:`\\eta` 3.0             94.95%              ~95%
+784-100-10, the same otherwise                          96.37%              96.59%
 784-100-10, cross-entropy, L2 :math:`\\lambda` = 5,      97.54%              ~98%
 :math:`N(0, 1/n_{in})` init, :math:`\\eta` 0.5
 784-512-512-10 ReLU, dropout 0.2, Adam, shifted         98.88%              --
