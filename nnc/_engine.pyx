@@ -57,6 +57,7 @@ def set_flush_denormal(bint enabled):
     _flush_denormal = enabled
     return previous
 
+
 cdef enum:
     MAX_LAYERS = 64
     ROW_GRAD_MAX_BATCH = 16   # below this, the sparse weight gradient goes row by row
@@ -175,26 +176,26 @@ cdef struct Ctx:
 cdef int fp_begin(int threads) noexcept nogil:
     """Flush subnormals in this thread and the pool's (if the switch is on);
     returns what fp_end restores (-1: nothing was changed)."""
-    cdef int t, before
+    cdef int _t, before
     if not _flush_denormal:
         return -1
     before = nnc_fp_flush(1)
     if threads > 1:
         # each of the pool's threads has its own mode register: one
         # iteration each (static schedule) sets them all
-        for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
+        for _t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
             nnc_fp_flush(1)
     return before
 
 
 cdef void fp_end(int threads, int before) noexcept nogil:
     """Put back the mode fp_begin found, here and in the pool's threads."""
-    cdef int t
+    cdef int _t
     if before < 0:
         return
     nnc_fp_restore(before)
     if threads > 1:
-        for t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
+        for _t in prange(threads, nogil=True, num_threads=threads, schedule='static'):
             nnc_fp_restore(before)
 
 
