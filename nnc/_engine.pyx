@@ -445,7 +445,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                                 c.n_pf - c.n_pf // 2)
                 else:  # sample by sample
                     sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
-                                            c.sp_stride, m, ad, 1, gw, n_out)
+                                            c.sp_stride, m, ad, gw, n_out)
                 c.packed_stale = 2
             else:
                 columns(c, kind, m)

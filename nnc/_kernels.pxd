@@ -71,7 +71,7 @@ cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
                      floating* dp) noexcept nogil
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
                                   const int* counts, int stride, int rows,
-                                  const floating* delta, floating alpha, floating* gwt,
+                                  const floating* delta, floating* gwt,
                                   int n_out) noexcept nogil
 cdef int tile_rows(int n_out, floating kind) noexcept nogil
 cdef int active_columns(const floating* const* x, int m, int n_features,

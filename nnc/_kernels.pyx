@@ -63,10 +63,10 @@ cdef extern from "_simd.h" nogil:
                            int n_rows)
     void nnc_sparse_row_grad_f(const int* cols, const float* vals, const int* counts,
                                Py_ssize_t stride, int rows, const float* delta, int n_out,
-                               float alpha, float* g)
+                               float* g)
     void nnc_sparse_row_grad_d(const int* cols, const double* vals, const int* counts,
                                Py_ssize_t stride, int rows, const double* delta, int n_out,
-                               double alpha, double* g)
+                               double* g)
     void nnc_sigmoid_f(const float* z, float* a, Py_ssize_t n)
     void nnc_scatter_forward_f(const int* col_ptr, const int* ids, const int* rows,
                                const float* vals, int n_cols, const float* wt, const float* b,
@@ -491,13 +491,14 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
 
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
                                   const int* counts, int stride, int rows,
-                                  const floating* delta, floating alpha, floating* gwt,
+                                  const floating* delta, floating* gwt,
                                   int n_out) noexcept nogil:
-    """gwt += alpha * x^T delta, sample by sample (for small batches, one thread)."""
+    """gwt += x^T delta, sample by sample (for small batches, one thread); the
+    caller scales delta (the engine passes alpha * delta)."""
     if floating is float:
-        nnc_sparse_row_grad_f(cols_idx, vals, counts, stride, rows, delta, n_out, alpha, gwt)
+        nnc_sparse_row_grad_f(cols_idx, vals, counts, stride, rows, delta, n_out, gwt)
     else:
-        nnc_sparse_row_grad_d(cols_idx, vals, counts, stride, rows, delta, n_out, alpha, gwt)
+        nnc_sparse_row_grad_d(cols_idx, vals, counts, stride, rows, delta, n_out, gwt)
 
 
 cdef inline int _compact_row(const floating* row, Py_ssize_t n, int* cols_idx,

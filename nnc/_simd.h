@@ -204,18 +204,19 @@ NNC_SPARSE_BATCH(f, float)
 NNC_SPARSE_BATCH(d, double)
 
 /* ---- row form of the sparse weight gradient, for small batches: for each
- * sample and each of its non-zero inputs j, g[j, :] += alpha * x_ij * delta_i.
+ * sample and each of its non-zero inputs j, g[j, :] += x_ij * delta_i (the
+ * caller scales delta: the engine passes alpha * delta, formed once a batch).
  * Few samples share an input, so the column form's register blocking gains
  * nothing there and its transposition costs more than it saves. */
 #define NNC_ROW_GRAD(SUF, T)                                                    \
 NNC_CLONES static void nnc_row_grads_##SUF(                                    \
     const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
-    int rows, const T *delta, int n_out, T alpha, T *g)                        \
+    int rows, const T *delta, int n_out, T *g)                                 \
 {                                                                              \
     for (int i = 0; i < rows; i++) {                                           \
         const T *NNC_RESTRICT d = delta + (ptrdiff_t)i * n_out;                \
         for (int p = 0; p < counts[i]; p++) {                                  \
-            const T v = alpha * vals[i * stride + p];                          \
+            const T v = vals[i * stride + p];                                  \
             T *NNC_RESTRICT gj = g + (ptrdiff_t)cols[i * stride + p] * n_out;  \
             for (int o = 0; o < n_out; o++)                                    \
                 gj[o] += v * d[o];                                             \
@@ -782,7 +783,7 @@ static int nnc_delta_lanes_d(void) { return nnc_avx512() ? 8 : 0; }
 __attribute__((target("avx512f,avx512vl,fma")))                               \
 static void nnc_row_grads_avx512_##SUF(const int *cols, const T *vals, const int *counts, \
                                        ptrdiff_t stride, int rows, const T *delta, \
-                                       int n_out, T alpha, T *g)              \
+                                       int n_out, T *g)                       \
 {                                                                              \
     const int nfull = n_out / LANES, rem = n_out % LANES;                      \
     if (nfull == 0) {  /* fewer outputs than a vector: scalars */             \
@@ -790,7 +791,7 @@ static void nnc_row_grads_avx512_##SUF(const int *cols, const T *vals, const int
             const T *d = delta + (ptrdiff_t)i * n_out;                         \
             for (int p = 0; p < counts[i]; p++) {                              \
                 T *gj = g + (ptrdiff_t)cols[i * stride + p] * n_out;           \
-                const T vs = alpha * vals[i * stride + p];                     \
+                const T vs = vals[i * stride + p];                             \
                 for (int o = 0; o < n_out; o++)                                \
                     gj[o] = FMAS(vs, d[o], gj[o]);                             \
             }                                                                  \
@@ -814,8 +815,8 @@ static void nnc_row_grads_avx512_##SUF(const int *cols, const T *vals, const int
                 break;                                                         \
             T *g0 = g + (ptrdiff_t)ci[p] * n_out, *g1 = g + (ptrdiff_t)ci[p + 1] * n_out; \
             T *g2 = g + (ptrdiff_t)ci[p + 2] * n_out, *g3 = g + (ptrdiff_t)ci[p + 3] * n_out; \
-            const VEC v0 = SET1(alpha * vi[p]), v1 = SET1(alpha * vi[p + 1]);  \
-            const VEC v2 = SET1(alpha * vi[p + 2]), v3 = SET1(alpha * vi[p + 3]); \
+            const VEC v0 = SET1(vi[p]), v1 = SET1(vi[p + 1]);                  \
+            const VEC v2 = SET1(vi[p + 2]), v3 = SET1(vi[p + 3]);              \
             for (int o = 0; o < body; o += LANES)                              \
                 NNC_ROW4(T, VEC, LOADU, STOREU, FMA, o, LOADU(d + o));         \
             if (rem) {                                                         \
@@ -830,7 +831,7 @@ static void nnc_row_grads_avx512_##SUF(const int *cols, const T *vals, const int
         }                                                                      \
         for (; p < cnt; p++) {                                                 \
             T *gj = g + (ptrdiff_t)ci[p] * n_out;                              \
-            const VEC v = SET1(alpha * vi[p]);                                 \
+            const VEC v = SET1(vi[p]);                                         \
             for (int o = 0; o < body; o += LANES)                              \
                 STOREU(gj + o, FMA(v, LOADU(d + o), LOADU(gj + o)));           \
             if (rem) {                                                         \
@@ -970,12 +971,12 @@ NNC_SPARSE_ENTRY(d, double)
 #define NNC_ROW_ENTRY(SUF, T)                                                   \
 static void nnc_sparse_row_grad_##SUF(                                         \
     const int *cols, const T *vals, const int *counts, ptrdiff_t stride,       \
-    int rows, const T *delta, int n_out, T alpha, T *g)                        \
+    int rows, const T *delta, int n_out, T *g)                                 \
 {                                                                              \
     if (nnc_avx512())                                                          \
-        nnc_row_grads_avx512_##SUF(cols, vals, counts, stride, rows, delta, n_out, alpha, g); \
+        nnc_row_grads_avx512_##SUF(cols, vals, counts, stride, rows, delta, n_out, g); \
     else                                                                       \
-        nnc_row_grads_##SUF(cols, vals, counts, stride, rows, delta, n_out, alpha, g); \
+        nnc_row_grads_##SUF(cols, vals, counts, stride, rows, delta, n_out, g); \
 }
 NNC_ROW_ENTRY(f, float)
 NNC_ROW_ENTRY(d, double)
