@@ -692,14 +692,14 @@ static inline void nnc_scatter_panel_##SUF(                                    \
     const int *col_ptr, const int *ids, const int *rows, const T *vals, int n_cols, \
     const T *wt, const T *b, int n_out, int m, const int NV, int o, T *pz, T *z) \
 {                                                                              \
-    const int rem = n_out - o, ps = NV * LANES;                                \
+    const int rem = n_out - o, bw = NV * LANES;                                \
     const MT m0 = nnc_mask_##T(rem), m1 = nnc_mask_##T(rem - LANES);           \
     const MT m2 = nnc_mask_##T(rem - 2 * LANES), m3 = nnc_mask_##T(rem - 3 * LANES); \
     const VEC b0 = LOADZ(m0, b + o), b1 = LOADZ(m1, b + o + LANES);            \
     const VEC b2 = NV > 2 ? LOADZ(m2, b + o + 2 * LANES) : b0;                 \
     const VEC b3 = NV > 2 ? LOADZ(m3, b + o + 3 * LANES) : b0;                 \
     for (int r = 0; r < m; r++) {                                              \
-        T *zr = pz + (ptrdiff_t)r * ps;                                        \
+        T *zr = pz + (ptrdiff_t)r * bw;                                        \
         STOREU(zr, b0); STOREU(zr + LANES, b1);                                \
         if (NV > 2) { STOREU(zr + 2 * LANES, b2); STOREU(zr + 3 * LANES, b3); } \
     }                                                                          \
@@ -710,7 +710,7 @@ static inline void nnc_scatter_panel_##SUF(                                    \
         const VEC w3 = NV > 2 ? LOADZ(m3, wj + 3 * LANES) : w0;                \
         const int e1 = col_ptr[k + 1];                                         \
         for (int e = col_ptr[k]; e < e1; e++) {                                \
-            T *zr = pz + (ptrdiff_t)rows[e] * ps;                              \
+            T *zr = pz + (ptrdiff_t)rows[e] * bw;                              \
             const VEC v = SET1(vals[e]);                                       \
             STOREU(zr, FMA(v, w0, LOADU(zr)));                                 \
             STOREU(zr + LANES, FMA(v, w1, LOADU(zr + LANES)));                 \
@@ -721,7 +721,7 @@ static inline void nnc_scatter_panel_##SUF(                                    \
         }                                                                      \
     }                                                                          \
     for (int r = 0; r < m; r++) {                                              \
-        const T *zr = pz + (ptrdiff_t)r * ps;                                  \
+        const T *zr = pz + (ptrdiff_t)r * bw;                                  \
         T *out = z + (ptrdiff_t)r * n_out + o;                                 \
         for (int i = 0; i < NV && i * LANES < rem; i++) {                      \
             if (rem - i * LANES >= LANES)                                      \
@@ -1009,7 +1009,7 @@ static int nnc_compact_d(const double *row, int n, int *cols, double *vals)
  * adds exactly nothing (z + 0*w = z, w + 0*d = w for finite w, d), so each
  * output gets the same terms in the same order as from the row form: the
  * same results to the bit.  The update takes alpha * delta, scaled by the
- * caller, as the row form does with alpha = 1.
+ * caller, as the row form does.
  *
  * Outputs go in blocks of two vectors, [oa, oa+L) and [ob, ob+L).  A last
  * block that would run past n_out is moved back to end at n_out; the
@@ -1044,9 +1044,9 @@ static inline void nnc_tile_block(int n_out, int lanes, int k, int *oa, int *ob,
     }
 }
 
-/* The columns where any of the m rows is non-zero, in increasing order, and \
- * (*bad) a bit for each row holding NaN or inf: the one pass over the batch \
- * that the tiles need, instead of another for the check of the inputs. */   \
+/* The columns where any of the m rows is non-zero, in increasing order, and
+ * (*bad) a bit for each row holding NaN or inf: the one pass over the batch
+ * that the tiles need, instead of another for the check of the inputs. */
 #define NNC_AVX512_TILE(SUF, T, VEC, LANES, MT, LOADU, STOREU, LOADZ, FMA, SET1,  \
                         CMPNEQ, SETZERO, NONFINITE, ABS, BIG)                  \
 __attribute__((target("avx512f")))                                             \
@@ -1128,8 +1128,8 @@ static inline void nnc_tile_upd_body_##SUF(                                    \
         }                                                                      \
         int line = -1;                                                         \
         for (int q = 0; q < n_act; q++) {                                      \
-            T *gj = g + (ptrdiff_t)act[q] * n_out;                             \
             const int j = act[q];                                              \
+            T *gj = g + (ptrdiff_t)j * n_out;                                  \
             NNC_TILE_PREFETCH(T, j, line, k == 0, pf, n_pf);                   \
             VEC ga = LOADU(gj + oa), gb = LOADU(gj + ob);                      \
             for (int s = 0; s < M; s++) {                                      \
