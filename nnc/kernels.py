@@ -71,7 +71,8 @@ def set_flush_denormal(enabled: bool) -> bool:
     (:meth:`nnc.Network.fit`, ``evaluate``, ``predict``, ``forward``, the
     L-BFGS solver); the CPU's mode is set for the call's threads and put
     back when it returns, so NumPy and other code are not affected.  The
-    kernels of this module keep strict IEEE arithmetic.
+    kernels of :mod:`nnc.kernels` (``matvec``, ``batch_forward``, ...) keep
+    strict IEEE arithmetic.
 
     Parameters
     ----------
