@@ -591,42 +591,78 @@ static void nnc_pack_delta_##SUF(const T *delta, int m, int n_out, int bw, T *dp
     }                                                                          \
 }                                                                              \
 /* a whole panel (NV vectors, NV a constant): no masks, a shift for the    \
- * address of a row.  With P (fused SGD, W^1 also packed for the forward: \
- * nnc_pack_panels' layout), the new rows go there too, so the forward     \
- * needs no repacking. */                                                     \
+ * address of a row.  J columns at a time (J * NV = 8 accumulators): one    \
+ * column's sum is a chain of dependent FMAs, and with two vectors a column  \
+ * a lone column waits on the FMA latency, not on its loads; J columns      \
+ * interleave J independent chains.  Each column still adds its entries in  \
+ * its own order: the same sums to the bit.  With P (fused SGD, W^1 also    \
+ * packed for the forward: nnc_pack_panels' layout), the new rows go there  \
+ * too, so the forward needs no repacking. */                                 \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_panel_cols_##SUF(                                       \
+    const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
+    int k, const T *dq, int o, int n_out, const int NV, const int J, T alpha, T *g, \
+    T *P, int n_in)                                                            \
+{                                                                              \
+    VEC a[4][4];                                                               \
+    const int *rk[4];                                                          \
+    const T *vk[4];                                                            \
+    int cnt[4], lo = 0x7fffffff;                                               \
+    _Pragma("GCC unroll 4")                                                    \
+    for (int j = 0; j < J; j++) {                                              \
+        const int c0 = col_ptr[k + j];                                         \
+        const T *gj = g + (ptrdiff_t)ids[k + j] * n_out + o;                   \
+        cnt[j] = col_ptr[k + j + 1] - c0;                                      \
+        lo = cnt[j] < lo ? cnt[j] : lo;                                        \
+        rk[j] = rows + c0;                                                     \
+        vk[j] = vals + c0;                                                     \
+        _Pragma("GCC unroll 4")                                                \
+        for (int v = 0; v < NV; v++) a[j][v] = LOADU(gj + v * LANES);          \
+    }                                                                          \
+    for (int p = 0; p < lo; p++) {                                             \
+        _Pragma("GCC unroll 4")                                                \
+        for (int j = 0; j < J; j++) {                                          \
+            const T *src = dq + (ptrdiff_t)rk[j][p] * (NV * LANES);            \
+            const VEC x = SET1(alpha * vk[j][p]);                              \
+            _Pragma("GCC unroll 4")                                            \
+            for (int v = 0; v < NV; v++)                                       \
+                a[j][v] = FMA(x, LOADU(src + v * LANES), a[j][v]);             \
+        }                                                                      \
+    }                                                                          \
+    _Pragma("GCC unroll 4")                                                    \
+    for (int j = 0; j < J; j++) {                                              \
+        for (int p = lo; p < cnt[j]; p++) {                                    \
+            const T *src = dq + (ptrdiff_t)rk[j][p] * (NV * LANES);            \
+            const VEC x = SET1(alpha * vk[j][p]);                              \
+            _Pragma("GCC unroll 4")                                            \
+            for (int v = 0; v < NV; v++)                                       \
+                a[j][v] = FMA(x, LOADU(src + v * LANES), a[j][v]);             \
+        }                                                                      \
+        T *gj = g + (ptrdiff_t)ids[k + j] * n_out + o;                         \
+        _Pragma("GCC unroll 4")                                                \
+        for (int v = 0; v < NV; v++) STOREU(gj + v * LANES, a[j][v]);          \
+        if (P) {                                                               \
+            const ptrdiff_t step = (ptrdiff_t)n_in * LANES;                    \
+            T *pj = P + ((ptrdiff_t)(o / LANES) * n_in + ids[k + j]) * LANES;  \
+            _Pragma("GCC unroll 4")                                            \
+            for (int v = 0; v < NV; v++) STOREU(pj + v * step, a[j][v]);       \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_panel_full_##SUF(                                       \
     const int *col_ptr, const int *ids, const int *rows, const T *vals,        \
     int k0, int k1, const T *dq, int o, int n_out, const int NV, T alpha, T *g, \
     T *P, int n_in)                                                            \
 {                                                                              \
-    for (int k = k0; k < k1; k++) {                                            \
-        const int c0 = col_ptr[k], cnt = col_ptr[k + 1] - c0;                  \
-        const int *rk = rows + c0;                                             \
-        const T *vk = vals + c0;                                               \
-        T *gj = g + (ptrdiff_t)ids[k] * n_out + o;                             \
-        VEC a0 = LOADU(gj), a1 = LOADU(gj + LANES);                            \
-        VEC a2 = NV > 2 ? LOADU(gj + 2 * LANES) : a0;                          \
-        VEC a3 = NV > 2 ? LOADU(gj + 3 * LANES) : a0;                          \
-        for (int p = 0; p < cnt; p++) {                                        \
-            const T *src = dq + (ptrdiff_t)rk[p] * (NV * LANES);               \
-            const VEC v = SET1(alpha * vk[p]);                                 \
-            a0 = FMA(v, LOADU(src), a0);                                       \
-            a1 = FMA(v, LOADU(src + LANES), a1);                               \
-            if (NV > 2) {                                                      \
-                a2 = FMA(v, LOADU(src + 2 * LANES), a2);                       \
-                a3 = FMA(v, LOADU(src + 3 * LANES), a3);                       \
-            }                                                                  \
-        }                                                                      \
-        STOREU(gj, a0); STOREU(gj + LANES, a1);                                \
-        if (NV > 2) { STOREU(gj + 2 * LANES, a2); STOREU(gj + 3 * LANES, a3); } \
-        if (P) {                                                               \
-            const ptrdiff_t step = (ptrdiff_t)n_in * LANES;                    \
-            T *pj = P + ((ptrdiff_t)(o / LANES) * n_in + ids[k]) * LANES;      \
-            STOREU(pj, a0); STOREU(pj + step, a1);                             \
-            if (NV > 2) { STOREU(pj + 2 * step, a2); STOREU(pj + 3 * step, a3); } \
-        }                                                                      \
-    }                                                                          \
+    const int J = 8 / NV;                                                      \
+    int k = k0;                                                                \
+    for (; k + J <= k1; k += J)                                                \
+        nnc_panel_cols_##SUF(col_ptr, ids, rows, vals, k, dq, o, n_out, NV, J, alpha, g, \
+                             P, n_in);                                         \
+    for (; k < k1; k++)                                                        \
+        nnc_panel_cols_##SUF(col_ptr, ids, rows, vals, k, dq, o, n_out, NV, 1, alpha, g, \
+                             P, n_in);                                         \
 }                                                                              \
 /* The column form, block by block of bw outputs: delta's entry for row r \
  * and block o is at d + o * block_step + r * row_step (row_step n_out for  \
