@@ -25,6 +25,7 @@ class InputMode(enum.IntEnum):
     INPUT_CSR = 2
 
 def set_flush_denormal(enabled: bool) -> bool: ...
+def _set_strips(mode: int) -> int: ...
 
 class Engine:
     """Workspace and state of one training run (or one evaluation)."""
@@ -36,6 +37,8 @@ class Engine:
     check_input: bool
     @property
     def bad_row(self) -> int: ...
+    @property
+    def strips(self) -> int: ...
     @property
     def tile_rows(self) -> int: ...
     def __init__(self, params: _F, sizes: Sequence[int], activations: Sequence[int], loss: int,

@@ -30,6 +30,7 @@ from nnc._kernels cimport (
     panel_lanes, pack_rows, delta_panel_width, pack_delta, all_finite,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     tile_rows, active_columns, tile_forward, tile_update, scatter_rows, scatter_forward,
+    strip_width, build_strips, strip_forward, strip_weight_grad,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     add_bias, bias_activate, softmax_crossentropy, sum_squares,
     ACT_RELU, ACT_SOFTMAX, LOSS_CATEGORICAL_CROSSENTROPY,
@@ -47,6 +48,19 @@ from nnc import _buffers
 # Subnormal floats flushed to zero while the engine runs (see _fpmode.h and
 # set_flush_denormal): the one switch, read at the start of every call.
 cdef bint _flush_denormal = True
+cdef int _strip_mode = 0
+
+
+def _set_strips(int mode):
+    """Whether new engines take dense batches through strips: -1 never,
+    0 where the first batch shows that they pay, 1 always (where the
+    kernels exist).  Returns the previous mode.  For tests: it lets them
+    compare the strips with the column form on any data."""
+    global _strip_mode
+    if mode not in (-1, 0, 1):
+        raise ValueError(f"mode must be -1, 0 or 1, got {mode}")
+    previous, _strip_mode = _strip_mode, mode
+    return previous
 
 
 def set_flush_denormal(bint enabled):
@@ -148,6 +162,18 @@ cdef struct Ctx:
     # csc_ready: the batch's columns (col_ids ...) are already built
     int scatter_max
     int csc_ready
+    # batches of more than ROW_GRAD_MAX_BATCH dense rows (compact mode) may go
+    # through strips of adjacent inputs (build_strips: n_strips strips,
+    # entries strip_rows/strip_vals[strip_ptr[s]:strip_ptr[s + 1]]; they share
+    # the column form's buffers, one or the other is used).  strip_mode: -1
+    # never, 0 the first such batch decides, 1 always; strips_ready: the
+    # batch's strips are built
+    int n_strips
+    int strip_mode
+    int strips_ready
+    int* strip_ptr
+    int* strip_rows
+    void* strip_vals
     # what of w_packed is stale: 0 nothing, 1 the rows col_ids[:n_cols] (the
     # last fused SGD step changed only those), 2 everything
     int packed_stale
@@ -237,6 +263,7 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     cdef floating* yb = <floating*>c.yb
     cdef floating* wb = <floating*>c.wb
     c.csc_ready = 0
+    c.strips_ready = 0
     if c.input_mode == INPUT_DENSE and c.direct:
         c.a[0] = x + start * nf  # rows start .. start+m-1, contiguous
     elif c.input_mode == INPUT_DENSE:
@@ -309,6 +336,12 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out,
                          <const char* const*>c.pf_rows, c.n_pf // 2)
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+        elif l == 0 and use_strips(c, kind, m):
+            strip_forward(c.strip_ptr, c.strip_rows, <floating*>c.strip_vals, c.n_strips,
+                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], m,
+                          n_in, n_out, c.delta_bw, <floating*>c.delta_panels, c.threads)
+            c.packed_stale = 2  # as for the column form below
+            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         elif l == 0 and ROW_GRAD_MAX_BATCH < m <= c.scatter_max:
             columns(c, kind, m)
             scatter_forward(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
@@ -345,6 +378,33 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                 al[e] = fl[e] * mk[e]
 
 
+#: the most multiplications per non-zero at which the strips pay (the row
+#: and column forms make one; MNIST's strips make 1.48 and take 0.75x the
+#: time of the column form's transposition and kernels)
+cdef double STRIP_MAX_WORK = 1.75
+
+
+cdef bint use_strips(Ctx* c, floating kind, int m) noexcept nogil:
+    """Whether the batch goes through strips (built here, once per batch)."""
+    cdef Py_ssize_t nnz = 0
+    cdef int i, entries
+    if c.n_strips == 0 or c.strip_mode < 0 or m <= ROW_GRAD_MAX_BATCH or c.tile:
+        return False
+    if not c.strips_ready:
+        entries = build_strips(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride, m,
+                               c.n_strips, c.col_count, c.strip_ptr, c.strip_rows,
+                               <floating*>c.strip_vals)
+        c.strips_ready = 1
+        c.csc_ready = 0  # the strips overwrote the column form's buffers
+        if c.strip_mode == 0:
+            # Decided once, by the data: images cluster their non-zeros in
+            # strips, a bag of words does not (then 4 multiplications each).
+            for i in range(m):
+                nnz += c.sp_cnt[i]
+            c.strip_mode = 1 if strip_width() * entries <= STRIP_MAX_WORK * nnz else -1
+    return c.strip_mode > 0
+
+
 cdef void columns(Ctx* c, floating kind, int m) noexcept nogil:
     """The batch's non-zeros by column (once per batch: forward and BP4 share them)."""
     if not c.csc_ready:
@@ -352,6 +412,7 @@ cdef void columns(Ctx* c, floating kind, int m) noexcept nogil:
                                    <int>c.n_features, c.col_count, c.col_bits, c.col_ids,
                                    c.col_ptr, c.csc_rows, <floating*>c.csc_vals, c.row_cursor)
         c.csc_ready = 1
+        c.strips_ready = 0  # (they share buffers)
 
 
 cdef inline void dense_product(Ctx* c, floating kind, int l, int m,
@@ -429,7 +490,19 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 memset(gb, 0, n_out * sizeof(floating))
         # BP3: dC/db = delta;  BP4: dC/dW^T = a^{l-1}^T delta^l.
         bias_grad(d, m, n_out, alpha, gb)
-        if l == 0 and c.input_mode != INPUT_DENSE:
+        if l == 0 and use_strips(c, kind, m):
+            # gw = (alpha delta)^T x, or gw += that (fused step or accumulation)
+            ad = d
+            if alpha != 1:
+                for e in range(<Py_ssize_t>m * n_out):
+                    dp[e] = alpha * d[e]
+                ad = dp
+            pack_delta(ad, m, n_out, c.delta_bw, <floating*>c.delta_panels)
+            strip_weight_grad(c.strip_ptr, c.strip_rows, <floating*>c.strip_vals, c.n_strips,
+                              <floating*>c.delta_panels, m, n_in, n_out, c.delta_bw, gw,
+                              c.fused or c.accumulate, c.threads)
+            c.packed_stale = 2
+        elif l == 0 and c.input_mode != INPUT_DENSE:
             if not c.fused and not c.accumulate:
                 memset(gw, 0, <Py_ssize_t>n_in * n_out * sizeof(floating))
             if m <= ROW_GRAD_MAX_BATCH:
@@ -773,6 +846,7 @@ cdef class Engine:
         """
         cdef Py_ssize_t cap = self.c.cap, nf = self.c.sizes[0]
         cdef Py_ssize_t entries = cap * max(stride, 1)
+        cdef int n_strips = (<int>nf + strip_width() - 1) // strip_width()
         if entries > 2147483647:
             raise ValueError(f"a batch of {cap} rows with up to {stride} non-zeros each "
                              "is too large (more than 2**31 - 1 non-zeros); use a "
@@ -784,7 +858,10 @@ cdef class Engine:
         self.c.col_ids = <int*>_ptr(self._alloc(min(nf, entries), np.int32))
         self.c.col_ptr = <int*>_ptr(self._alloc(min(nf, entries) + 1, np.int32))
         self.c.csc_rows = <int*>_ptr(self._alloc(entries, np.int32))
-        self.c.csc_vals = self._buffer(entries)
+        # (in compact mode also the strips' values: cap * n_strips entries of
+        # strip_width() values, at most 3 * cap values more)
+        self.c.csc_vals = self._buffer(entries if self.c.input_mode != INPUT_COMPACT
+                                       else max(entries, cap * n_strips * strip_width()))
         self.c.col_count = <int*>_ptr(self._alloc(nf, np.int32))
         self.c.row_cursor = <int*>_ptr(self._alloc(cap, np.int32))
         lanes = (panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <double>0) if self.is_double
@@ -804,6 +881,14 @@ cdef class Engine:
                 # 784-512 layer gains nothing from either
                 self.c.scatter_max = (scatter_rows(<int>width, <double>0) if self.is_double
                                       else scatter_rows(<int>width, <float>0))
+            if self.c.input_mode == INPUT_COMPACT:
+                # strips of rows with increasing columns (compacted rows), in
+                # the column form's buffers (the first batch picks one)
+                self.c.n_strips = n_strips
+                self.c.strip_mode = _strip_mode
+                self.c.strip_ptr = self.c.col_ptr
+                self.c.strip_rows = self.c.csc_rows
+                self.c.strip_vals = self.c.csc_vals
         self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))
 
     cdef object _alloc(self, Py_ssize_t n, dtype):
@@ -939,6 +1024,13 @@ cdef class Engine:
         """Index of the first input row found non-finite, or -1."""
         def __get__(self):
             return self.c.bad_row
+
+    property strips:
+        """Whether batches of more than 16 dense rows go through strips of
+        adjacent inputs: 1 yes, -1 no, 0 not decided yet (the first such
+        batch decides; see build_strips in _simd.h)."""
+        def __get__(self):
+            return self.c.strip_mode if self.c.n_strips else -1
 
     property tile_rows:
         """Batches of up to this many dense rows go through the register

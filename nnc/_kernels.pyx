@@ -75,6 +75,23 @@ cdef extern from "_simd.h" nogil:
                                const double* vals, int n_cols, const double* wt,
                                const double* b, int n_out, int m, int bw, int q0, int q1,
                                double* zp, double* z)
+    int NNC_STRIP
+    int nnc_strips_f(const int* cols, const float* vals, const int* counts, Py_ssize_t stride,
+                     int rows, int n_strips, int* cursor, int* ptr, int* srows, float* svals)
+    int nnc_strips_d(const int* cols, const double* vals, const int* counts, Py_ssize_t stride,
+                     int rows, int n_strips, int* cursor, int* ptr, int* srows, double* svals)
+    void nnc_strip_forward_f(const int* ptr, const int* srows, const float* svals, int n_strips,
+                             const float* wt, const float* b, int n_in, int n_out, int m,
+                             int bw, int q0, int q1, float* zp, float* z)
+    void nnc_strip_forward_d(const int* ptr, const int* srows, const double* svals,
+                             int n_strips, const double* wt, const double* b, int n_in,
+                             int n_out, int m, int bw, int q0, int q1, double* zp, double* z)
+    void nnc_strip_grads_f(const int* ptr, const int* srows, const float* svals, int n_strips,
+                           const float* dp, int m, int n_in, int n_out, int bw, int q0, int q1,
+                           float* g, int add)
+    void nnc_strip_grads_d(const int* ptr, const int* srows, const double* svals, int n_strips,
+                           const double* dp, int m, int n_in, int n_out, int bw, int q0,
+                           int q1, double* g, int add)
     int nnc_tile_rows_f(int n_out)
     int nnc_tile_rows_d(int n_out)
     int nnc_active_f(const float* const* x, int m, int nf, int* act, unsigned* bad)
@@ -428,6 +445,95 @@ cdef inline void _scatter_panels(const int* col_ptr, const int* ids, int n_cols,
     else:
         nnc_scatter_forward_d(col_ptr, ids, csc_rows, csc_vals, n_cols, wt, b, n_out, m, bw,
                               q0, q1, zp, z)
+
+
+cdef int strip_width() noexcept nogil:
+    """Adjacent inputs per strip of :func:`build_strips` (see ``_simd.h``)."""
+    return NNC_STRIP
+
+
+cdef int build_strips(const int* cols_idx, const floating* vals, const int* counts, int stride,
+                      int rows, int n_strips, int* cursor, int* ptr, int* srows,
+                      floating* svals) noexcept nogil:
+    """Group the batch's non-zeros (rows with increasing columns) by strips of
+    :func:`strip_width` adjacent inputs: strip s's entries, in increasing sample
+    order, are srows[ptr[s]:ptr[s+1]] with strip_width() values each in svals.
+    ``cursor`` (n_strips ints) is zero on entry and left zero.  Returns the
+    number of entries."""
+    if floating is float:
+        return nnc_strips_f(cols_idx, vals, counts, stride, rows, n_strips, cursor, ptr, srows,
+                            svals)
+    else:
+        return nnc_strips_d(cols_idx, vals, counts, stride, rows, n_strips, cursor, ptr, srows,
+                            svals)
+
+
+cdef void strip_forward(const int* ptr, const int* srows, const floating* svals, int n_strips,
+                        const floating* wt, const floating* b, floating* z, int m, int n_in,
+                        int n_out, int bw, floating* zp, int threads) noexcept nogil:
+    """z = x W^T + b from the batch's strips (:func:`build_strips`), through
+    panels of z of width bw (``zp``: the layout of :func:`pack_delta`).
+
+    Each panel of outputs is one thread's; the sums equal those of
+    :func:`sparse_forward` to the bit.
+    """
+    cdef int t, nt, n_panels = (n_out + bw - 1) // bw, per
+    if threads > 1 and n_panels > 1:
+        nt = min(threads, n_panels)
+        per = (n_panels + nt - 1) // nt
+        for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
+            _strip_panels(ptr, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw,
+                          min(n_panels, t * per), min(n_panels, (t + 1) * per), zp)
+    else:
+        _strip_panels(ptr, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw, 0, n_panels,
+                      zp)
+
+
+cdef inline void _strip_panels(const int* ptr, const int* srows, const floating* svals,
+                               int n_strips, const floating* wt, const floating* b, floating* z,
+                               int m, int n_in, int n_out, int bw, int q0, int q1,
+                               floating* zp) noexcept nogil:
+    if floating is float:
+        nnc_strip_forward_f(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0, q1, zp,
+                            z)
+    else:
+        nnc_strip_forward_d(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0, q1, zp,
+                            z)
+
+
+cdef void strip_weight_grad(const int* ptr, const int* srows, const floating* svals,
+                            int n_strips, const floating* dp, int m, int n_in, int n_out,
+                            int bw, floating* gwt, bint add, int threads) noexcept nogil:
+    """gwt (+)= x^T d from the batch's strips, d packed in panels of width bw
+    (:func:`pack_delta`).  ``add``: add to gwt; otherwise overwrite it (the
+    rows of inputs no sample uses become zero).
+
+    Each panel of outputs is one thread's, and each weight's sum runs over
+    the samples in increasing order: the sums of :func:`sparse_weight_grad`
+    (alpha 1) to the bit, for any number of threads.
+    """
+    cdef int t, nt, n_panels = (n_out + bw - 1) // bw, per
+    if threads > 1 and n_panels > 1:
+        nt = min(threads, n_panels)
+        per = (n_panels + nt - 1) // nt
+        for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
+            _strip_grad_panels(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw,
+                               min(n_panels, t * per), min(n_panels, (t + 1) * per), gwt, add)
+    else:
+        _strip_grad_panels(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw, 0, n_panels,
+                           gwt, add)
+
+
+cdef inline void _strip_grad_panels(const int* ptr, const int* srows, const floating* svals,
+                                    int n_strips, const floating* dp, int m, int n_in,
+                                    int n_out, int bw, int q0, int q1, floating* gwt,
+                                    bint add) noexcept nogil:
+    if floating is float:
+        nnc_strip_grads_f(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw, q0, q1, gwt,
+                          add)
+    else:
+        nnc_strip_grads_d(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw, q0, q1, gwt,
+                          add)
 
 
 cdef void pack_delta(const floating* delta, int m, int n_out, int bw,

@@ -788,6 +788,194 @@ NNC_AVX512_SCATTER(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps, _mm51
 NNC_AVX512_SCATTER(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
                    _mm512_storeu_pd, _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
 
+/* ---- strips: the batch's non-zeros by runs of NNC_STRIP adjacent inputs.
+ * Neighbouring pixels of an image are non-zero together, so a sample's
+ * non-zeros cluster into few strips of 4 columns (MNIST: 150 non-zeros a
+ * row in 56 strips; 4 x 56 / 150 = 1.48 multiplications per non-zero).  A
+ * strip's entry is a sample and its 4 values (zeros included); the entries
+ * of strip s are svals/srows[ptr[s]:ptr[s+1]], in increasing sample order.
+ * The forward loads the strip's 4 rows of one panel of W into registers and
+ * adds them to the z of every sample in the strip; BP4 keeps the strip's 4
+ * rows of one panel of dC/dW in registers and adds every sample's delta to
+ * them.  Either way each FMA has its operands in registers or L1, where the
+ * row form reads a row of W from L2 for every non-zero and the column form
+ * loads a sample index and a value for every vector.  The zero values add
+ * exactly nothing (0 * w = 0, z + 0 = z), and the terms come in the row
+ * and column forms' order (inputs, samples increasing): the same sums to the
+ * bit.  Rows must list their columns in increasing order (compacted rows
+ * do). */
+#define NNC_STRIP 4
+#define NNC_BUILD_STRIPS(SUF, T)                                                \
+static int nnc_strips_##SUF(const int *cols, const T *vals, const int *counts,  \
+                            ptrdiff_t stride, int rows, int n_strips, int *cursor, \
+                            int *ptr, int *srows, T *svals)                    \
+{                                                                              \
+    /* cursor: n_strips ints, zero on entry and left zero */                  \
+    for (int i = 0; i < rows; i++) {                                           \
+        const int *ci = cols + i * stride;                                     \
+        int prev = -1;                                                         \
+        for (int p = 0; p < counts[i]; p++) {                                  \
+            const int s = ci[p] / NNC_STRIP;                                   \
+            cursor[s] += s != prev;                                            \
+            prev = s;                                                          \
+        }                                                                      \
+    }                                                                          \
+    int pos = 0;                                                               \
+    for (int s = 0; s < n_strips; s++) {                                       \
+        const int c = cursor[s];                                               \
+        ptr[s] = cursor[s] = pos;                                              \
+        pos += c;                                                              \
+    }                                                                          \
+    ptr[n_strips] = pos;                                                       \
+    for (int i = 0; i < rows; i++) {                                           \
+        const int *ci = cols + i * stride;                                     \
+        const T *vi = vals + i * stride;                                       \
+        int prev = -1;                                                         \
+        T *v = svals;                                                          \
+        for (int p = 0; p < counts[i]; p++) {                                  \
+            const int s = ci[p] / NNC_STRIP;                                   \
+            if (s != prev) {                                                   \
+                const int e = cursor[s]++;                                     \
+                srows[e] = i;                                                  \
+                v = svals + (ptrdiff_t)e * NNC_STRIP;                          \
+                for (int c = 0; c < NNC_STRIP; c++) v[c] = 0;                  \
+                prev = s;                                                      \
+            }                                                                  \
+            v[ci[p] % NNC_STRIP] = vi[p];                                      \
+        }                                                                      \
+    }                                                                          \
+    memset(cursor, 0, (size_t)n_strips * sizeof(int));                         \
+    return pos;                                                                \
+}
+NNC_BUILD_STRIPS(f, float)
+NNC_BUILD_STRIPS(d, double)
+
+#define NNC_AVX512_STRIPS(SUF, T, VEC, LANES, MT, LOADZ, LOADU, STOREU, STOREM, FMA, SET1) \
+/* z = b + x W for the outputs o .. o + NV * LANES - 1, through the panel   \
+ * pz (m rows of NV * LANES values), then copied out to z's rows */        \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_strip_panel_##SUF(                                      \
+    const int *ptr, const int *srows, const T *svals, int n_strips,           \
+    const T *wt, const T *b, int n_in, int n_out, int m, const int NV, int o,  \
+    T *pz, T *z)                                                               \
+{                                                                              \
+    const int rem = n_out - o, bw = NV * LANES;                                \
+    MT mk[4];                                                                  \
+    VEC bias[4];                                                               \
+    for (int v = 0; v < NV; v++) {                                             \
+        mk[v] = nnc_mask_##T(rem - v * LANES);                                 \
+        bias[v] = LOADZ(mk[v], b + o + v * LANES);                             \
+    }                                                                          \
+    for (int r = 0; r < m; r++)                                                \
+        for (int v = 0; v < NV; v++) STOREU(pz + (ptrdiff_t)r * bw + v * LANES, bias[v]); \
+    for (int s = 0; s < n_strips; s++) {                                       \
+        const int e0 = ptr[s], e1 = ptr[s + 1], c0 = s * NNC_STRIP;            \
+        if (e0 == e1) continue;                                                \
+        VEC w[NNC_STRIP][4];                                                   \
+        for (int c = 0; c < NNC_STRIP; c++)                                    \
+            for (int v = 0; v < NV; v++)  /* past the last input: no row of W */ \
+                w[c][v] = LOADZ(c0 + c < n_in ? mk[v] : (MT)0,                 \
+                                wt + (ptrdiff_t)(c0 + c) * n_out + o + v * LANES); \
+        for (int e = e0; e < e1; e++) {                                        \
+            T *zr = pz + (ptrdiff_t)srows[e] * bw;                             \
+            const T *x = svals + (ptrdiff_t)e * NNC_STRIP;                     \
+            VEC a[4];                                                          \
+            for (int v = 0; v < NV; v++) a[v] = LOADU(zr + v * LANES);         \
+            for (int c = 0; c < NNC_STRIP; c++) {                              \
+                const VEC xc = SET1(x[c]);                                     \
+                for (int v = 0; v < NV; v++) a[v] = FMA(xc, w[c][v], a[v]);    \
+            }                                                                  \
+            for (int v = 0; v < NV; v++) STOREU(zr + v * LANES, a[v]);         \
+        }                                                                      \
+    }                                                                          \
+    for (int r = 0; r < m; r++) {                                              \
+        const T *zr = pz + (ptrdiff_t)r * bw;                                  \
+        T *out = z + (ptrdiff_t)r * n_out + o;                                 \
+        for (int v = 0; v < NV && v * LANES < rem; v++) {                      \
+            if (rem - v * LANES >= LANES)                                      \
+                STOREU(out + v * LANES, LOADU(zr + v * LANES));                \
+            else                                                               \
+                STOREM(out + v * LANES, mk[v], LOADU(zr + v * LANES));         \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+/* g (+)= x^T d for the outputs o .. o + NV * LANES - 1, d in the panel dq  \
+ * (m rows of NV * LANES values, pack_delta's layout); add: start from g,  \
+ * else from zero (and untouched strips' rows become zero) */              \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_strip_grad_panel_##SUF(                                 \
+    const int *ptr, const int *srows, const T *svals, int n_strips,           \
+    const T *dq, int n_in, int n_out, const int NV, int o, T *g, int add)      \
+{                                                                              \
+    const int rem = n_out - o, bw = NV * LANES;                                \
+    MT mk[4];                                                                  \
+    for (int v = 0; v < NV; v++) mk[v] = nnc_mask_##T(rem - v * LANES);        \
+    for (int s = 0; s < n_strips; s++) {                                       \
+        const int e0 = ptr[s], e1 = ptr[s + 1], c0 = s * NNC_STRIP;            \
+        const int nc = n_in - c0 < NNC_STRIP ? n_in - c0 : NNC_STRIP;          \
+        if (add && e0 == e1) continue;                                         \
+        VEC a[NNC_STRIP][4];                                                   \
+        for (int c = 0; c < NNC_STRIP; c++)                                    \
+            for (int v = 0; v < NV; v++)                                       \
+                a[c][v] = LOADZ(add && c < nc ? mk[v] : (MT)0,                 \
+                                g + (ptrdiff_t)(c0 + c) * n_out + o + v * LANES); \
+        for (int e = e0; e < e1; e++) {                                        \
+            const T *d = dq + (ptrdiff_t)srows[e] * bw;                        \
+            const T *x = svals + (ptrdiff_t)e * NNC_STRIP;                     \
+            VEC dv[4];                                                         \
+            for (int v = 0; v < NV; v++) dv[v] = LOADZ(mk[v], d + v * LANES);  \
+            for (int c = 0; c < NNC_STRIP; c++) {                              \
+                const VEC xc = SET1(x[c]);                                     \
+                for (int v = 0; v < NV; v++) a[c][v] = FMA(xc, dv[v], a[c][v]); \
+            }                                                                  \
+        }                                                                      \
+        /* constant bounds, so that a[][] stays in registers */                \
+        for (int c = 0; c < NNC_STRIP; c++)                                    \
+            for (int v = 0; v < NV; v++) {                                     \
+                T *gc = g + (ptrdiff_t)(c0 + c) * n_out + o + v * LANES;       \
+                if (c >= nc || v * LANES >= rem) continue;                     \
+                if (rem - v * LANES >= LANES) STOREU(gc, a[c][v]);             \
+                else STOREM(gc, mk[v], a[c][v]);                               \
+            }                                                                  \
+    }                                                                          \
+}                                                                              \
+/* panels q0 .. q1-1 of bw (2 or 4 vectors) outputs; panel q of zp and dp   \
+ * at + q * bw * m */                                                         \
+__attribute__((target("avx512f")))                                             \
+static void nnc_strip_forward_##SUF(                                           \
+    const int *ptr, const int *srows, const T *svals, int n_strips, const T *wt, \
+    const T *b, int n_in, int n_out, int m, int bw, int q0, int q1, T *zp, T *z) \
+{                                                                              \
+    for (int q = q0; q < q1; q++) {                                            \
+        T *pz = zp + (ptrdiff_t)q * bw * m;                                    \
+        if (bw == 4 * LANES)                                                   \
+            nnc_strip_panel_##SUF(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, 4, \
+                                  q * bw, pz, z);                              \
+        else                                                                   \
+            nnc_strip_panel_##SUF(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, 2, \
+                                  q * bw, pz, z);                              \
+    }                                                                          \
+}                                                                              \
+__attribute__((target("avx512f")))                                             \
+static void nnc_strip_grads_##SUF(                                             \
+    const int *ptr, const int *srows, const T *svals, int n_strips, const T *dp, \
+    int m, int n_in, int n_out, int bw, int q0, int q1, T *g, int add)         \
+{                                                                              \
+    for (int q = q0; q < q1; q++) {                                            \
+        const T *dq = dp + (ptrdiff_t)q * bw * m;                              \
+        if (bw == 4 * LANES)                                                   \
+            nnc_strip_grad_panel_##SUF(ptr, srows, svals, n_strips, dq, n_in, n_out, 4, \
+                                       q * bw, g, add);                        \
+        else                                                                   \
+            nnc_strip_grad_panel_##SUF(ptr, srows, svals, n_strips, dq, n_in, n_out, 2, \
+                                       q * bw, g, add);                        \
+    }                                                                          \
+}
+NNC_AVX512_STRIPS(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps, _mm512_loadu_ps,
+                  _mm512_storeu_ps, _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
+NNC_AVX512_STRIPS(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
+                  _mm512_storeu_pd, _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
+
 /* vectors of one lane width (64 bytes) per panel row, or 0 where the panel
  * kernel is not available (no AVX-512 on this CPU, or a build without it) */
 static int nnc_delta_lanes_f(void) { return nnc_avx512() ? 16 : 0; }
@@ -1271,6 +1459,12 @@ static int nnc_delta_lanes_d(void) { return 0; }
 #define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_scatter_forward_f(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
 #define nnc_scatter_forward_d(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_strips_f(c, v, n, s, r, ns, cur, p, sr, sv) 0
+#define nnc_strips_d(c, v, n, s, r, ns, cur, p, sr, sv) 0
+#define nnc_strip_forward_f(p, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_strip_forward_d(p, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_strip_grads_f(p, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
+#define nnc_strip_grads_d(p, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
 /* no register tiles (rows 0) */
 static int nnc_tile_rows_f(int n_out) { (void)n_out; return 0; }
 static int nnc_tile_rows_d(int n_out) { (void)n_out; return 0; }

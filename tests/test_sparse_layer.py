@@ -347,3 +347,121 @@ def test_the_density_estimate_that_chooses_the_sparse_layer():
     assert _density(np.zeros((3, 5), np.float32)) == 0.0
     assert _density(np.zeros((0, 5), np.float32)) == 0.0
     assert 0.05 < SPARSE_DENSITY < 0.9
+
+
+def blobs(n=240, side=27, k=4, seed=0):
+    """Image-like rows: a few soft blobs on a side x side grid, so that the
+    non-zeros cluster along the rows of pixels as in MNIST (side 27: 729
+    inputs, the last strip of adjacent inputs has one)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side]
+    X = np.zeros((n, side * side))
+    for i in range(n):
+        img = np.zeros((side, side))
+        for _ in range(rng.integers(1, 4)):
+            cy, cx, r = rng.uniform(4, side - 4), rng.uniform(4, side - 4), rng.uniform(2, 5)
+            img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r ** 2)
+        X[i] = np.where(img > 0.3, np.minimum(img, 1.0), 0.0).ravel()
+    X[3] = 0.0                                  # an empty row
+    X[5, -1] = 0.7                              # the last input, alone in its strip
+    y = rng.integers(0, k, n)
+    return X, y
+
+
+@pytest.fixture
+def strips():
+    """Set how new engines pick strips (-1 never, 0 auto, 1 always); restored after."""
+    from nnc import _engine
+    previous = _engine._set_strips(0)
+    yield _engine._set_strips
+    _engine._set_strips(previous)
+
+
+def _fit_blobs(X, y, hidden, dtype, batch_size, opt, threads=1, epochs=2):
+    net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype=dtype, seed=3, init="he")
+    fit_kw, _ = OPTIMIZERS[opt]
+    hist = net.fit(X.astype(dtype), y, epochs=epochs, batch_size=batch_size, shuffle=True,
+                   sparse=True, verbose=0, threads=threads, **fit_kw())
+    return net.params.copy(), hist["loss"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hidden,batch_size", [(512, 40), (100, 64), (70, 200), (129, 17),
+                                               (33, 150), (256, 128)])
+@pytest.mark.parametrize("opt", ["adam", "momentum"])
+def test_strips_are_bit_identical_to_the_column_form(strips, hidden, batch_size, dtype, opt):
+    # Strips of 4 adjacent inputs add zeros too, in the column form's order:
+    # with gradients not scaled inside BP4 (not a fused SGD step) the same
+    # bits, and the same for 1 and 2 threads.  Panels of 2 and 4 vectors,
+    # a partial last panel (70, 129, 33 outputs), a last batch of 80 or 7,
+    # 729 inputs (a last strip of one)
+    X, y = blobs()
+    strips(-1)
+    columns, loss_c = _fit_blobs(X, y, hidden, dtype, batch_size, opt)
+    strips(1)
+    striped, loss_s = _fit_blobs(X, y, hidden, dtype, batch_size, opt)
+    two, _ = _fit_blobs(X, y, hidden, dtype, batch_size, opt, threads=2)
+    np.testing.assert_array_equal(striped, columns)
+    np.testing.assert_array_equal(two, striped)
+    assert loss_s == loss_c
+
+
+@pytest.mark.parametrize("opt", ["sgd", "sgd l2", "adam", "rmsprop"])
+@pytest.mark.parametrize("batch_size,hidden", [(60, 100), (40, 512), (17, 70)])
+def test_strips_equal_numpy_reference(strips, opt, batch_size, hidden, reference):
+    X, y = blobs(n=160)
+    strips(1)
+    fit_kw, opt_kw = OPTIMIZERS[opt]
+    net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
+                      loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
+    ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
+    hist = net.fit(X, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0, sparse=True,
+                   **fit_kw())
+    for e in range(2):
+        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4),
+                                  batch_size=batch_size)
+        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
+    for W, Wr in zip(net.weights, ref.W, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+    for b, br in zip(net.biases, ref.b, strict=True):
+        np.testing.assert_allclose(b, br, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_strips_are_chosen_for_images_and_not_for_bags_of_words(strips, dtype):
+    # The first batch decides.  A fused SGD step scales delta before the
+    # strips' products and x inside the column form's (rounded differently),
+    # so which one ran shows in the bits of W^1.
+    def fit(X, y, mode):
+        strips(mode)
+        return _fit_blobs(X, y, 100, dtype, 64, "sgd lr=0.3")[0]
+    OPTIMIZERS["sgd lr=0.3"] = (lambda: dict(lr=0.3), None)
+    try:
+        images = blobs(n=200)
+        words = bag_of_words(n=200, d=729, density=0.05, seed=3)
+        auto_i, on_i, off_i = (fit(*images, mode) for mode in (0, 1, -1))
+        auto_w, on_w, off_w = (fit(*words, mode) for mode in (0, 1, -1))
+    finally:
+        del OPTIMIZERS["sgd lr=0.3"]
+    if not _cpu_has_avx512():
+        np.testing.assert_array_equal(on_i, off_i)   # no strips: the same path
+        return
+    assert not np.array_equal(on_i, off_i)           # the two paths differ, and ...
+    np.testing.assert_array_equal(auto_i, on_i)      # ... images take the strips
+    assert not np.array_equal(on_w, off_w)
+    np.testing.assert_array_equal(auto_w, off_w)     # a bag of words the column form
+    for mode in (-2, 2):
+        with pytest.raises(ValueError, match="mode"):
+            strips(mode)
+
+
+def test_engine_reports_whether_it_may_take_strips(strips):
+    net = nnc.Network([729, 100, 4])
+    if _cpu_has_avx512():
+        assert net._engine(64, 1, 1).strips == 0     # compact: the first batch decides
+        strips(1)
+        assert net._engine(64, 1, 1).strips == 1
+    assert net._engine(64, 2, 1).strips == -1        # CSR rows: never
+    assert net._engine(64, 0, 1).strips == -1        # the dense layer: never
+    assert net._engine(12, 1, 1).strips == -1        # batches of 12: the register tiles
