@@ -53,8 +53,8 @@ cdef int _strip_mode = 0
 
 def _set_strips(int mode):
     """Whether new engines take dense batches through strips: -1 never,
-    0 where the first batch shows that they pay, 1 always (where the
-    kernels exist).  Returns the previous mode.  For tests: it lets them
+    0 for layers of over 256 outputs where the first batch shows that they
+    pay, 1 always (where the kernels exist).  Returns the previous mode.  For tests: it lets them
     compare the strips with the column form on any data."""
     global _strip_mode
     if mode not in (-1, 0, 1):
@@ -885,7 +885,12 @@ cdef class Engine:
                 # strips of rows with increasing columns (compacted rows), in
                 # the column form's buffers (the first batch picks one)
                 self.c.n_strips = n_strips
-                self.c.strip_mode = _strip_mode
+                # where the column form's forward runs (up to 256 outputs, see
+                # scatter_max above) it beats the strips (784-256, batch 128:
+                # strips 1.12x the epoch); past it the strips win (784-512,
+                # batch 256: 0.95x)
+                self.c.strip_mode = (_strip_mode if _strip_mode != 0
+                                     else (0 if self.c.w_packed == NULL else -1))
                 self.c.strip_ptr = self.c.col_ptr
                 self.c.strip_rows = self.c.csc_rows
                 self.c.strip_vals = self.c.csc_vals

@@ -430,12 +430,13 @@ def test_strips_equal_numpy_reference(strips, opt, batch_size, hidden, reference
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_strips_are_chosen_for_images_and_not_for_bags_of_words(strips, dtype):
-    # The first batch decides.  A fused SGD step scales delta before the
+    # For layers of over 256 outputs the first batch decides (up to 256 the
+    # column form's forward wins and runs).  A fused SGD step scales delta before the
     # strips' products and x inside the column form's (rounded differently),
     # so which one ran shows in the bits of W^1.
     def fit(X, y, mode):
         strips(mode)
-        return _fit_blobs(X, y, 100, dtype, 64, "sgd lr=0.3")[0]
+        return _fit_blobs(X, y, 300, dtype, 64, "sgd lr=0.3")[0]
     OPTIMIZERS["sgd lr=0.3"] = (lambda: dict(lr=0.3), None)
     try:
         images = blobs(n=200)
@@ -459,7 +460,9 @@ def test_strips_are_chosen_for_images_and_not_for_bags_of_words(strips, dtype):
 def test_engine_reports_whether_it_may_take_strips(strips):
     net = nnc.Network([729, 100, 4])
     if _cpu_has_avx512():
-        assert net._engine(64, 1, 1).strips == 0     # compact: the first batch decides
+        assert net._engine(64, 1, 1).strips == -1    # up to 256 outputs: the column form
+        wide = nnc.Network([729, 300, 4])
+        assert wide._engine(64, 1, 1).strips == 0    # compact: the first batch decides
         strips(1)
         assert net._engine(64, 1, 1).strips == 1
     assert net._engine(64, 2, 1).strips == -1        # CSR rows: never
