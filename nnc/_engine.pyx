@@ -54,8 +54,11 @@ cdef int _strip_mode = 0
 def _set_strips(int mode):
     """Whether new engines take dense batches through strips: -1 never,
     0 for layers of over 256 outputs where the first batch shows that they
-    pay, 1 always (where the kernels exist).  Returns the previous mode.  For tests: it lets them
-    compare the strips with the column form on any data."""
+    pay, 1 always (where the kernels exist).  Returns the previous mode.
+
+    For tests: it lets them compare the strips with the column form on any
+    data.
+    """
     global _strip_mode
     if mode not in (-1, 0, 1):
         raise ValueError(f"mode must be -1, 0 or 1, got {mode}")
@@ -433,6 +436,17 @@ cdef double output_error(Ctx* c, floating kind, int m) noexcept nogil:
                         &c.correct)
 
 
+cdef inline floating* scaled(floating* d, floating alpha, Py_ssize_t n,
+                             floating* out) noexcept nogil:
+    """alpha * d (n values), formed in ``out``; d itself where alpha is 1."""
+    cdef Py_ssize_t e
+    if alpha == 1:
+        return d
+    for e in range(n):
+        out[e] = alpha * d[e]
+    return out
+
+
 cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil:
     """BP2-BP4 from the output layer down.
 
@@ -492,11 +506,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
         bias_grad(d, m, n_out, alpha, gb)
         if l == 0 and use_strips(c, kind, m):
             # gw = (alpha delta)^T x, or gw += that (fused step or accumulation)
-            ad = d
-            if alpha != 1:
-                for e in range(<Py_ssize_t>m * n_out):
-                    dp[e] = alpha * d[e]
-                ad = dp
+            ad = scaled(d, alpha, <Py_ssize_t>m * n_out, dp)
             pack_delta(ad, m, n_out, c.delta_bw, <floating*>c.delta_panels)
             strip_weight_grad(c.strip_ptr, c.strip_rows, <floating*>c.strip_vals, c.n_strips,
                               <floating*>c.delta_panels, m, n_in, n_out, c.delta_bw, gw,
@@ -508,10 +518,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
             if m <= ROW_GRAD_MAX_BATCH:
                 # Small batch: few samples share an input.  alpha * delta is
                 # formed once, and both kernels add x * (alpha delta).
-                if alpha != 1:
-                    for e in range(<Py_ssize_t>m * n_out):
-                        dp[e] = alpha * d[e]
-                ad = dp if alpha != 1 else d
+                ad = scaled(d, alpha, <Py_ssize_t>m * n_out, dp)
                 if c.tile:
                     tile_update(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act, ad, gw,
                                 n_out, <const char* const*>c.pf_rows + c.n_pf // 2,

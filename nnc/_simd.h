@@ -712,6 +712,40 @@ NNC_AVX512_DELTA_PANELS(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
 NNC_AVX512_DELTA_PANELS(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
                         _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd,
                         _mm512_loadu_pd, _mm512_storeu_pd)
+/* A panel of z (m rows of NV * LANES values, the layout of delta's panels
+ * above) for the outputs o .. o + NV * LANES - 1 (rem = n_out - o of them
+ * exist): filled with the bias before the forward adds to it, copied out to
+ * z's rows after (b and z start at output o). */
+#define NNC_AVX512_PANEL_IO(SUF, T, VEC, LANES, LOADZ, LOADU, STOREU, STOREM)   \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_panel_bias_##SUF(T *pz, int m, const T *b, int rem, const int NV) \
+{                                                                              \
+    VEC bias[4];                                                               \
+    for (int v = 0; v < NV; v++)                                               \
+        bias[v] = LOADZ(nnc_mask_##T(rem - v * LANES), b + v * LANES);         \
+    for (int r = 0; r < m; r++)                                                \
+        for (int v = 0; v < NV; v++)                                           \
+            STOREU(pz + (ptrdiff_t)r * NV * LANES + v * LANES, bias[v]);       \
+}                                                                              \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline void nnc_panel_out_##SUF(const T *pz, int m, T *z, int n_out, int rem, \
+                                       const int NV)                           \
+{                                                                              \
+    for (int r = 0; r < m; r++) {                                              \
+        const T *zr = pz + (ptrdiff_t)r * NV * LANES;                          \
+        T *out = z + (ptrdiff_t)r * n_out;                                     \
+        for (int v = 0; v < NV && v * LANES < rem; v++) {                      \
+            if (rem - v * LANES >= LANES)                                      \
+                STOREU(out + v * LANES, LOADU(zr + v * LANES));                \
+            else                                                               \
+                STOREM(out + v * LANES, nnc_mask_##T(rem - v * LANES), LOADU(zr + v * LANES)); \
+        }                                                                      \
+    }                                                                          \
+}
+NNC_AVX512_PANEL_IO(f, float, __m512, 16, _mm512_maskz_loadu_ps, _mm512_loadu_ps,
+                    _mm512_storeu_ps, _mm512_mask_storeu_ps)
+NNC_AVX512_PANEL_IO(d, double, __m512d, 8, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
+                    _mm512_storeu_pd, _mm512_mask_storeu_pd)
 /* The forward in column form, into panels of z (the layout of delta's
  * panels above).  The row form's weight rows for one block of outputs lie
  * n_out values apart and alias in L1 (for 512 outputs, 64 of them fill the
@@ -722,7 +756,7 @@ NNC_AVX512_DELTA_PANELS(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
  * increasing order and start from the bias, so each z gets the row form's
  * terms in the row form's order: the same results to the bit.  The panel is
  * then copied out to z's rows. */
-#define NNC_AVX512_SCATTER(SUF, T, VEC, LANES, MT, LOADZ, LOADU, STOREU, STOREM, FMA, SET1) \
+#define NNC_AVX512_SCATTER(SUF, T, VEC, LANES, MT, LOADZ, LOADU, STOREU, FMA, SET1) \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_scatter_panel_##SUF(                                    \
     const int *col_ptr, const int *ids, const int *rows, const T *vals, int n_cols, \
@@ -731,14 +765,7 @@ static inline void nnc_scatter_panel_##SUF(                                    \
     const int rem = n_out - o, bw = NV * LANES;                                \
     const MT m0 = nnc_mask_##T(rem), m1 = nnc_mask_##T(rem - LANES);           \
     const MT m2 = nnc_mask_##T(rem - 2 * LANES), m3 = nnc_mask_##T(rem - 3 * LANES); \
-    const VEC b0 = LOADZ(m0, b + o), b1 = LOADZ(m1, b + o + LANES);            \
-    const VEC b2 = NV > 2 ? LOADZ(m2, b + o + 2 * LANES) : b0;                 \
-    const VEC b3 = NV > 2 ? LOADZ(m3, b + o + 3 * LANES) : b0;                 \
-    for (int r = 0; r < m; r++) {                                              \
-        T *zr = pz + (ptrdiff_t)r * bw;                                        \
-        STOREU(zr, b0); STOREU(zr + LANES, b1);                                \
-        if (NV > 2) { STOREU(zr + 2 * LANES, b2); STOREU(zr + 3 * LANES, b3); } \
-    }                                                                          \
+    nnc_panel_bias_##SUF(pz, m, b + o, rem, NV);                               \
     for (int k = 0; k < n_cols; k++) {                                         \
         const T *wj = wt + (ptrdiff_t)ids[k] * n_out + o;                      \
         const VEC w0 = LOADZ(m0, wj), w1 = LOADZ(m1, wj + LANES);              \
@@ -756,16 +783,7 @@ static inline void nnc_scatter_panel_##SUF(                                    \
             }                                                                  \
         }                                                                      \
     }                                                                          \
-    for (int r = 0; r < m; r++) {                                              \
-        const T *zr = pz + (ptrdiff_t)r * bw;                                  \
-        T *out = z + (ptrdiff_t)r * n_out + o;                                 \
-        for (int i = 0; i < NV && i * LANES < rem; i++) {                      \
-            if (rem - i * LANES >= LANES)                                      \
-                STOREU(out + i * LANES, LOADU(zr + i * LANES));                \
-            else                                                               \
-                STOREM(out + i * LANES, nnc_mask_##T(rem - i * LANES), LOADU(zr + i * LANES)); \
-        }                                                                      \
-    }                                                                          \
+    nnc_panel_out_##SUF(pz, m, z + o, n_out, rem, NV);                         \
 }                                                                              \
 /* panels q0 .. q1-1 (outputs q * bw ...); panel q of zp at zp + q * bw * m */ \
 __attribute__((target("avx512f")))                                             \
@@ -784,9 +802,9 @@ static void nnc_scatter_forward_##SUF(                                         \
     }                                                                          \
 }
 NNC_AVX512_SCATTER(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps, _mm512_loadu_ps,
-                   _mm512_storeu_ps, _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
+                   _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps)
 NNC_AVX512_SCATTER(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
-                   _mm512_storeu_pd, _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
+                   _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
 
 /* ---- strips: the batch's non-zeros by runs of NNC_STRIP adjacent inputs.
  * Neighbouring pixels of an image are non-zero together, so a sample's
@@ -861,13 +879,8 @@ static inline void nnc_strip_panel_##SUF(                                      \
 {                                                                              \
     const int rem = n_out - o, bw = NV * LANES;                                \
     MT mk[4];                                                                  \
-    VEC bias[4];                                                               \
-    for (int v = 0; v < NV; v++) {                                             \
-        mk[v] = nnc_mask_##T(rem - v * LANES);                                 \
-        bias[v] = LOADZ(mk[v], b + o + v * LANES);                             \
-    }                                                                          \
-    for (int r = 0; r < m; r++)                                                \
-        for (int v = 0; v < NV; v++) STOREU(pz + (ptrdiff_t)r * bw + v * LANES, bias[v]); \
+    for (int v = 0; v < NV; v++) mk[v] = nnc_mask_##T(rem - v * LANES);        \
+    nnc_panel_bias_##SUF(pz, m, b + o, rem, NV);                               \
     for (int s = 0; s < n_strips; s++) {                                       \
         const int e0 = ptr[s], e1 = ptr[s + 1], c0 = s * NNC_STRIP;            \
         if (e0 == e1) continue;                                                \
@@ -888,16 +901,7 @@ static inline void nnc_strip_panel_##SUF(                                      \
             for (int v = 0; v < NV; v++) STOREU(zr + v * LANES, a[v]);         \
         }                                                                      \
     }                                                                          \
-    for (int r = 0; r < m; r++) {                                              \
-        const T *zr = pz + (ptrdiff_t)r * bw;                                  \
-        T *out = z + (ptrdiff_t)r * n_out + o;                                 \
-        for (int v = 0; v < NV && v * LANES < rem; v++) {                      \
-            if (rem - v * LANES >= LANES)                                      \
-                STOREU(out + v * LANES, LOADU(zr + v * LANES));                \
-            else                                                               \
-                STOREM(out + v * LANES, mk[v], LOADU(zr + v * LANES));         \
-        }                                                                      \
-    }                                                                          \
+    nnc_panel_out_##SUF(pz, m, z + o, n_out, rem, NV);                         \
 }                                                                              \
 /* g (+)= x^T d for the outputs o .. o + NV * LANES - 1, d in the panel dq  \
  * (m rows of NV * LANES values, pack_delta's layout); add: start from g,  \

@@ -28,6 +28,18 @@ def bag_of_words(n=90, d=700, k=4, density=0.01, seed=0):
     return X, y
 
 
+def assert_follows_reference(net, hist, reference, ref, ref_opt, X, y, batch_size, epochs=2):
+    """The fit's losses per epoch and its parameters are the NumPy reference's
+    (trained here on the same dense X, in order) to 1e-9."""
+    for e in range(epochs):
+        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=batch_size)
+        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
+    for W, Wr in zip(net.weights, ref.W, strict=True):
+        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+    for b, br in zip(net.biases, ref.b, strict=True):
+        np.testing.assert_allclose(b, br, rtol=1e-9, atol=1e-9)
+
+
 OPTIMIZERS = {  # fit's arguments (made fresh per test: an optimizer keeps state), the reference's
     "sgd": (lambda: dict(lr=0.5), dict(name="sgd", lr=0.5)),
     "sgd l2": (lambda: dict(optimizer=nnc.optimizers.SGD(lr=0.5, l2=0.01)),
@@ -54,17 +66,10 @@ def test_sparse_layer_equals_numpy_reference(kind, opt, batch_size, hidden, refe
     net = nnc.Network([X.shape[1], hidden, 4], activation="relu", output_activation="softmax",
                       loss="categorical_crossentropy", dtype="float64", seed=5, init="he")
     ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
-    Y = reference.one_hot(y, 4)
     inp = sp.csr_matrix(X) if kind == "csr" else X
     hist = net.fit(inp, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0,
                    sparse=True, **fit_kw())
-    for e in range(2):
-        loss, _ = reference.epoch(ref, ref_opt, X, Y, batch_size=batch_size)
-        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
-    for W, Wr in zip(net.weights, ref.W, strict=True):
-        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
-    for b, br in zip(net.biases, ref.b, strict=True):
-        np.testing.assert_allclose(b, br, rtol=1e-9, atol=1e-9)
+    assert_follows_reference(net, hist, reference, ref, ref_opt, X, y, batch_size)
     # the rows of W^1 of inputs that are always zero never move under plain SGD
     never = np.flatnonzero(~X.any(axis=0))
     assert never.size > 0
@@ -93,12 +98,7 @@ def test_delta_panels_equal_numpy_reference(kind, opt, batch_size, hidden, refer
     inp = sp.csr_matrix(X) if kind == "csr" else X
     hist = net.fit(inp, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0,
                    sparse=True, **fit_kw())
-    for e in range(2):
-        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4),
-                                  batch_size=batch_size)
-        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
-    for W, Wr in zip(net.weights, ref.W, strict=True):
-        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+    assert_follows_reference(net, hist, reference, ref, ref_opt, X, y, batch_size)
 
 
 def test_csr_gradients_with_duplicates_in_the_column_path(reference):
@@ -330,11 +330,7 @@ def test_transposition_in_bands_equals_numpy_reference(kind, opt, reference):
     ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
     hist = net.fit(inp, y, epochs=2, batch_size=200, shuffle=False, verbose=0, sparse=True,
                    **fit_kw())
-    for e in range(2):
-        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4), batch_size=200)
-        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
-    for W, Wr in zip(net.weights, ref.W, strict=True):
-        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
+    assert_follows_reference(net, hist, reference, ref, ref_opt, X, y, 200)
 
 
 def test_the_density_estimate_that_chooses_the_sparse_layer():
@@ -418,14 +414,7 @@ def test_strips_equal_numpy_reference(strips, opt, batch_size, hidden, reference
     ref, ref_opt = reference.Net(net), reference.Optimizer(**opt_kw)
     hist = net.fit(X, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0, sparse=True,
                    **fit_kw())
-    for e in range(2):
-        loss, _ = reference.epoch(ref, ref_opt, X, reference.one_hot(y, 4),
-                                  batch_size=batch_size)
-        assert hist["loss"][e] == pytest.approx(loss, rel=1e-9, abs=1e-12)
-    for W, Wr in zip(net.weights, ref.W, strict=True):
-        np.testing.assert_allclose(W, Wr, rtol=1e-9, atol=1e-9)
-    for b, br in zip(net.biases, ref.b, strict=True):
-        np.testing.assert_allclose(b, br, rtol=1e-9, atol=1e-9)
+    assert_follows_reference(net, hist, reference, ref, ref_opt, X, y, batch_size)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
