@@ -364,6 +364,68 @@ static int nnc_compact_scalar_##SUF(const T *row, int n, int *cols, T *vals)   \
 NNC_COMPACT_SCALAR(f, float)
 NNC_COMPACT_SCALAR(d, double)
 
+/* ---- strips: the batch's non-zeros by runs of NNC_STRIP adjacent inputs.
+ * Neighbouring pixels of an image are non-zero together, so a sample's
+ * non-zeros cluster into few strips of 4 columns (MNIST: 150 non-zeros a
+ * row in 56 strips; 4 x 56 / 150 = 1.48 multiplications per non-zero).  A
+ * strip's entry is a sample and its 4 values (zeros included); the entries
+ * of strip s are svals/srows[ptr[s]:ptr[s+1]], in increasing sample order.
+ * The forward loads the strip's 4 rows of one panel of W into registers and
+ * adds them to the z of every sample in the strip; BP4 keeps the strip's 4
+ * rows of one panel of dC/dW in registers and adds every sample's delta to
+ * them.  Either way each FMA has its operands in registers or L1, where the
+ * row form reads a row of W from L2 for every non-zero and the column form
+ * loads a sample index and a value for every vector.  The zero values add
+ * exactly nothing (0 * w = 0, z + 0 = z), and the terms come in the row
+ * and column forms' order (inputs, samples increasing): the same sums to the
+ * bit.  Rows must list their columns in increasing order (compacted rows
+ * do). */
+#define NNC_STRIP 4
+#define NNC_BUILD_STRIPS(SUF, T)                                                \
+static int nnc_strips_##SUF(const int *cols, const T *vals, const int *counts,  \
+                            ptrdiff_t stride, int rows, int n_strips, int *cursor, \
+                            int *ptr, int *srows, T *svals)                    \
+{                                                                              \
+    /* cursor: n_strips ints, zero on entry and left zero */                  \
+    for (int i = 0; i < rows; i++) {                                           \
+        const int *ci = cols + i * stride;                                     \
+        int prev = -1;                                                         \
+        for (int p = 0; p < counts[i]; p++) {                                  \
+            const int s = ci[p] / NNC_STRIP;                                   \
+            cursor[s] += s != prev;                                            \
+            prev = s;                                                          \
+        }                                                                      \
+    }                                                                          \
+    int pos = 0;                                                               \
+    for (int s = 0; s < n_strips; s++) {                                       \
+        const int c = cursor[s];                                               \
+        ptr[s] = cursor[s] = pos;                                              \
+        pos += c;                                                              \
+    }                                                                          \
+    ptr[n_strips] = pos;                                                       \
+    for (int i = 0; i < rows; i++) {                                           \
+        const int *ci = cols + i * stride;                                     \
+        const T *vi = vals + i * stride;                                       \
+        int prev = -1;                                                         \
+        T *v = svals;                                                          \
+        for (int p = 0; p < counts[i]; p++) {                                  \
+            const int s = ci[p] / NNC_STRIP;                                   \
+            if (s != prev) {                                                   \
+                const int e = cursor[s]++;                                     \
+                srows[e] = i;                                                  \
+                v = svals + (ptrdiff_t)e * NNC_STRIP;                          \
+                for (int c = 0; c < NNC_STRIP; c++) v[c] = 0;                  \
+                prev = s;                                                      \
+            }                                                                  \
+            v[ci[p] % NNC_STRIP] = vi[p];                                      \
+        }                                                                      \
+    }                                                                          \
+    memset(cursor, 0, (size_t)n_strips * sizeof(int));                         \
+    return pos;                                                                \
+}
+NNC_BUILD_STRIPS(f, float)
+NNC_BUILD_STRIPS(d, double)
+
 #ifdef NNC_AVX512_COMPACT
 __attribute__((target("avx512f")))
 static int nnc_compact_avx512_f(const float *row, int n, int *cols, float *vals)
@@ -806,67 +868,7 @@ NNC_AVX512_SCATTER(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps, _mm51
 NNC_AVX512_SCATTER(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
                    _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
 
-/* ---- strips: the batch's non-zeros by runs of NNC_STRIP adjacent inputs.
- * Neighbouring pixels of an image are non-zero together, so a sample's
- * non-zeros cluster into few strips of 4 columns (MNIST: 150 non-zeros a
- * row in 56 strips; 4 x 56 / 150 = 1.48 multiplications per non-zero).  A
- * strip's entry is a sample and its 4 values (zeros included); the entries
- * of strip s are svals/srows[ptr[s]:ptr[s+1]], in increasing sample order.
- * The forward loads the strip's 4 rows of one panel of W into registers and
- * adds them to the z of every sample in the strip; BP4 keeps the strip's 4
- * rows of one panel of dC/dW in registers and adds every sample's delta to
- * them.  Either way each FMA has its operands in registers or L1, where the
- * row form reads a row of W from L2 for every non-zero and the column form
- * loads a sample index and a value for every vector.  The zero values add
- * exactly nothing (0 * w = 0, z + 0 = z), and the terms come in the row
- * and column forms' order (inputs, samples increasing): the same sums to the
- * bit.  Rows must list their columns in increasing order (compacted rows
- * do). */
-#define NNC_STRIP 4
-#define NNC_BUILD_STRIPS(SUF, T)                                                \
-static int nnc_strips_##SUF(const int *cols, const T *vals, const int *counts,  \
-                            ptrdiff_t stride, int rows, int n_strips, int *cursor, \
-                            int *ptr, int *srows, T *svals)                    \
-{                                                                              \
-    /* cursor: n_strips ints, zero on entry and left zero */                  \
-    for (int i = 0; i < rows; i++) {                                           \
-        const int *ci = cols + i * stride;                                     \
-        int prev = -1;                                                         \
-        for (int p = 0; p < counts[i]; p++) {                                  \
-            const int s = ci[p] / NNC_STRIP;                                   \
-            cursor[s] += s != prev;                                            \
-            prev = s;                                                          \
-        }                                                                      \
-    }                                                                          \
-    int pos = 0;                                                               \
-    for (int s = 0; s < n_strips; s++) {                                       \
-        const int c = cursor[s];                                               \
-        ptr[s] = cursor[s] = pos;                                              \
-        pos += c;                                                              \
-    }                                                                          \
-    ptr[n_strips] = pos;                                                       \
-    for (int i = 0; i < rows; i++) {                                           \
-        const int *ci = cols + i * stride;                                     \
-        const T *vi = vals + i * stride;                                       \
-        int prev = -1;                                                         \
-        T *v = svals;                                                          \
-        for (int p = 0; p < counts[i]; p++) {                                  \
-            const int s = ci[p] / NNC_STRIP;                                   \
-            if (s != prev) {                                                   \
-                const int e = cursor[s]++;                                     \
-                srows[e] = i;                                                  \
-                v = svals + (ptrdiff_t)e * NNC_STRIP;                          \
-                for (int c = 0; c < NNC_STRIP; c++) v[c] = 0;                  \
-                prev = s;                                                      \
-            }                                                                  \
-            v[ci[p] % NNC_STRIP] = vi[p];                                      \
-        }                                                                      \
-    }                                                                          \
-    memset(cursor, 0, (size_t)n_strips * sizeof(int));                         \
-    return pos;                                                                \
-}
-NNC_BUILD_STRIPS(f, float)
-NNC_BUILD_STRIPS(d, double)
+/* the strips' kernels (see nnc_strips above) */
 
 #define NNC_AVX512_STRIPS(SUF, T, VEC, LANES, MT, LOADZ, LOADU, STOREU, STOREM, FMA, SET1) \
 /* z = b + x W for the outputs o .. o + NV * LANES - 1, through the panel   \
@@ -1463,8 +1465,6 @@ static int nnc_delta_lanes_d(void) { return 0; }
 #define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_scatter_forward_f(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
 #define nnc_scatter_forward_d(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
-#define nnc_strips_f(c, v, n, s, r, ns, cur, p, sr, sv) 0
-#define nnc_strips_d(c, v, n, s, r, ns, cur, p, sr, sv) 0
 #define nnc_strip_forward_f(p, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
 #define nnc_strip_forward_d(p, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
 #define nnc_strip_grads_f(p, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
