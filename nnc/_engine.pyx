@@ -166,15 +166,19 @@ cdef struct Ctx:
     int scatter_max
     int csc_ready
     # batches of more than ROW_GRAD_MAX_BATCH dense rows (compact mode) may go
-    # through strips of adjacent inputs (build_strips: n_strips strips,
-    # entries strip_rows/strip_vals[strip_ptr[s]:strip_ptr[s + 1]]; they share
-    # the column form's buffers, one or the other is used).  strip_mode: -1
-    # never, 0 the first such batch decides, 1 always; strips_ready: the
-    # batch's strips are built
+    # through strips of adjacent inputs, built straight from the rows instead
+    # of compacting them (build_strips: n_strips strips, strip s's entries
+    # strip_rows/strip_vals[s * strip_stride:][:strip_count[s]]; they share
+    # the column form's buffers, one or the other is used).  strip_mode: -1 never, 0 the
+    # first such batch decides, 1 always; strips_ready: this batch's strips
+    # are built (and its rows not compacted); strip_bad: its first row with
+    # NaN or inf, or m
     int n_strips
     int strip_mode
     int strips_ready
-    int* strip_ptr
+    int strip_bad
+    int strip_stride
+    int* strip_count
     int* strip_rows
     void* strip_vals
     # what of w_packed is stale: 0 nothing, 1 the rows col_ids[:n_cols] (the
@@ -243,6 +247,11 @@ cdef bint check_batch(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept n
     """False (and c.bad_row set) when a gathered input row holds NaN or inf."""
     cdef int i
     cdef Py_ssize_t nf = c.n_features
+    if c.strips_ready:  # the strips' pass over the rows found them
+        if c.strip_bad < m:
+            c.bad_row = c.order[start + c.strip_bad]
+            return False
+        return True
     for i in range(m):
         if c.input_mode == INPUT_DENSE:
             if all_finite(<floating*>c.a[0] + i * nf, nf):
@@ -280,7 +289,7 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
                 c.x_rows[i] = x + c.order[start + i] * nf
             c.n_act = active_columns(<const floating* const*>c.x_rows, m, <int>nf, c.act_cols,
                                      &c.tile_bad)
-        else:
+        elif not strips(c, kind, start, m):
             compact_rows(x, nf, c.order, start, m, c.sp_cols, <floating*>c.sp_vals,
                          c.sp_cnt, c.threads)
     else:
@@ -339,10 +348,11 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out,
                          <const char* const*>c.pf_rows, c.n_pf // 2)
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
-        elif l == 0 and use_strips(c, kind, m):
-            strip_forward(c.strip_ptr, c.strip_rows, <floating*>c.strip_vals, c.n_strips,
-                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], m,
-                          n_in, n_out, c.delta_bw, <floating*>c.delta_panels, c.threads)
+        elif l == 0 and c.strips_ready:
+            strip_forward(c.strip_count, c.strip_stride, c.strip_rows, <floating*>c.strip_vals,
+                          c.n_strips, params + c.w_off[0], params + c.b_off[0],
+                          <floating*>c.z[0], m, n_in, n_out, c.delta_bw,
+                          <floating*>c.delta_panels, c.threads)
             c.packed_stale = 2  # as for the column form below
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         elif l == 0 and ROW_GRAD_MAX_BATCH < m <= c.scatter_max:
@@ -387,25 +397,24 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
 cdef double STRIP_MAX_WORK = 1.75
 
 
-cdef bint use_strips(Ctx* c, floating kind, int m) noexcept nogil:
-    """Whether the batch goes through strips (built here, once per batch)."""
-    cdef Py_ssize_t nnz = 0
-    cdef int i, entries
-    if c.n_strips == 0 or c.strip_mode < 0 or m <= ROW_GRAD_MAX_BATCH or c.tile:
+cdef bint strips(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
+    """Build the batch's strips straight from its dense rows where they pay
+    (the first such batch of a fit decides); False: compact the rows instead."""
+    cdef long long nnz, entries = 0
+    cdef int s
+    if c.n_strips == 0 or c.strip_mode < 0 or m <= ROW_GRAD_MAX_BATCH:
         return False
-    if not c.strips_ready:
-        entries = build_strips(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride, m,
-                               c.n_strips, c.col_count, c.strip_ptr, c.strip_rows,
-                               <floating*>c.strip_vals)
-        c.strips_ready = 1
-        c.csc_ready = 0  # the strips overwrote the column form's buffers
-        if c.strip_mode == 0:
-            # Decided once, by the data: images cluster their non-zeros in
-            # strips, a bag of words does not (then 4 multiplications each).
-            for i in range(m):
-                nnz += c.sp_cnt[i]
-            c.strip_mode = 1 if strip_width() * entries <= STRIP_MAX_WORK * nnz else -1
-    return c.strip_mode > 0
+    nnz = build_strips(<floating*>c.x, c.n_features, c.order + start, m, c.n_strips, c.strip_stride,
+                       c.strip_count, c.strip_rows, <floating*>c.strip_vals, &c.strip_bad,
+                       c.threads)
+    if c.strip_mode == 0:
+        # Decided once, by the data: images cluster their non-zeros in
+        # strips, a bag of words does not (then 4 multiplications each).
+        for s in range(c.n_strips):
+            entries += c.strip_count[s]
+        c.strip_mode = 1 if strip_width() * entries <= STRIP_MAX_WORK * nnz else -1
+    c.strips_ready = c.strip_mode > 0
+    return c.strips_ready
 
 
 cdef void columns(Ctx* c, floating kind, int m) noexcept nogil:
@@ -415,7 +424,6 @@ cdef void columns(Ctx* c, floating kind, int m) noexcept nogil:
                                    <int>c.n_features, c.col_count, c.col_bits, c.col_ids,
                                    c.col_ptr, c.csc_rows, <floating*>c.csc_vals, c.row_cursor)
         c.csc_ready = 1
-        c.strips_ready = 0  # (they share buffers)
 
 
 cdef inline void dense_product(Ctx* c, floating kind, int l, int m,
@@ -504,12 +512,12 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 memset(gb, 0, n_out * sizeof(floating))
         # BP3: dC/db = delta;  BP4: dC/dW^T = a^{l-1}^T delta^l.
         bias_grad(d, m, n_out, alpha, gb)
-        if l == 0 and use_strips(c, kind, m):
+        if l == 0 and c.strips_ready:
             # gw = (alpha delta)^T x, or gw += that (fused step or accumulation)
             ad = scaled(d, alpha, <Py_ssize_t>m * n_out, dp)
             pack_delta(ad, m, n_out, c.delta_bw, <floating*>c.delta_panels)
-            strip_weight_grad(c.strip_ptr, c.strip_rows, <floating*>c.strip_vals, c.n_strips,
-                              <floating*>c.delta_panels, m, n_in, n_out, c.delta_bw, gw,
+            strip_weight_grad(c.strip_count, c.strip_stride, c.strip_rows, <floating*>c.strip_vals,
+                              c.n_strips, <floating*>c.delta_panels, m, n_in, n_out, c.delta_bw, gw,
                               c.fused or c.accumulate, c.threads)
             c.packed_stale = 2
         elif l == 0 and c.input_mode != INPUT_DENSE:
@@ -854,7 +862,8 @@ cdef class Engine:
         cdef Py_ssize_t cap = self.c.cap, nf = self.c.sizes[0]
         cdef Py_ssize_t entries = cap * max(stride, 1)
         cdef int n_strips = (<int>nf + strip_width() - 1) // strip_width()
-        if entries > 2147483647:
+        cdef Py_ssize_t strip_entries = n_strips * (cap | 1)
+        if max(entries, strip_entries) > 2147483647:
             raise ValueError(f"a batch of {cap} rows with up to {stride} non-zeros each "
                              "is too large (more than 2**31 - 1 non-zeros); use a "
                              "smaller batch_size")
@@ -864,11 +873,12 @@ cdef class Engine:
         self.c.sp_cnt = <int*>_ptr(self._alloc(cap, np.int32))
         self.c.col_ids = <int*>_ptr(self._alloc(min(nf, entries), np.int32))
         self.c.col_ptr = <int*>_ptr(self._alloc(min(nf, entries) + 1, np.int32))
-        self.c.csc_rows = <int*>_ptr(self._alloc(entries, np.int32))
-        # (in compact mode also the strips' values: cap * n_strips entries of
-        # strip_width() values, at most 3 * cap values more)
-        self.c.csc_vals = self._buffer(entries if self.c.input_mode != INPUT_COMPACT
-                                       else max(entries, cap * n_strips * strip_width()))
+        # (in compact mode also the strips': n_strips * (cap | 1) entries of
+        # strip_width() values, at most 4 * cap + 4 values more)
+        if self.c.input_mode != INPUT_COMPACT:
+            strip_entries = 0
+        self.c.csc_rows = <int*>_ptr(self._alloc(max(entries, strip_entries), np.int32))
+        self.c.csc_vals = self._buffer(max(entries, strip_entries * strip_width()))
         self.c.col_count = <int*>_ptr(self._alloc(nf, np.int32))
         self.c.row_cursor = <int*>_ptr(self._alloc(cap, np.int32))
         lanes = (panel_lanes(<int>nf, self.c.sizes[1], <int>cap, <double>0) if self.is_double
@@ -889,8 +899,8 @@ cdef class Engine:
                 self.c.scatter_max = (scatter_rows(<int>width, <double>0) if self.is_double
                                       else scatter_rows(<int>width, <float>0))
             if self.c.input_mode == INPUT_COMPACT:
-                # strips of rows with increasing columns (compacted rows), in
-                # the column form's buffers (the first batch picks one)
+                # strips in the column form's buffers (the first batch picks
+                # one of the two)
                 self.c.n_strips = n_strips
                 # where the column form's forward runs (up to 256 outputs, see
                 # scatter_max above) it beats the strips (784-256, batch 128:
@@ -898,7 +908,8 @@ cdef class Engine:
                 # batch 256: 0.95x)
                 self.c.strip_mode = (_strip_mode if _strip_mode != 0
                                      else (0 if self.c.w_packed == NULL else -1))
-                self.c.strip_ptr = self.c.col_ptr
+                self.c.strip_count = <int*>_ptr(self._alloc(n_strips, np.int32))
+                self.c.strip_stride = <int>(cap | 1)
                 self.c.strip_rows = self.c.csc_rows
                 self.c.strip_vals = self.c.csc_vals
         self.c.col_bits = <unsigned long long*>_ptr(self._alloc((nf + 63) // 64, np.uint64))

@@ -68,13 +68,14 @@ cdef void scatter_forward(const int* col_ptr, const int* ids, int n_cols,
                           const floating* wt, const floating* b, floating* z, int m,
                           int n_out, int bw, floating* zp, int threads) noexcept nogil
 cdef int strip_width() noexcept nogil
-cdef int build_strips(const int* cols_idx, const floating* vals, const int* counts, int stride,
-                      int rows, int n_strips, int* cursor, int* ptr, int* srows,
-                      floating* svals) noexcept nogil
-cdef void strip_forward(const int* ptr, const int* srows, const floating* svals, int n_strips,
-                        const floating* wt, const floating* b, floating* z, int m, int n_in,
-                        int n_out, int bw, floating* zp, int threads) noexcept nogil
-cdef void strip_weight_grad(const int* ptr, const int* srows, const floating* svals,
+cdef long long build_strips(const floating* x, Py_ssize_t n_features, const long long* order,
+                            int rows, int n_strips, int stride, int* count, int* srows,
+                            floating* svals, int* bad, int threads) noexcept nogil
+cdef void strip_forward(const int* count, int stride, const int* srows, const floating* svals,
+                        int n_strips, const floating* wt, const floating* b, floating* z,
+                        int m, int n_in, int n_out, int bw, floating* zp,
+                        int threads) noexcept nogil
+cdef void strip_weight_grad(const int* count, int stride, const int* srows, const floating* svals,
                             int n_strips, const floating* dp, int m, int n_in, int n_out,
                             int bw, floating* gwt, bint add, int threads) noexcept nogil
 cdef void pack_delta(const floating* delta, int m, int n_out, int bw,

@@ -76,20 +76,24 @@ cdef extern from "_simd.h" nogil:
                                const double* b, int n_out, int m, int bw, int q0, int q1,
                                double* zp, double* z)
     int NNC_STRIP
-    int nnc_strips_f(const int* cols, const float* vals, const int* counts, Py_ssize_t stride,
-                     int rows, int n_strips, int* cursor, int* ptr, int* srows, float* svals)
-    int nnc_strips_d(const int* cols, const double* vals, const int* counts, Py_ssize_t stride,
-                     int rows, int n_strips, int* cursor, int* ptr, int* srows, double* svals)
-    void nnc_strip_forward_f(const int* ptr, const int* srows, const float* svals, int n_strips,
-                             const float* wt, const float* b, int n_in, int n_out, int m,
+    long long nnc_strips_f(const float* x, Py_ssize_t nf, const long long* order, int rows,
+                           int s0, int s1, int stride, int* count, int* srows, float* svals,
+                           int* bad)
+    long long nnc_strips_d(const double* x, Py_ssize_t nf, const long long* order, int rows,
+                           int s0, int s1, int stride, int* count, int* srows, double* svals,
+                           int* bad)
+    void nnc_strip_forward_f(const int* count, int stride, const int* srows, const float* svals,
+                             int n_strips, const float* wt, const float* b, int n_in, int n_out, int m,
                              int bw, int q0, int q1, float* zp, float* z)
-    void nnc_strip_forward_d(const int* ptr, const int* srows, const double* svals,
-                             int n_strips, const double* wt, const double* b, int n_in,
+    void nnc_strip_forward_d(const int* count, int stride, const int* srows,
+                             const double* svals, int n_strips, const double* wt, const double* b, int n_in,
                              int n_out, int m, int bw, int q0, int q1, double* zp, double* z)
-    void nnc_strip_grads_f(const int* ptr, const int* srows, const float* svals, int n_strips,
+    void nnc_strip_grads_f(const int* count, int stride, const int* srows, const float* svals,
+                           int n_strips,
                            const float* dp, int m, int n_in, int n_out, int bw, int q0, int q1,
                            float* g, int add)
-    void nnc_strip_grads_d(const int* ptr, const int* srows, const double* svals, int n_strips,
+    void nnc_strip_grads_d(const int* count, int stride, const int* srows, const double* svals,
+                           int n_strips,
                            const double* dp, int m, int n_in, int n_out, int bw, int q0,
                            int q1, double* g, int add)
     int nnc_tile_rows_f(int n_out)
@@ -452,24 +456,47 @@ cdef int strip_width() noexcept nogil:
     return NNC_STRIP
 
 
-cdef int build_strips(const int* cols_idx, const floating* vals, const int* counts, int stride,
-                      int rows, int n_strips, int* cursor, int* ptr, int* srows,
-                      floating* svals) noexcept nogil:
-    """Group the batch's non-zeros (rows with increasing columns) by strips of
-    :func:`strip_width` adjacent inputs: strip s's entries, in increasing sample
-    order, are srows[ptr[s]:ptr[s+1]] with strip_width() values each in svals.
-    ``cursor`` (n_strips ints) is zero on entry and left zero.  Returns the
-    number of entries."""
-    if floating is float:
-        return nnc_strips_f(cols_idx, vals, counts, stride, rows, n_strips, cursor, ptr, srows,
-                            svals)
+cdef long long build_strips(const floating* x, Py_ssize_t n_features, const long long* order,
+                            int rows, int n_strips, int stride, int* count, int* srows,
+                            floating* svals, int* bad, int threads) noexcept nogil:
+    """Group the dense rows x[order[i]] (i < rows) by strips of
+    :func:`strip_width` adjacent inputs: strip s's entries, in increasing
+    sample order, are srows[s * stride:][:count[s]], with strip_width()
+    values each in svals (a strip whose values are all zero gets no entry);
+    ``stride`` >= rows, odd (see ``_simd.h``).  Returns the number of
+    non-zeros; ``bad`` gets the first row holding NaN or inf, or ``rows``.
+    Threads take strips, not rows: the same entries.
+    """
+    cdef int t, nt = min(threads, 64, n_strips) if rows >= 64 else 1, per
+    cdef long long nnz[64]
+    cdef int first[64]
+    cdef long long total = 0
+    per = (n_strips + nt - 1) // nt
+    if nt > 1:
+        for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
+            nnz[t] = _strips(x, n_features, order, rows, min(n_strips, t * per),
+                             min(n_strips, (t + 1) * per), stride, count, srows, svals, &first[t])
     else:
-        return nnc_strips_d(cols_idx, vals, counts, stride, rows, n_strips, cursor, ptr, srows,
-                            svals)
+        nnz[0] = _strips(x, n_features, order, rows, 0, n_strips, stride, count, srows, svals,
+                         &first[0])
+    bad[0] = rows
+    for t in range(nt):
+        total += nnz[t]
+        bad[0] = min(bad[0], first[t])
+    return total
 
 
-cdef void strip_forward(const int* ptr, const int* srows, const floating* svals, int n_strips,
-                        const floating* wt, const floating* b, floating* z, int m, int n_in,
+cdef inline long long _strips(const floating* x, Py_ssize_t n_features, const long long* order,
+                              int rows, int s0, int s1, int stride, int* count, int* srows,
+                              floating* svals, int* bad) noexcept nogil:
+    if floating is float:
+        return nnc_strips_f(x, n_features, order, rows, s0, s1, stride, count, srows, svals, bad)
+    else:
+        return nnc_strips_d(x, n_features, order, rows, s0, s1, stride, count, srows, svals, bad)
+
+
+cdef void strip_forward(const int* count, int stride, const int* srows, const floating* svals,
+                        int n_strips, const floating* wt, const floating* b, floating* z, int m, int n_in,
                         int n_out, int bw, floating* zp, int threads) noexcept nogil:
     """z = x W^T + b from the batch's strips (:func:`build_strips`), through
     panels of z of width bw (``zp``: the layout of :func:`pack_delta`).
@@ -482,26 +509,26 @@ cdef void strip_forward(const int* ptr, const int* srows, const floating* svals,
         nt = min(threads, n_panels)
         per = (n_panels + nt - 1) // nt
         for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
-            _strip_panels(ptr, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw,
+            _strip_panels(count, stride, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw,
                           min(n_panels, t * per), min(n_panels, (t + 1) * per), zp)
     else:
-        _strip_panels(ptr, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw, 0, n_panels,
-                      zp)
+        _strip_panels(count, stride, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw, 0,
+                      n_panels, zp)
 
 
-cdef inline void _strip_panels(const int* ptr, const int* srows, const floating* svals,
-                               int n_strips, const floating* wt, const floating* b, floating* z,
+cdef inline void _strip_panels(const int* count, int stride, const int* srows,
+                               const floating* svals, int n_strips, const floating* wt, const floating* b, floating* z,
                                int m, int n_in, int n_out, int bw, int q0, int q1,
                                floating* zp) noexcept nogil:
     if floating is float:
-        nnc_strip_forward_f(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0, q1, zp,
-                            z)
+        nnc_strip_forward_f(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0,
+                            q1, zp, z)
     else:
-        nnc_strip_forward_d(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0, q1, zp,
-                            z)
+        nnc_strip_forward_d(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0,
+                            q1, zp, z)
 
 
-cdef void strip_weight_grad(const int* ptr, const int* srows, const floating* svals,
+cdef void strip_weight_grad(const int* count, int stride, const int* srows, const floating* svals,
                             int n_strips, const floating* dp, int m, int n_in, int n_out,
                             int bw, floating* gwt, bint add, int threads) noexcept nogil:
     """gwt (+)= x^T d from the batch's strips, d packed in panels of width bw
@@ -517,23 +544,24 @@ cdef void strip_weight_grad(const int* ptr, const int* srows, const floating* sv
         nt = min(threads, n_panels)
         per = (n_panels + nt - 1) // nt
         for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
-            _strip_grad_panels(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw,
+            _strip_grad_panels(count, stride, srows, svals, n_strips, dp, m, n_in, n_out, bw,
                                min(n_panels, t * per), min(n_panels, (t + 1) * per), gwt, add)
     else:
-        _strip_grad_panels(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw, 0, n_panels,
-                           gwt, add)
+        _strip_grad_panels(count, stride, srows, svals, n_strips, dp, m, n_in, n_out, bw, 0,
+                           n_panels, gwt, add)
 
 
-cdef inline void _strip_grad_panels(const int* ptr, const int* srows, const floating* svals,
+cdef inline void _strip_grad_panels(const int* count, int stride,
+                                    const int* srows, const floating* svals,
                                     int n_strips, const floating* dp, int m, int n_in,
                                     int n_out, int bw, int q0, int q1, floating* gwt,
                                     bint add) noexcept nogil:
     if floating is float:
-        nnc_strip_grads_f(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw, q0, q1, gwt,
-                          add)
+        nnc_strip_grads_f(count, stride, srows, svals, n_strips, dp, m, n_in, n_out, bw, q0, q1,
+                          gwt, add)
     else:
-        nnc_strip_grads_d(ptr, srows, svals, n_strips, dp, m, n_in, n_out, bw, q0, q1, gwt,
-                          add)
+        nnc_strip_grads_d(count, stride, srows, svals, n_strips, dp, m, n_in, n_out, bw, q0, q1,
+                          gwt, add)
 
 
 cdef void pack_delta(const floating* delta, int m, int n_out, int bw,

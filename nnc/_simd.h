@@ -364,12 +364,14 @@ static int nnc_compact_scalar_##SUF(const T *row, int n, int *cols, T *vals)   \
 NNC_COMPACT_SCALAR(f, float)
 NNC_COMPACT_SCALAR(d, double)
 
-/* ---- strips: the batch's non-zeros by runs of NNC_STRIP adjacent inputs.
+/* ---- strips: the batch's inputs by runs of NNC_STRIP adjacent columns.
  * Neighbouring pixels of an image are non-zero together, so a sample's
  * non-zeros cluster into few strips of 4 columns (MNIST: 150 non-zeros a
  * row in 56 strips; 4 x 56 / 150 = 1.48 multiplications per non-zero).  A
- * strip's entry is a sample and its 4 values (zeros included); the entries
- * of strip s are svals/srows[ptr[s]:ptr[s+1]], in increasing sample order.
+ * strip's entry is a sample and its 4 values (zeros included); strip s holds
+ * count[s] entries at s * cap .. (cap: the batch's rows at most), in
+ * increasing sample order.  nnc_strips builds them from the batch's dense
+ * rows in one pass (a strip whose 4 values are all zero gets no entry).
  * The forward loads the strip's 4 rows of one panel of W into registers and
  * adds them to the z of every sample in the strip; BP4 keeps the strip's 4
  * rows of one panel of dC/dW in registers and adds every sample's delta to
@@ -378,53 +380,9 @@ NNC_COMPACT_SCALAR(d, double)
  * loads a sample index and a value for every vector.  The zero values add
  * exactly nothing (0 * w = 0, z + 0 = z), and the terms come in the row
  * and column forms' order (inputs, samples increasing): the same sums to the
- * bit.  Rows must list their columns in increasing order (compacted rows
- * do). */
+ * bit. */
 #define NNC_STRIP 4
-#define NNC_BUILD_STRIPS(SUF, T)                                                \
-static int nnc_strips_##SUF(const int *cols, const T *vals, const int *counts,  \
-                            ptrdiff_t stride, int rows, int n_strips, int *cursor, \
-                            int *ptr, int *srows, T *svals)                    \
-{                                                                              \
-    /* cursor: n_strips ints, zero on entry and left zero */                  \
-    for (int i = 0; i < rows; i++) {                                           \
-        const int *ci = cols + i * stride;                                     \
-        int prev = -1;                                                         \
-        for (int p = 0; p < counts[i]; p++) {                                  \
-            const int s = ci[p] / NNC_STRIP;                                   \
-            cursor[s] += s != prev;                                            \
-            prev = s;                                                          \
-        }                                                                      \
-    }                                                                          \
-    int pos = 0;                                                               \
-    for (int s = 0; s < n_strips; s++) {                                       \
-        const int c = cursor[s];                                               \
-        ptr[s] = cursor[s] = pos;                                              \
-        pos += c;                                                              \
-    }                                                                          \
-    ptr[n_strips] = pos;                                                       \
-    for (int i = 0; i < rows; i++) {                                           \
-        const int *ci = cols + i * stride;                                     \
-        const T *vi = vals + i * stride;                                       \
-        int prev = -1;                                                         \
-        T *v = svals;                                                          \
-        for (int p = 0; p < counts[i]; p++) {                                  \
-            const int s = ci[p] / NNC_STRIP;                                   \
-            if (s != prev) {                                                   \
-                const int e = cursor[s]++;                                     \
-                srows[e] = i;                                                  \
-                v = svals + (ptrdiff_t)e * NNC_STRIP;                          \
-                for (int c = 0; c < NNC_STRIP; c++) v[c] = 0;                  \
-                prev = s;                                                      \
-            }                                                                  \
-            v[ci[p] % NNC_STRIP] = vi[p];                                      \
-        }                                                                      \
-    }                                                                          \
-    memset(cursor, 0, (size_t)n_strips * sizeof(int));                         \
-    return pos;                                                                \
-}
-NNC_BUILD_STRIPS(f, float)
-NNC_BUILD_STRIPS(d, double)
+#define NNC_STRIP_AHEAD 4  /* rows the builder asks for ahead (random rows) */
 
 #ifdef NNC_AVX512_COMPACT
 __attribute__((target("avx512f")))
@@ -868,6 +826,73 @@ NNC_AVX512_SCATTER(f, float, __m512, 16, __mmask16, _mm512_maskz_loadu_ps, _mm51
 NNC_AVX512_SCATTER(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
                    _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
 
+/* the strips s0 .. s1-1 of the batch's dense rows x + order[i] * nf
+ * (i < rows): strip s's count[s] entries at s * stride (stride >= rows, odd:
+ * strips a multiple of 4 KB apart would make the stores to srows and svals
+ * alias the next loads in L1, which took this 1.7x as long).  Returns the
+ * non-zeros seen; *bad: the first row with NaN or inf here, or rows. */
+#define NNC_AVX512_BUILD_STRIPS(SUF, T, VEC, LANES, LOADU, CMP, SUB, ZERO)     \
+__attribute__((target("avx512f")))                                             \
+static long long nnc_strips_##SUF(                                             \
+    const T *x, ptrdiff_t nf, const long long *order, int rows, int s0, int s1, \
+    int stride, int *count, int *srows, T *svals, int *bad)                    \
+{                                                                              \
+    const int per = LANES / NNC_STRIP;  /* strips a vector */                 \
+    const int whole = (int)(nf / NNC_STRIP) < s1 ? (int)(nf / NNC_STRIP) : s1; \
+    const int s_vec = whole > s0 ? s0 + (whole - s0) / per * per : s0;        \
+    long long nnz = 0;                                                         \
+    *bad = rows;                                                               \
+    for (int s = s0; s < s1; s++)  /* (the next entry's position, meanwhile) */ \
+        count[s] = s * stride;                                                 \
+    for (int i = 0; i < rows; i++) {                                           \
+        const T *row = x + order[i] * nf;                                      \
+        unsigned nonfinite = 0;                                                \
+        if (i + NNC_STRIP_AHEAD < rows)  /* random rows: ask for one early */  \
+            nnc_prefetch_span(x + order[i + NNC_STRIP_AHEAD] * nf                \
+                              + (ptrdiff_t)s0 * NNC_STRIP,                     \
+                              (size_t)(s1 - s0) * NNC_STRIP * sizeof(T));      \
+        int s = s0;                                                            \
+        for (; s < s_vec; s += per) {                                          \
+            const VEC v = LOADU(row + (ptrdiff_t)s * NNC_STRIP);               \
+            const unsigned k = CMP(v, ZERO, _CMP_NEQ_UQ);                      \
+            nonfinite |= CMP(SUB(v, v), ZERO, _CMP_NEQ_UQ);                    \
+            nnz += __builtin_popcount(k);                                      \
+            for (int j = 0; j < per; j++) {                                    \
+                /* branch-free: an all-zero strip's entry is written but not \
+                 * counted (the next sample's overwrites it; position <= i) */ \
+                const ptrdiff_t e = count[s + j];                              \
+                srows[e] = i;                                                  \
+                memcpy(svals + e * NNC_STRIP, row + (ptrdiff_t)(s + j) * NNC_STRIP, \
+                       NNC_STRIP * sizeof(T));                                 \
+                count[s + j] += ((k >> (j * NNC_STRIP)) & 15) != 0;            \
+            }                                                                  \
+        }                                                                      \
+        for (; s < s1; s++) {  /* the rest; the last may have fewer inputs */ \
+            T v[NNC_STRIP];                                                    \
+            int nz = 0;                                                        \
+            for (int c = 0; c < NNC_STRIP; c++) {                              \
+                const ptrdiff_t col = (ptrdiff_t)s * NNC_STRIP + c;            \
+                v[c] = col < nf ? row[col] : 0;                                \
+                nz += v[c] != 0;                                               \
+                nonfinite |= !(v[c] - v[c] == 0);                              \
+            }                                                                  \
+            const ptrdiff_t e = count[s];                                      \
+            srows[e] = i;                                                      \
+            memcpy(svals + e * NNC_STRIP, v, sizeof v);                        \
+            count[s] += nz != 0;                                               \
+            nnz += nz;                                                         \
+        }                                                                      \
+        if (nonfinite && *bad == rows) *bad = i;                               \
+    }                                                                          \
+    for (int s = s0; s < s1; s++)                                              \
+        count[s] -= s * stride;                                                \
+    return nnz;                                                                \
+}
+NNC_AVX512_BUILD_STRIPS(f, float, __m512, 16, _mm512_loadu_ps, _mm512_cmp_ps_mask, _mm512_sub_ps,
+                        _mm512_setzero_ps())
+NNC_AVX512_BUILD_STRIPS(d, double, __m512d, 8, _mm512_loadu_pd, _mm512_cmp_pd_mask,
+                        _mm512_sub_pd, _mm512_setzero_pd())
+
 /* the strips' kernels (see nnc_strips above) */
 
 #define NNC_AVX512_STRIPS(SUF, T, VEC, LANES, MT, LOADZ, LOADU, STOREU, STOREM, FMA, SET1) \
@@ -875,7 +900,7 @@ NNC_AVX512_SCATTER(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm51
  * pz (m rows of NV * LANES values), then copied out to z's rows */        \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_strip_panel_##SUF(                                      \
-    const int *ptr, const int *srows, const T *svals, int n_strips,           \
+    const int *count, int stride, const int *srows, const T *svals, int n_strips,           \
     const T *wt, const T *b, int n_in, int n_out, int m, const int NV, int o,  \
     T *pz, T *z)                                                               \
 {                                                                              \
@@ -884,7 +909,7 @@ static inline void nnc_strip_panel_##SUF(                                      \
     for (int v = 0; v < NV; v++) mk[v] = nnc_mask_##T(rem - v * LANES);        \
     nnc_panel_bias_##SUF(pz, m, b + o, rem, NV);                               \
     for (int s = 0; s < n_strips; s++) {                                       \
-        const int e0 = ptr[s], e1 = ptr[s + 1], c0 = s * NNC_STRIP;            \
+        const int e0 = s * stride, e1 = e0 + count[s], c0 = s * NNC_STRIP;     \
         if (e0 == e1) continue;                                                \
         VEC w[NNC_STRIP][4];                                                   \
         for (int c = 0; c < NNC_STRIP; c++)                                    \
@@ -910,14 +935,14 @@ static inline void nnc_strip_panel_##SUF(                                      \
  * else from zero (and untouched strips' rows become zero) */              \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_strip_grad_panel_##SUF(                                 \
-    const int *ptr, const int *srows, const T *svals, int n_strips,           \
+    const int *count, int stride, const int *srows, const T *svals, int n_strips,           \
     const T *dq, int n_in, int n_out, const int NV, int o, T *g, int add)      \
 {                                                                              \
     const int rem = n_out - o, bw = NV * LANES;                                \
     MT mk[4];                                                                  \
     for (int v = 0; v < NV; v++) mk[v] = nnc_mask_##T(rem - v * LANES);        \
     for (int s = 0; s < n_strips; s++) {                                       \
-        const int e0 = ptr[s], e1 = ptr[s + 1], c0 = s * NNC_STRIP;            \
+        const int e0 = s * stride, e1 = e0 + count[s], c0 = s * NNC_STRIP;     \
         const int nc = n_in - c0 < NNC_STRIP ? n_in - c0 : NNC_STRIP;          \
         if (add && e0 == e1) continue;                                         \
         VEC a[NNC_STRIP][4];                                                   \
@@ -949,31 +974,31 @@ static inline void nnc_strip_grad_panel_##SUF(                                 \
  * at + q * bw * m */                                                         \
 __attribute__((target("avx512f")))                                             \
 static void nnc_strip_forward_##SUF(                                           \
-    const int *ptr, const int *srows, const T *svals, int n_strips, const T *wt, \
+    const int *count, int stride, const int *srows, const T *svals, int n_strips, const T *wt, \
     const T *b, int n_in, int n_out, int m, int bw, int q0, int q1, T *zp, T *z) \
 {                                                                              \
     for (int q = q0; q < q1; q++) {                                            \
         T *pz = zp + (ptrdiff_t)q * bw * m;                                    \
         if (bw == 4 * LANES)                                                   \
-            nnc_strip_panel_##SUF(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, 4, \
+            nnc_strip_panel_##SUF(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, 4, \
                                   q * bw, pz, z);                              \
         else                                                                   \
-            nnc_strip_panel_##SUF(ptr, srows, svals, n_strips, wt, b, n_in, n_out, m, 2, \
+            nnc_strip_panel_##SUF(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, 2, \
                                   q * bw, pz, z);                              \
     }                                                                          \
 }                                                                              \
 __attribute__((target("avx512f")))                                             \
 static void nnc_strip_grads_##SUF(                                             \
-    const int *ptr, const int *srows, const T *svals, int n_strips, const T *dp, \
+    const int *count, int stride, const int *srows, const T *svals, int n_strips, const T *dp, \
     int m, int n_in, int n_out, int bw, int q0, int q1, T *g, int add)         \
 {                                                                              \
     for (int q = q0; q < q1; q++) {                                            \
         const T *dq = dp + (ptrdiff_t)q * bw * m;                              \
         if (bw == 4 * LANES)                                                   \
-            nnc_strip_grad_panel_##SUF(ptr, srows, svals, n_strips, dq, n_in, n_out, 4, \
+            nnc_strip_grad_panel_##SUF(count, stride, srows, svals, n_strips, dq, n_in, n_out, 4, \
                                        q * bw, g, add);                        \
         else                                                                   \
-            nnc_strip_grad_panel_##SUF(ptr, srows, svals, n_strips, dq, n_in, n_out, 2, \
+            nnc_strip_grad_panel_##SUF(count, stride, srows, svals, n_strips, dq, n_in, n_out, 2, \
                                        q * bw, g, add);                        \
     }                                                                          \
 }
@@ -1465,10 +1490,12 @@ static int nnc_delta_lanes_d(void) { return 0; }
 #define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_scatter_forward_f(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
 #define nnc_scatter_forward_d(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
-#define nnc_strip_forward_f(p, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
-#define nnc_strip_forward_d(p, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
-#define nnc_strip_grads_f(p, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
-#define nnc_strip_grads_d(p, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
+#define nnc_strips_f(x, nf, o, rows, s0, s1, st, cnt, sr, sv, bad) 0
+#define nnc_strips_d(x, nf, o, rows, s0, s1, st, cnt, sr, sv, bad) 0
+#define nnc_strip_forward_f(cnt, st, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_strip_forward_d(cnt, st, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_strip_grads_f(cnt, st, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
+#define nnc_strip_grads_d(cnt, st, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
 /* no register tiles (rows 0) */
 static int nnc_tile_rows_f(int n_out) { (void)n_out; return 0; }
 static int nnc_tile_rows_d(int n_out) { (void)n_out; return 0; }

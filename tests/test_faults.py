@@ -92,10 +92,16 @@ class _Child:
 
 
 SIGINT_CHILD = """
+import signal
 import sys
 import time
 import numpy as np
 import nnc
+
+# A shell without job control starts background commands with SIGINT
+# ignored, and Python then installs no KeyboardInterrupt handler: restore
+# it, so that the test measures nnc wherever the suite was started from.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 rng = np.random.default_rng(0)
 X = rng.random((60000, 256), dtype=np.float32)

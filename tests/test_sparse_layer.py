@@ -457,3 +457,33 @@ def test_engine_reports_whether_it_may_take_strips(strips):
     assert net._engine(64, 2, 1).strips == -1        # CSR rows: never
     assert net._engine(64, 0, 1).strips == -1        # the dense layer: never
     assert net._engine(12, 1, 1).strips == -1        # batches of 12: the register tiles
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_features", [99, 100, 131])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_strips_find_a_non_finite_input_anywhere(strips, dtype, n_features, threads):
+    # The strips are built straight from the dense rows (no compaction), a
+    # vector of 4 strips at a time and one by one at the end (a last strip
+    # of 3 inputs for 99 and 131 features); that pass looks for NaN and inf,
+    # and the error names the first bad row of the batch, whichever thread
+    # saw it.
+    strips(1)
+    rng = np.random.default_rng(n_features)
+    X = np.where(rng.random((80, n_features)) < 0.3, rng.random((80, n_features)), 0.0)
+    X = X.astype(dtype)
+    y = rng.integers(0, 3, 80)
+    for col in sorted({0, 3, 15, 16, 47, 64, n_features - 4, n_features - 2, n_features - 1}):
+        for bad in (np.nan, np.inf, -np.inf):
+            Xb = X.copy()
+            Xb[57, col] = bad
+            Xb[63, n_features - 1 - col] = bad
+            net = nnc.Network([n_features, 20, 3], dtype=dtype, seed=0)
+            before = net.params.copy()
+            with pytest.raises(ValueError, match=r"NaN or infinity \(in row 57\)"):
+                net.fit(Xb, y, epochs=1, batch_size=40, shuffle=False, sparse=True, verbose=0,
+                        threads=threads)
+            np.testing.assert_array_equal(net.params, before)
+    net = nnc.Network([n_features, 20, 3], dtype=dtype, seed=0)
+    net.fit(X, y, epochs=1, batch_size=40, sparse=True, verbose=0, threads=threads)  # no alarm
+    assert np.isfinite(net.params).all()
