@@ -12,6 +12,7 @@ to see the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import math
@@ -356,6 +357,7 @@ def _add_training_options(p):
                    help="smallest loss decrease that counts as an improvement")
     g.add_argument("--threads", type=_positive_int, default=None,
                    help="threads for BLAS and the engine (default: all cores)")
+    _add_subnormal_option(g)
     g.add_argument("--distributed", action="store_true",
                    help="data-parallel training under mpiexec (needs mpi4py): each rank "
                         "trains on its own block of the training images")
@@ -385,6 +387,7 @@ def _add_evaluate(sub):
     p.add_argument("--split", choices=["test", "train"], default="test")
     p.add_argument("--cache-dir", default=None, help="where downloaded datasets are kept")
     p.add_argument("--threads", type=_positive_int, default=None)
+    _add_subnormal_option(p)
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -400,7 +403,16 @@ def _add_predict(sub):
                    help="only convert to greyscale (inverting a light background) and resize "
                         "to 28x28; no cropping or centring")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    _add_subnormal_option(p)
     p.set_defaults(func=cmd_predict)
+
+
+def _add_subnormal_option(group):
+    """--strict-subnormals, for the commands that run the engine."""
+    group.add_argument("--strict-subnormals", action="store_true",
+                       help="strict IEEE arithmetic on subnormal floats (below 1.2e-38 in "
+                            "float32, 2.2e-308 in float64); by default the engine flushes "
+                            "them to zero, which is faster (see nnc.set_flush_denormal)")
 
 
 def _add_info(sub):
@@ -450,7 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     try:
         _check_paths(args)
-        return args.func(args) or 0
+        with _subnormals(args):
+            return args.func(args) or 0
     except KeyboardInterrupt:
         print(f"nnc {args.command}: error: interrupted", file=sys.stderr)
         return 130
@@ -475,6 +488,20 @@ def _describe(exc):
         return message or type(exc).__name__
     return (f"unexpected {type(exc).__name__}" + (f": {message}" if message else "")
             + " (set NNC_DEBUG=1 to see the traceback)")
+
+
+@contextlib.contextmanager
+def _subnormals(args):
+    """The engine's subnormal mode for one command, restored afterwards."""
+    from nnc.kernels import set_flush_denormal
+    if not getattr(args, "strict_subnormals", False):
+        yield
+        return
+    previous = set_flush_denormal(False)
+    try:
+        yield
+    finally:
+        set_flush_denormal(previous)
 
 
 def _check_paths(args):

@@ -335,6 +335,43 @@ def test_evaluate_prints_loss_and_accuracy(capsys, digit_model, mnist):
     assert f"accuracy {score['accuracy']:.2%}" in out
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_strict_subnormals_hold_for_the_command_only(capsys, tmp_path, monkeypatch, blobs,
+                                                     digit_model, digit_images, strict):
+    # --strict-subnormals turns the engine's flushing off while the command
+    # runs (train, evaluate, predict) and back to what it was after, also
+    # when the command fails.
+    from nnc import kernels
+    seen = []
+
+    def mode():  # the engine's switch, read without changing it
+        previous = kernels.set_flush_denormal(True)
+        kernels.set_flush_denormal(previous)
+        return previous
+
+    for name in ("fit", "evaluate", "forward"):
+        real = getattr(nnc.Network, name)
+        monkeypatch.setattr(nnc.Network, name,
+                            lambda self, *a, _real=real, **k: seen.append(mode())
+                            or _real(self, *a, **k))
+    flag = ["--strict-subnormals"] if strict else []
+    out_path = tmp_path / "m.npz"
+    code, _, err = _run(capsys, "train", "--dataset", blobs, "--sizes", "20,8,3", "--epochs", "1",
+                        "--out", out_path, "--quiet", *flag)
+    assert code == 0, err
+    assert mode() is True
+    code, _, err = _run(capsys, "evaluate", out_path, "--dataset", blobs, *flag)
+    assert code == 0, err
+    code, _, err = _run(capsys, "evaluate", tmp_path / "missing.npz", *flag)  # fails
+    assert code == 2 and mode() is True
+    assert seen and all(s is (not strict) for s in seen)
+    del seen[:]
+    code, _, err = _run(capsys, "predict", digit_model[0], digit_images[0]["png"][0], *flag)
+    assert code == 0, err
+    assert mode() is True
+    assert seen and all(s is (not strict) for s in seen)
+
+
 def test_evaluate_and_info_errors(capsys, tmp_path, digit_model, blobs):
     code, _, err = _run(capsys, "evaluate", tmp_path / "missing.npz")
     assert code == 2 and "missing.npz" in err
