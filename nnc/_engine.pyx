@@ -30,7 +30,7 @@ from nnc._kernels cimport (
     panel_lanes, pack_rows, delta_panel_width, pack_delta, all_finite,
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     tile_rows, active_columns, tile_forward, tile_update, scatter_rows, scatter_forward,
-    strip_width, build_strips, strip_forward, strip_weight_grad,
+    strip_width, strip_panel_width, build_strips, strip_forward, strip_weight_grad,
     bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
     add_bias, bias_activate, softmax_crossentropy, sum_squares,
     ACT_RELU, ACT_SOFTMAX, LOSS_CATEGORICAL_CROSSENTROPY,
@@ -172,12 +172,16 @@ cdef struct Ctx:
     # the column form's buffers, one or the other is used).  strip_mode: -1 never, 0 the
     # first such batch decides, 1 always; strips_ready: this batch's strips
     # are built (and its rows not compacted); strip_bad: its first row with
-    # NaN or inf, or m
+    # NaN or inf, or m.  The forward takes blocks of strip_block rows (the
+    # counts per block: strip_count[k * n_strips:]); both kernels panels of
+    # strip_bw values
     int n_strips
     int strip_mode
     int strips_ready
     int strip_bad
     int strip_stride
+    int strip_block
+    int strip_bw
     int* strip_count
     int* strip_rows
     void* strip_vals
@@ -350,8 +354,8 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         elif l == 0 and c.strips_ready:
             strip_forward(c.strip_count, c.strip_stride, c.strip_rows, <floating*>c.strip_vals,
-                          c.n_strips, params + c.w_off[0], params + c.b_off[0],
-                          <floating*>c.z[0], m, n_in, n_out, c.delta_bw,
+                          c.n_strips, c.strip_block, params + c.w_off[0], params + c.b_off[0],
+                          <floating*>c.z[0], m, n_in, n_out, c.strip_bw,
                           <floating*>c.delta_panels, c.threads)
             c.packed_stale = 2  # as for the column form below
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
@@ -392,8 +396,9 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
 
 
 #: the most multiplications per non-zero at which the strips pay (the row
-#: and column forms make one; MNIST's strips make 1.48 and take 0.75x the
-#: time of the column form's transposition and kernels)
+#: and column forms make one; MNIST's strips make 1.48, and one epoch took
+#: 0.74x the column form's time at 784-256 batch 128, 0.8x at 784-100 batch
+#: 64, 0.8x at 784-70 batch 128 with its last panel half empty)
 cdef double STRIP_MAX_WORK = 1.75
 
 
@@ -404,17 +409,22 @@ cdef bint strips(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     cdef int s
     if c.n_strips == 0 or c.strip_mode < 0 or m <= ROW_GRAD_MAX_BATCH:
         return False
-    nnz = build_strips(<floating*>c.x, c.n_features, c.order + start, m, c.n_strips, c.strip_stride,
-                       c.strip_count, c.strip_rows, <floating*>c.strip_vals, &c.strip_bad,
-                       c.threads)
+    nnz = build_strips(<floating*>c.x, c.n_features, c.order + start, m, c.n_strips,
+                       c.strip_block, c.strip_stride, c.strip_count, c.strip_rows,
+                       <floating*>c.strip_vals, &c.strip_bad, c.threads)
     if c.strip_mode == 0:
         # Decided once, by the data: images cluster their non-zeros in
         # strips, a bag of words does not (then 4 multiplications each).
         for s in range(c.n_strips):
-            entries += c.strip_count[s]
+            entries += strip_totals(c, m)[s]
         c.strip_mode = 1 if strip_width() * entries <= STRIP_MAX_WORK * nnz else -1
     c.strips_ready = c.strip_mode > 0
     return c.strips_ready
+
+
+cdef inline int* strip_totals(Ctx* c, int m) noexcept nogil:
+    """The strips' entries in the whole batch of m rows (its last block's counts)."""
+    return c.strip_count + (m - 1) // c.strip_block * c.n_strips
 
 
 cdef void columns(Ctx* c, floating kind, int m) noexcept nogil:
@@ -515,9 +525,10 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
         if l == 0 and c.strips_ready:
             # gw = (alpha delta)^T x, or gw += that (fused step or accumulation)
             ad = scaled(d, alpha, <Py_ssize_t>m * n_out, dp)
-            pack_delta(ad, m, n_out, c.delta_bw, <floating*>c.delta_panels)
-            strip_weight_grad(c.strip_count, c.strip_stride, c.strip_rows, <floating*>c.strip_vals,
-                              c.n_strips, <floating*>c.delta_panels, m, n_in, n_out, c.delta_bw, gw,
+            pack_delta(ad, m, n_out, c.strip_bw, <floating*>c.delta_panels)
+            strip_weight_grad(strip_totals(c, m), c.strip_stride, c.strip_rows,
+                              <floating*>c.strip_vals, c.n_strips, <floating*>c.delta_panels, m,
+                              n_in, n_out, c.strip_bw, gw,
                               c.fused or c.accumulate, c.threads)
             c.packed_stale = 2
         elif l == 0 and c.input_mode != INPUT_DENSE:
@@ -863,6 +874,7 @@ cdef class Engine:
         cdef Py_ssize_t entries = cap * max(stride, 1)
         cdef int n_strips = (<int>nf + strip_width() - 1) // strip_width()
         cdef Py_ssize_t strip_entries = n_strips * (cap | 1)
+        cdef int strip_bw
         if max(entries, strip_entries) > 2147483647:
             raise ValueError(f"a batch of {cap} rows with up to {stride} non-zeros each "
                              "is too large (more than 2**31 - 1 non-zeros); use a "
@@ -890,8 +902,13 @@ cdef class Engine:
                  else delta_panel_width(<int>nf, self.c.sizes[1], <int>cap, <float>0))
         if width and cap > ROW_GRAD_MAX_BATCH and self.c.delta_panels == NULL:
             self.c.delta_bw = width
-            self.c.delta_panels = self._buffer(cap * ((self.c.sizes[1] + width - 1)
-                                                      // width * width))
+            # (in compact mode also the strips' panels, strip_bw wide)
+            strip_bw = (0 if self.c.input_mode != INPUT_COMPACT
+                        else strip_panel_width(<double>0) if self.is_double
+                        else strip_panel_width(<float>0))
+            self.c.delta_panels = self._buffer(cap * max(
+                (self.c.sizes[1] + width - 1) // width * width,
+                (self.c.sizes[1] + strip_bw - 1) // strip_bw * strip_bw if strip_bw else 0))
             if self.c.w_packed != NULL:
                 # where the packed forward would pay, the column form pays
                 # more (wide 784-256, batch 128: 0.97x the epoch); the deep
@@ -902,13 +919,12 @@ cdef class Engine:
                 # strips in the column form's buffers (the first batch picks
                 # one of the two)
                 self.c.n_strips = n_strips
-                # where the column form's forward runs (up to 256 outputs, see
-                # scatter_max above) it beats the strips (784-256, batch 128:
-                # strips 1.12x the epoch); past it the strips win (784-512,
-                # batch 256: 0.95x)
-                self.c.strip_mode = (_strip_mode if _strip_mode != 0
-                                     else (0 if self.c.w_packed == NULL else -1))
-                self.c.strip_count = <int*>_ptr(self._alloc(n_strips, np.int32))
+                self.c.strip_mode = _strip_mode
+                self.c.strip_bw = strip_bw
+                self.c.strip_block = (scatter_rows(strip_bw, <double>0) if self.is_double
+                                      else scatter_rows(strip_bw, <float>0))
+                self.c.strip_count = <int*>_ptr(self._alloc(
+                    n_strips * ((cap + self.c.strip_block - 1) // self.c.strip_block), np.int32))
                 self.c.strip_stride = <int>(cap | 1)
                 self.c.strip_rows = self.c.csc_rows
                 self.c.strip_vals = self.c.csc_vals

@@ -62,6 +62,7 @@ cdef void sparse_weight_grad(const int* col_ptr, const int* ids, int n_cols,
                              const floating* dp, int m, int bw,
                              floating* packed) noexcept nogil
 cdef int delta_panel_width(int n_in, int n_out, int cap, floating kind) noexcept nogil
+cdef int strip_panel_width(floating kind) noexcept nogil
 cdef int scatter_rows(int bw, floating kind) noexcept nogil
 cdef void scatter_forward(const int* col_ptr, const int* ids, int n_cols,
                           const int* csc_rows, const floating* csc_vals,
@@ -69,11 +70,11 @@ cdef void scatter_forward(const int* col_ptr, const int* ids, int n_cols,
                           int n_out, int bw, floating* zp, int threads) noexcept nogil
 cdef int strip_width() noexcept nogil
 cdef long long build_strips(const floating* x, Py_ssize_t n_features, const long long* order,
-                            int rows, int n_strips, int stride, int* count, int* srows,
-                            floating* svals, int* bad, int threads) noexcept nogil
+                            int rows, int n_strips, int block, int stride, int* count,
+                            int* srows, floating* svals, int* bad, int threads) noexcept nogil
 cdef void strip_forward(const int* count, int stride, const int* srows, const floating* svals,
-                        int n_strips, const floating* wt, const floating* b, floating* z,
-                        int m, int n_in, int n_out, int bw, floating* zp,
+                        int n_strips, int block, const floating* wt, const floating* b,
+                        floating* z, int m, int n_in, int n_out, int bw, floating* zp,
                         int threads) noexcept nogil
 cdef void strip_weight_grad(const int* count, int stride, const int* srows, const floating* svals,
                             int n_strips, const floating* dp, int m, int n_in, int n_out,

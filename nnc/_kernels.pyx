@@ -77,17 +77,19 @@ cdef extern from "_simd.h" nogil:
                                double* zp, double* z)
     int NNC_STRIP
     long long nnc_strips_f(const float* x, Py_ssize_t nf, const long long* order, int rows,
-                           int s0, int s1, int stride, int* count, int* srows, float* svals,
-                           int* bad)
+                           int s0, int s1, int n_strips, int block, int stride, int* count,
+                           int* srows, float* svals, int* bad)
     long long nnc_strips_d(const double* x, Py_ssize_t nf, const long long* order, int rows,
-                           int s0, int s1, int stride, int* count, int* srows, double* svals,
-                           int* bad)
+                           int s0, int s1, int n_strips, int block, int stride, int* count,
+                           int* srows, double* svals, int* bad)
     void nnc_strip_forward_f(const int* count, int stride, const int* srows, const float* svals,
-                             int n_strips, const float* wt, const float* b, int n_in, int n_out, int m,
-                             int bw, int q0, int q1, float* zp, float* z)
+                             int n_strips, int block, const float* wt, const float* b,
+                             int n_in, int n_out, int m, int bw, int q0, int q1, float* zp,
+                             float* z)
     void nnc_strip_forward_d(const int* count, int stride, const int* srows,
-                             const double* svals, int n_strips, const double* wt, const double* b, int n_in,
-                             int n_out, int m, int bw, int q0, int q1, double* zp, double* z)
+                             const double* svals, int n_strips, int block, const double* wt,
+                             const double* b, int n_in, int n_out, int m, int bw, int q0,
+                             int q1, double* zp, double* z)
     void nnc_strip_grads_f(const int* count, int stride, const int* srows, const float* svals,
                            int n_strips,
                            const float* dp, int m, int n_in, int n_out, int bw, int q0, int q1,
@@ -408,6 +410,15 @@ cdef int delta_panel_width(int n_in, int n_out, int cap, floating kind) noexcept
     return 2 * lanes
 
 
+cdef int strip_panel_width(floating kind) noexcept nogil:
+    """Values per panel row of the strips' kernels: 4 vectors (a block of
+    :func:`scatter_rows` rows keeps a panel of z in L1), 0 without them."""
+    if floating is float:
+        return 4 * nnc_delta_lanes_f()
+    else:
+        return 4 * nnc_delta_lanes_d()
+
+
 cdef int scatter_rows(int bw, floating kind) noexcept nogil:
     """Most rows of a batch for :func:`scatter_forward` with panels of ``bw``
     values: a panel of z stays in L1 (0 when bw is 0)."""
@@ -457,13 +468,15 @@ cdef int strip_width() noexcept nogil:
 
 
 cdef long long build_strips(const floating* x, Py_ssize_t n_features, const long long* order,
-                            int rows, int n_strips, int stride, int* count, int* srows,
-                            floating* svals, int* bad, int threads) noexcept nogil:
+                            int rows, int n_strips, int block, int stride, int* count,
+                            int* srows, floating* svals, int* bad, int threads) noexcept nogil:
     """Group the dense rows x[order[i]] (i < rows) by strips of
     :func:`strip_width` adjacent inputs: strip s's entries, in increasing
-    sample order, are srows[s * stride:][:count[s]], with strip_width()
-    values each in svals (a strip whose values are all zero gets no entry);
-    ``stride`` >= rows, odd (see ``_simd.h``).  Returns the number of
+    sample order, are srows[s * stride:], with strip_width() values each in
+    svals (a strip whose values are all zero gets no entry); ``stride`` >=
+    rows, odd (see ``_simd.h``).  count[k * n_strips + s]: strip s's entries
+    in the rows before min((k + 1) * block, rows), for each block k of
+    ``block`` rows (the last block's: all of them).  Returns the number of
     non-zeros; ``bad`` gets the first row holding NaN or inf, or ``rows``.
     Threads take strips, not rows: the same entries.
     """
@@ -475,10 +488,11 @@ cdef long long build_strips(const floating* x, Py_ssize_t n_features, const long
     if nt > 1:
         for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
             nnz[t] = _strips(x, n_features, order, rows, min(n_strips, t * per),
-                             min(n_strips, (t + 1) * per), stride, count, srows, svals, &first[t])
+                             min(n_strips, (t + 1) * per), n_strips, block, stride, count,
+                             srows, svals, &first[t])
     else:
-        nnz[0] = _strips(x, n_features, order, rows, 0, n_strips, stride, count, srows, svals,
-                         &first[0])
+        nnz[0] = _strips(x, n_features, order, rows, 0, n_strips, n_strips, block, stride,
+                         count, srows, svals, &first[0])
     bad[0] = rows
     for t in range(nt):
         total += nnz[t]
@@ -487,19 +501,23 @@ cdef long long build_strips(const floating* x, Py_ssize_t n_features, const long
 
 
 cdef inline long long _strips(const floating* x, Py_ssize_t n_features, const long long* order,
-                              int rows, int s0, int s1, int stride, int* count, int* srows,
-                              floating* svals, int* bad) noexcept nogil:
+                              int rows, int s0, int s1, int n_strips, int block, int stride,
+                              int* count, int* srows, floating* svals, int* bad) noexcept nogil:
     if floating is float:
-        return nnc_strips_f(x, n_features, order, rows, s0, s1, stride, count, srows, svals, bad)
+        return nnc_strips_f(x, n_features, order, rows, s0, s1, n_strips, block, stride, count,
+                            srows, svals, bad)
     else:
-        return nnc_strips_d(x, n_features, order, rows, s0, s1, stride, count, srows, svals, bad)
+        return nnc_strips_d(x, n_features, order, rows, s0, s1, n_strips, block, stride, count,
+                            srows, svals, bad)
 
 
 cdef void strip_forward(const int* count, int stride, const int* srows, const floating* svals,
-                        int n_strips, const floating* wt, const floating* b, floating* z, int m, int n_in,
-                        int n_out, int bw, floating* zp, int threads) noexcept nogil:
-    """z = x W^T + b from the batch's strips (:func:`build_strips`), through
-    panels of z of width bw (``zp``: the layout of :func:`pack_delta`).
+                        int n_strips, int block, const floating* wt, const floating* b,
+                        floating* z, int m, int n_in, int n_out, int bw, floating* zp,
+                        int threads) noexcept nogil:
+    """z = x W^T + b from the batch's strips (:func:`build_strips`, blocks of
+    ``block`` rows), through panels of z of width bw (``zp``: the layout of
+    :func:`pack_delta`), a block of rows at a time.
 
     Each panel of outputs is one thread's; the sums equal those of
     :func:`sparse_forward` to the bit.
@@ -509,30 +527,32 @@ cdef void strip_forward(const int* count, int stride, const int* srows, const fl
         nt = min(threads, n_panels)
         per = (n_panels + nt - 1) // nt
         for t in prange(nt, nogil=True, num_threads=nt, schedule='static'):
-            _strip_panels(count, stride, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw,
-                          min(n_panels, t * per), min(n_panels, (t + 1) * per), zp)
+            _strip_panels(count, stride, srows, svals, n_strips, block, wt, b, z, m, n_in,
+                          n_out, bw, min(n_panels, t * per), min(n_panels, (t + 1) * per), zp)
     else:
-        _strip_panels(count, stride, srows, svals, n_strips, wt, b, z, m, n_in, n_out, bw, 0,
-                      n_panels, zp)
+        _strip_panels(count, stride, srows, svals, n_strips, block, wt, b, z, m, n_in, n_out,
+                      bw, 0, n_panels, zp)
 
 
 cdef inline void _strip_panels(const int* count, int stride, const int* srows,
-                               const floating* svals, int n_strips, const floating* wt, const floating* b, floating* z,
-                               int m, int n_in, int n_out, int bw, int q0, int q1,
+                               const floating* svals, int n_strips, int block,
+                               const floating* wt, const floating* b, floating* z, int m,
+                               int n_in, int n_out, int bw, int q0, int q1,
                                floating* zp) noexcept nogil:
     if floating is float:
-        nnc_strip_forward_f(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0,
-                            q1, zp, z)
+        nnc_strip_forward_f(count, stride, srows, svals, n_strips, block, wt, b, n_in, n_out, m,
+                            bw, q0, q1, zp, z)
     else:
-        nnc_strip_forward_d(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, bw, q0,
-                            q1, zp, z)
+        nnc_strip_forward_d(count, stride, srows, svals, n_strips, block, wt, b, n_in, n_out, m,
+                            bw, q0, q1, zp, z)
 
 
 cdef void strip_weight_grad(const int* count, int stride, const int* srows, const floating* svals,
                             int n_strips, const floating* dp, int m, int n_in, int n_out,
                             int bw, floating* gwt, bint add, int threads) noexcept nogil:
-    """gwt (+)= x^T d from the batch's strips, d packed in panels of width bw
-    (:func:`pack_delta`).  ``add``: add to gwt; otherwise overwrite it (the
+    """gwt (+)= x^T d from the batch's strips (``count``: their entries, the
+    last block's counts of :func:`build_strips`), d packed in panels of width
+    bw (:func:`pack_delta`).  ``add``: add to gwt; otherwise overwrite it (the
     rows of inputs no sample uses become zero).
 
     Each panel of outputs is one thread's, and each weight's sum runs over

@@ -827,23 +827,28 @@ NNC_AVX512_SCATTER(d, double, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd, _mm51
                    _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_set1_pd)
 
 /* the strips s0 .. s1-1 of the batch's dense rows x + order[i] * nf
- * (i < rows): strip s's count[s] entries at s * stride (stride >= rows, odd:
- * strips a multiple of 4 KB apart would make the stores to srows and svals
- * alias the next loads in L1, which took this 1.7x as long).  Returns the
- * non-zeros seen; *bad: the first row with NaN or inf here, or rows. */
+ * (i < rows): strip s's entries at s * stride (stride >= rows, odd: strips a
+ * multiple of 4 KB apart would make the stores to srows and svals alias the
+ * next loads in L1, which took this 1.7x as long); count[k * n_strips + s]:
+ * its entries in the rows before min((k + 1) * block, rows), for the blocks
+ * k of `block` rows.  Returns the non-zeros seen; *bad: the first row with
+ * NaN or inf here, or rows. */
 #define NNC_AVX512_BUILD_STRIPS(SUF, T, VEC, LANES, LOADU, CMP, SUB, ZERO)     \
 __attribute__((target("avx512f")))                                             \
 static long long nnc_strips_##SUF(                                             \
     const T *x, ptrdiff_t nf, const long long *order, int rows, int s0, int s1, \
-    int stride, int *count, int *srows, T *svals, int *bad)                    \
+    int n_strips, int block, int stride, int *count, int *srows, T *svals,    \
+    int *bad)                                                                  \
 {                                                                              \
+    /* the last block's counts hold the next entry's position meanwhile */   \
+    int *pos = count + (ptrdiff_t)((rows - 1) / block) * n_strips;             \
     const int per = LANES / NNC_STRIP;  /* strips a vector */                 \
     const int whole = (int)(nf / NNC_STRIP) < s1 ? (int)(nf / NNC_STRIP) : s1; \
     const int s_vec = whole > s0 ? s0 + (whole - s0) / per * per : s0;        \
     long long nnz = 0;                                                         \
     *bad = rows;                                                               \
-    for (int s = s0; s < s1; s++)  /* (the next entry's position, meanwhile) */ \
-        count[s] = s * stride;                                                 \
+    for (int s = s0; s < s1; s++)                                              \
+        pos[s] = s * stride;                                                   \
     for (int i = 0; i < rows; i++) {                                           \
         const T *row = x + order[i] * nf;                                      \
         unsigned nonfinite = 0;                                                \
@@ -860,11 +865,11 @@ static long long nnc_strips_##SUF(                                             \
             for (int j = 0; j < per; j++) {                                    \
                 /* branch-free: an all-zero strip's entry is written but not \
                  * counted (the next sample's overwrites it; position <= i) */ \
-                const ptrdiff_t e = count[s + j];                              \
+                const ptrdiff_t e = pos[s + j];                                \
                 srows[e] = i;                                                  \
                 memcpy(svals + e * NNC_STRIP, row + (ptrdiff_t)(s + j) * NNC_STRIP, \
                        NNC_STRIP * sizeof(T));                                 \
-                count[s + j] += ((k >> (j * NNC_STRIP)) & 15) != 0;            \
+                pos[s + j] += ((k >> (j * NNC_STRIP)) & 15) != 0;              \
             }                                                                  \
         }                                                                      \
         for (; s < s1; s++) {  /* the rest; the last may have fewer inputs */ \
@@ -876,16 +881,19 @@ static long long nnc_strips_##SUF(                                             \
                 nz += v[c] != 0;                                               \
                 nonfinite |= !(v[c] - v[c] == 0);                              \
             }                                                                  \
-            const ptrdiff_t e = count[s];                                      \
+            const ptrdiff_t e = pos[s];                                        \
             srows[e] = i;                                                      \
             memcpy(svals + e * NNC_STRIP, v, sizeof v);                        \
-            count[s] += nz != 0;                                               \
+            pos[s] += nz != 0;                                                 \
             nnz += nz;                                                         \
         }                                                                      \
         if (nonfinite && *bad == rows) *bad = i;                               \
+        if ((i + 1) % block == 0 && i + 1 < rows)  /* a block ends */          \
+            for (int s = s0; s < s1; s++)                                      \
+                count[(ptrdiff_t)(i / block) * n_strips + s] = pos[s] - s * stride; \
     }                                                                          \
     for (int s = s0; s < s1; s++)                                              \
-        count[s] -= s * stride;                                                \
+        pos[s] -= s * stride;                                                  \
     return nnz;                                                                \
 }
 NNC_AVX512_BUILD_STRIPS(f, float, __m512, 16, _mm512_loadu_ps, _mm512_cmp_ps_mask, _mm512_sub_ps,
@@ -895,47 +903,71 @@ NNC_AVX512_BUILD_STRIPS(d, double, __m512d, 8, _mm512_loadu_pd, _mm512_cmp_pd_ma
 
 /* the strips' kernels (see nnc_strips above) */
 
+/* BP4's loop over a strip's entries: a[c][] += x[c] * (the sample's panel
+ * row of delta, loaded by LOAD_DV for vector v) */
+#define NNC_STRIP_GRAD_ENTRIES(T, VEC, LANES, FMA, SET1, LOAD_DV)              \
+    for (int e = e0; e < e1; e++) {                                            \
+        const T *d = dq + (ptrdiff_t)srows[e] * bw;                            \
+        const T *x = svals + (ptrdiff_t)e * NNC_STRIP;                         \
+        VEC dv[4];                                                             \
+        for (int v = 0; v < NV; v++) dv[v] = LOAD_DV;                          \
+        for (int c = 0; c < NNC_STRIP; c++) {                                  \
+            const VEC xc = SET1(x[c]);                                         \
+            for (int v = 0; v < NV; v++) a[c][v] = FMA(xc, dv[v], a[c][v]);    \
+        }                                                                      \
+    }
+
 #define NNC_AVX512_STRIPS(SUF, T, VEC, LANES, MT, LOADZ, LOADU, STOREU, STOREM, FMA, SET1) \
 /* z = b + x W for the outputs o .. o + NV * LANES - 1, through the panel   \
- * pz (m rows of NV * LANES values), then copied out to z's rows */        \
+ * pz (m rows of NV * LANES values), a block of rows at a time (blocks of   \
+ * `block` rows: their panel stays in L1), then copied out to z's rows;     \
+ * count: the strips' entries in the blocks so far (nnc_strips) */          \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_strip_panel_##SUF(                                      \
-    const int *count, int stride, const int *srows, const T *svals, int n_strips,           \
+    const int *count, int stride, const int *srows, const T *svals,           \
+    int n_strips, int block,                                                   \
     const T *wt, const T *b, int n_in, int n_out, int m, const int NV, int o,  \
     T *pz, T *z)                                                               \
 {                                                                              \
     const int rem = n_out - o, bw = NV * LANES;                                \
     MT mk[4];                                                                  \
     for (int v = 0; v < NV; v++) mk[v] = nnc_mask_##T(rem - v * LANES);        \
-    nnc_panel_bias_##SUF(pz, m, b + o, rem, NV);                               \
-    for (int s = 0; s < n_strips; s++) {                                       \
-        const int e0 = s * stride, e1 = e0 + count[s], c0 = s * NNC_STRIP;     \
-        if (e0 == e1) continue;                                                \
-        VEC w[NNC_STRIP][4];                                                   \
-        for (int c = 0; c < NNC_STRIP; c++)                                    \
-            for (int v = 0; v < NV; v++)  /* past the last input: no row of W */ \
-                w[c][v] = LOADZ(c0 + c < n_in ? mk[v] : (MT)0,                 \
-                                wt + (ptrdiff_t)(c0 + c) * n_out + o + v * LANES); \
-        for (int e = e0; e < e1; e++) {                                        \
-            T *zr = pz + (ptrdiff_t)srows[e] * bw;                             \
-            const T *x = svals + (ptrdiff_t)e * NNC_STRIP;                     \
-            VEC a[4];                                                          \
-            for (int v = 0; v < NV; v++) a[v] = LOADU(zr + v * LANES);         \
-            for (int c = 0; c < NNC_STRIP; c++) {                              \
-                const VEC xc = SET1(x[c]);                                     \
-                for (int v = 0; v < NV; v++) a[v] = FMA(xc, w[c][v], a[v]);    \
+    for (int r0 = 0, blk = 0; r0 < m; r0 += block, blk++) {                    \
+        const int rows = m - r0 < block ? m - r0 : block;                      \
+        const int *upto = count + (ptrdiff_t)blk * n_strips;                   \
+        nnc_panel_bias_##SUF(pz + (ptrdiff_t)r0 * bw, rows, b + o, rem, NV);   \
+        for (int s = 0; s < n_strips; s++) {                                   \
+            const int e0 = s * stride + (blk ? upto[s - n_strips] : 0);        \
+            const int e1 = s * stride + upto[s], c0 = s * NNC_STRIP;           \
+            if (e0 == e1) continue;                                            \
+            VEC w[NNC_STRIP][4];                                               \
+            for (int c = 0; c < NNC_STRIP; c++)                                \
+                for (int v = 0; v < NV; v++)  /* past the last input: no row of W */ \
+                    w[c][v] = LOADZ(c0 + c < n_in ? mk[v] : (MT)0,             \
+                                    wt + (ptrdiff_t)(c0 + c) * n_out + o + v * LANES); \
+            for (int e = e0; e < e1; e++) {                                    \
+                T *zr = pz + (ptrdiff_t)srows[e] * bw;                         \
+                const T *x = svals + (ptrdiff_t)e * NNC_STRIP;                 \
+                VEC a[4];                                                      \
+                for (int v = 0; v < NV; v++) a[v] = LOADU(zr + v * LANES);     \
+                for (int c = 0; c < NNC_STRIP; c++) {                          \
+                    const VEC xc = SET1(x[c]);                                 \
+                    for (int v = 0; v < NV; v++) a[v] = FMA(xc, w[c][v], a[v]); \
+                }                                                              \
+                for (int v = 0; v < NV; v++) STOREU(zr + v * LANES, a[v]);     \
             }                                                                  \
-            for (int v = 0; v < NV; v++) STOREU(zr + v * LANES, a[v]);         \
         }                                                                      \
+        nnc_panel_out_##SUF(pz + (ptrdiff_t)r0 * bw, rows, z + (ptrdiff_t)r0 * n_out + o, \
+                            n_out, rem, NV);                                   \
     }                                                                          \
-    nnc_panel_out_##SUF(pz, m, z + o, n_out, rem, NV);                         \
 }                                                                              \
 /* g (+)= x^T d for the outputs o .. o + NV * LANES - 1, d in the panel dq  \
  * (m rows of NV * LANES values, pack_delta's layout); add: start from g,  \
  * else from zero (and untouched strips' rows become zero) */              \
 __attribute__((target("avx512f"), always_inline))                             \
 static inline void nnc_strip_grad_panel_##SUF(                                 \
-    const int *count, int stride, const int *srows, const T *svals, int n_strips,           \
+    const int *count, int stride, const int *srows, const T *svals,           \
+    int n_strips,                                                              \
     const T *dq, int n_in, int n_out, const int NV, int o, T *g, int add)      \
 {                                                                              \
     const int rem = n_out - o, bw = NV * LANES;                                \
@@ -950,16 +982,12 @@ static inline void nnc_strip_grad_panel_##SUF(                                 \
             for (int v = 0; v < NV; v++)                                       \
                 a[c][v] = LOADZ(add && c < nc ? mk[v] : (MT)0,                 \
                                 g + (ptrdiff_t)(c0 + c) * n_out + o + v * LANES); \
-        for (int e = e0; e < e1; e++) {                                        \
-            const T *d = dq + (ptrdiff_t)srows[e] * bw;                        \
-            const T *x = svals + (ptrdiff_t)e * NNC_STRIP;                     \
-            VEC dv[4];                                                         \
-            for (int v = 0; v < NV; v++) dv[v] = LOADZ(mk[v], d + v * LANES);  \
-            for (int c = 0; c < NNC_STRIP; c++) {                              \
-                const VEC xc = SET1(x[c]);                                     \
-                for (int v = 0; v < NV; v++) a[c][v] = FMA(xc, dv[v], a[c][v]); \
-            }                                                                  \
-        }                                                                      \
+        /* masks only in a partial panel's loop: with them there, 4 vectors \
+         * a row spilled a[][] to the stack (1.6x the time) */                \
+        if (rem >= bw)                                                         \
+            NNC_STRIP_GRAD_ENTRIES(T, VEC, LANES, FMA, SET1, LOADU(d + v * LANES)) \
+        else                                                                   \
+            NNC_STRIP_GRAD_ENTRIES(T, VEC, LANES, FMA, SET1, LOADZ(mk[v], d + v * LANES)) \
         /* constant bounds, so that a[][] stays in registers */                \
         for (int c = 0; c < NNC_STRIP; c++)                                    \
             for (int v = 0; v < NV; v++) {                                     \
@@ -974,17 +1002,18 @@ static inline void nnc_strip_grad_panel_##SUF(                                 \
  * at + q * bw * m */                                                         \
 __attribute__((target("avx512f")))                                             \
 static void nnc_strip_forward_##SUF(                                           \
-    const int *count, int stride, const int *srows, const T *svals, int n_strips, const T *wt, \
-    const T *b, int n_in, int n_out, int m, int bw, int q0, int q1, T *zp, T *z) \
+    const int *count, int stride, const int *srows, const T *svals, int n_strips, int block, \
+    const T *wt, const T *b, int n_in, int n_out, int m, int bw, int q0, int q1, T *zp, \
+    T *z)                                                                      \
 {                                                                              \
     for (int q = q0; q < q1; q++) {                                            \
         T *pz = zp + (ptrdiff_t)q * bw * m;                                    \
         if (bw == 4 * LANES)                                                   \
-            nnc_strip_panel_##SUF(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, 4, \
-                                  q * bw, pz, z);                              \
+            nnc_strip_panel_##SUF(count, stride, srows, svals, n_strips, block, wt, b, n_in, \
+                                  n_out, m, 4, q * bw, pz, z);                 \
         else                                                                   \
-            nnc_strip_panel_##SUF(count, stride, srows, svals, n_strips, wt, b, n_in, n_out, m, 2, \
-                                  q * bw, pz, z);                              \
+            nnc_strip_panel_##SUF(count, stride, srows, svals, n_strips, block, wt, b, n_in, \
+                                  n_out, m, 2, q * bw, pz, z);                 \
     }                                                                          \
 }                                                                              \
 __attribute__((target("avx512f")))                                             \
@@ -1490,10 +1519,10 @@ static int nnc_delta_lanes_d(void) { return 0; }
 #define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_scatter_forward_f(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
 #define nnc_scatter_forward_d(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)
-#define nnc_strips_f(x, nf, o, rows, s0, s1, st, cnt, sr, sv, bad) 0
-#define nnc_strips_d(x, nf, o, rows, s0, s1, st, cnt, sr, sv, bad) 0
-#define nnc_strip_forward_f(cnt, st, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
-#define nnc_strip_forward_d(cnt, st, sr, sv, ns, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_strips_f(x, nf, o, rows, s0, s1, ns, blk, st, cnt, sr, sv, bad) 0
+#define nnc_strips_d(x, nf, o, rows, s0, s1, ns, blk, st, cnt, sr, sv, bad) 0
+#define nnc_strip_forward_f(cnt, st, sr, sv, ns, blk, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
+#define nnc_strip_forward_d(cnt, st, sr, sv, ns, blk, w, b, ni, no, m, bw, q0, q1, zp, z) ((void)0)
 #define nnc_strip_grads_f(cnt, st, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
 #define nnc_strip_grads_d(cnt, st, sr, sv, ns, dp, m, ni, no, bw, q0, q1, g, add) ((void)0)
 /* no register tiles (rows 0) */

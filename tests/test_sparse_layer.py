@@ -403,6 +403,23 @@ def test_strips_are_bit_identical_to_the_column_form(strips, hidden, batch_size,
     assert loss_s == loss_c
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch_size", [300, 256, 129])
+def test_strips_forward_in_blocks_of_rows_is_bit_identical(strips, dtype, batch_size):
+    # The strips' forward takes a batch 128 rows at a time (its panel of z
+    # then stays in L1): 300 rows are blocks of 128, 128 and 44; a last
+    # batch of 100 (700 rows), of 188 and of 55
+    X, y = blobs(n=700)
+    strips(-1)
+    columns, loss_c = _fit_blobs(X, y, 300, dtype, batch_size, "adam", epochs=1)
+    strips(1)
+    striped, loss_s = _fit_blobs(X, y, 300, dtype, batch_size, "adam", epochs=1)
+    two, _ = _fit_blobs(X, y, 300, dtype, batch_size, "adam", threads=2, epochs=1)
+    np.testing.assert_array_equal(striped, columns)
+    np.testing.assert_array_equal(two, striped)
+    assert loss_s == loss_c
+
+
 @pytest.mark.parametrize("opt", ["sgd", "sgd l2", "adam", "rmsprop"])
 @pytest.mark.parametrize("batch_size,hidden", [(60, 100), (40, 512), (17, 70)])
 def test_strips_equal_numpy_reference(strips, opt, batch_size, hidden, reference):
@@ -418,14 +435,16 @@ def test_strips_equal_numpy_reference(strips, opt, batch_size, hidden, reference
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_strips_are_chosen_for_images_and_not_for_bags_of_words(strips, dtype):
-    # For layers of over 256 outputs the first batch decides (up to 256 the
-    # column form's forward wins and runs).  A fused SGD step scales delta before the
+@pytest.mark.parametrize("hidden", [300, 129, 70])
+def test_strips_are_chosen_for_images_and_not_for_bags_of_words(strips, dtype, hidden):
+    # The first batch decides, from the multiplications the strips would make
+    # per non-zero (1.4 for these images, 4 for a bag of words) at any width
+    # the panels serve (over 4 vectors).  A fused SGD step scales delta before the
     # strips' products and x inside the column form's (rounded differently),
     # so which one ran shows in the bits of W^1.
     def fit(X, y, mode):
         strips(mode)
-        return _fit_blobs(X, y, 300, dtype, 64, "sgd lr=0.3")[0]
+        return _fit_blobs(X, y, hidden, dtype, 64, "sgd lr=0.3")[0]
     OPTIMIZERS["sgd lr=0.3"] = (lambda: dict(lr=0.3), None)
     try:
         images = blobs(n=200)
@@ -449,11 +468,11 @@ def test_strips_are_chosen_for_images_and_not_for_bags_of_words(strips, dtype):
 def test_engine_reports_whether_it_may_take_strips(strips):
     net = nnc.Network([729, 100, 4])
     if _cpu_has_avx512():
-        assert net._engine(64, 1, 1).strips == -1    # up to 256 outputs: the column form
-        wide = nnc.Network([729, 300, 4])
-        assert wide._engine(64, 1, 1).strips == 0    # compact: the first batch decides
+        assert net._engine(64, 1, 1).strips == 0     # compact: the first batch decides
         strips(1)
         assert net._engine(64, 1, 1).strips == 1
+        strips(-1)
+        assert net._engine(64, 1, 1).strips == -1
     assert net._engine(64, 2, 1).strips == -1        # CSR rows: never
     assert net._engine(64, 0, 1).strips == -1        # the dense layer: never
     assert net._engine(12, 1, 1).strips == -1        # batches of 12: the register tiles
