@@ -506,3 +506,26 @@ def test_strips_find_a_non_finite_input_anywhere(strips, dtype, n_features, thre
     net = nnc.Network([n_features, 20, 3], dtype=dtype, seed=0)
     net.fit(X, y, epochs=1, batch_size=40, sparse=True, verbose=0, threads=threads)  # no alarm
     assert np.isfinite(net.params).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_features", [1, 5, 9])
+def test_strips_of_a_few_inputs_and_more_threads_than_strips(strips, dtype, n_features):
+    # 1, 5 and 9 inputs make 1, 2 and 3 strips (the last of 1 input); the
+    # builder's threads take whole strips, so with 4 threads at most 3 work
+    # (one strip each).  Batches of 70 and a last one of 10 (the row form);
+    # the results match 1 thread and the column form bit for bit.
+    rng = np.random.default_rng(n_features)
+    X = np.where(rng.random((150, n_features)) < 0.5, rng.random((150, n_features)), 0.0)
+    X[:, 0] = 0.0 if n_features > 1 else X[:, 0]
+    y = rng.integers(0, 3, 150)
+    fits = {}
+    for mode, threads in [(-1, 1), (1, 1), (1, 4)]:
+        strips(mode)
+        net = nnc.Network([n_features, 100, 3], activation="relu", output_activation="softmax",
+                          loss="categorical_crossentropy", dtype=dtype, seed=2)
+        net.fit(X.astype(dtype), y, epochs=2, batch_size=70, sparse=True, verbose=0,
+                threads=threads, optimizer=nnc.optimizers.Adam(lr=0.01))
+        fits[mode, threads] = net.params.copy()
+    np.testing.assert_array_equal(fits[1, 1], fits[-1, 1])
+    np.testing.assert_array_equal(fits[1, 4], fits[1, 1])
