@@ -16,6 +16,7 @@ TRAIN_COLUMNS = [
     ("test acc", "accuracy", "{:.4f}"),
     ("cpu/wall", "cpu_per_wall", "{:.2f}"),
     ("time / nnc", "ratio_to_nnc", "{:.2f}"),
+    ("paired", "paired_ratio_to_nnc", "{:.2f}"),
 ]
 
 INFERENCE_COLUMNS = [
@@ -173,7 +174,9 @@ def _legend():
             "the cores used, and below 1 with one thread when another job shared the core "
             "(then CPU s is the better measure; JSON has cpu_ratio_to_nnc). time / nnc: "
             "this implementation's wall time over nnc's (same dtype); above 1 means nnc is "
-            "faster.")
+            "faster. paired: the median over the rounds of that ratio within a round (each "
+            "round times every implementation once, in turns), which a slow spell of a shared "
+            "host, longer than a round, affects less than the ratio of the medians.")
 
 
 def _loads(values):

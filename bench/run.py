@@ -153,6 +153,13 @@ def time_training(cfg, dtype, runners, repeats, nnc_repeats, log, errors):
     return out
 
 
+def paired_ratio(times, scale, nnc_times):
+    """Median over the rounds of (this time * scale) / nnc's time in the same round."""
+    import numpy as np
+    k = min(len(times), len(nnc_times))
+    return float(np.median([times[i] * scale / nnc_times[i] for i in range(k)]))
+
+
 def describe_rows(cfg, dtype, measured, peak, shape_rate, n_train):
     """Derived columns: per-50k-epoch time, rates, fractions, ratios to nnc."""
     flops_epoch = cfg.flops_per_sample() * n_train
@@ -174,9 +181,12 @@ def describe_rows(cfg, dtype, measured, peak, shape_rate, n_train):
         if name == "nnc":
             nnc_time, nnc_cpu = epoch_s, cpu_s
         rows.append(row)
+    nnc_times = measured["nnc"]["times"] if "nnc" in measured else None
     for row in rows:
         row["ratio_to_nnc"] = row["epoch_seconds"] / nnc_time if nnc_time else None
         row["cpu_ratio_to_nnc"] = row["epoch_cpu_seconds"] / nnc_cpu if nnc_cpu else None
+        row["paired_ratio_to_nnc"] = (paired_ratio(row["times"], n_train / row["n_samples"],
+                                                   nnc_times) if nnc_times else None)
     return rows, {"flops_per_epoch": flops_epoch, "floor_seconds": floor,
                   "gemm_peak_gflops": peak, "gemm_at_shapes_gflops": shape_rate}
 
