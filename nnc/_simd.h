@@ -368,8 +368,8 @@ NNC_COMPACT_SCALAR(d, double)
  * Neighbouring pixels of an image are non-zero together, so a sample's
  * non-zeros cluster into few strips of 4 columns (MNIST: 150 non-zeros a
  * row in 56 strips; 4 x 56 / 150 = 1.48 multiplications per non-zero).  A
- * strip's entry is a sample and its 4 values (zeros included); strip s holds
- * count[s] entries at s * cap .. (cap: the batch's rows at most), in
+ * strip's entry is a sample and its 4 values (zeros included); strip s's
+ * entries start at s * stride (stride: at least the batch's rows), in
  * increasing sample order.  nnc_strips builds them from the batch's dense
  * rows in one pass (a strip whose 4 values are all zero gets no entry).
  * The forward loads the strip's 4 rows of one panel of W into registers and
