@@ -33,6 +33,9 @@ trap 'rm -rf "$WORK"' EXIT
 # generated .c files are left alone).
 mkdir -p "$WORK/nnc"
 cp nnc/*.pyx nnc/*.pxd nnc/*.h "$WORK/nnc/"
+# a package there, so that `cimport nnc._kernels` finds this tree's .pxd and
+# not that of an nnc installed in the environment (an older one fails)
+touch "$WORK/nnc/__init__.py"
 ( cd "$WORK" && python - <<'EOF'
 from Cython.Build import cythonize
 cythonize(["nnc/_kernels.pyx", "nnc/_engine.pyx"], quiet=True, compiler_directives={
