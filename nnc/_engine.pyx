@@ -53,8 +53,8 @@ cdef int _strip_mode = 0
 
 def _set_strips(int mode):
     """Whether new engines take dense batches through strips: -1 never,
-    0 for layers of over 256 outputs where the first batch shows that they
-    pay, 1 always (where the kernels exist).  Returns the previous mode.
+    0 where the first batch shows that they pay, 1 always (where the kernels
+    exist).  Returns the previous mode.
 
     For tests: it lets them compare the strips with the column form on any
     data.
@@ -168,13 +168,13 @@ cdef struct Ctx:
     # batches of more than ROW_GRAD_MAX_BATCH dense rows (compact mode) may go
     # through strips of adjacent inputs, built straight from the rows instead
     # of compacting them (build_strips: n_strips strips, strip s's entries
-    # strip_rows/strip_vals[s * strip_stride:][:strip_count[s]]; they share
-    # the column form's buffers, one or the other is used).  strip_mode: -1 never, 0 the
-    # first such batch decides, 1 always; strips_ready: this batch's strips
-    # are built (and its rows not compacted); strip_bad: its first row with
-    # NaN or inf, or m.  The forward takes blocks of strip_block rows (the
-    # counts per block: strip_count[k * n_strips:]); both kernels panels of
-    # strip_bw values
+    # from strip_rows/strip_vals[s * strip_stride]; strip_count[k * n_strips
+    # + s]: its entries in the blocks of strip_block rows up to block k, see
+    # strip_totals).  They share the column form's buffers: one or the other
+    # is used.  strip_mode: -1 never, 0 the first such batch decides, 1
+    # always; strips_ready: this batch's strips are built (and its rows not
+    # compacted); strip_bad: its first row with NaN or inf, or m; strip_bw:
+    # the kernels' panel width
     int n_strips
     int strip_mode
     int strips_ready
@@ -407,6 +407,7 @@ cdef bint strips(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     (the first such batch of a fit decides); False: compact the rows instead."""
     cdef long long nnz, entries = 0
     cdef int s
+    cdef int* totals
     if c.n_strips == 0 or c.strip_mode < 0 or m <= ROW_GRAD_MAX_BATCH:
         return False
     nnz = build_strips(<floating*>c.x, c.n_features, c.order + start, m, c.n_strips,
@@ -415,8 +416,9 @@ cdef bint strips(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
     if c.strip_mode == 0:
         # Decided once, by the data: images cluster their non-zeros in
         # strips, a bag of words does not (then 4 multiplications each).
+        totals = strip_totals(c, m)
         for s in range(c.n_strips):
-            entries += strip_totals(c, m)[s]
+            entries += totals[s]
         c.strip_mode = 1 if strip_width() * entries <= STRIP_MAX_WORK * nnz else -1
     c.strips_ready = c.strip_mode > 0
     return c.strips_ready

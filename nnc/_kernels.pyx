@@ -91,13 +91,11 @@ cdef extern from "_simd.h" nogil:
                              const double* b, int n_in, int n_out, int m, int bw, int q0,
                              int q1, double* zp, double* z)
     void nnc_strip_grads_f(const int* count, int stride, const int* srows, const float* svals,
-                           int n_strips,
-                           const float* dp, int m, int n_in, int n_out, int bw, int q0, int q1,
-                           float* g, int add)
+                           int n_strips, const float* dp, int m, int n_in, int n_out, int bw,
+                           int q0, int q1, float* g, int add)
     void nnc_strip_grads_d(const int* count, int stride, const int* srows, const double* svals,
-                           int n_strips,
-                           const double* dp, int m, int n_in, int n_out, int bw, int q0,
-                           int q1, double* g, int add)
+                           int n_strips, const double* dp, int m, int n_in, int n_out, int bw,
+                           int q0, int q1, double* g, int add)
     int nnc_tile_rows_f(int n_out)
     int nnc_tile_rows_d(int n_out)
     int nnc_active_f(const float* const* x, int m, int nf, int* act, unsigned* bad)

@@ -598,6 +598,17 @@ static void nnc_column_grads_avx512_##SUF(                                     \
  * panel fits in L1), and a panel then stays in L1 while every column reads
  * it.  Same sums in the same order as the kernel above: the same results to
  * the bit. */
+/* column j's entry p in nnc_panel_cols: a[j][] += alpha x * (the entry's
+ * sample's panel row of delta) */
+#define NNC_PANEL_COL_TERM(T, VEC, LANES, FMA, SET1, LOADU)                    \
+    do {                                                                       \
+        const T *src = dq + (ptrdiff_t)rk[j][p] * (NV * LANES);                \
+        const VEC x = SET1(alpha * vk[j][p]);                                  \
+        _Pragma("GCC unroll 4")                                                \
+        for (int v = 0; v < NV; v++)                                           \
+            a[j][v] = FMA(x, LOADU(src + v * LANES), a[j][v]);                 \
+    } while (0)
+
 #define NNC_AVX512_DELTA_PANELS(SUF, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
                                 LOADU, STOREU)                                 \
 static void nnc_pack_delta_##SUF(const T *delta, int m, int n_out, int bw, T *dp) \
@@ -641,23 +652,13 @@ static inline void nnc_panel_cols_##SUF(                                       \
     }                                                                          \
     for (int p = 0; p < lo; p++) {                                             \
         _Pragma("GCC unroll 4")                                                \
-        for (int j = 0; j < J; j++) {                                          \
-            const T *src = dq + (ptrdiff_t)rk[j][p] * (NV * LANES);            \
-            const VEC x = SET1(alpha * vk[j][p]);                              \
-            _Pragma("GCC unroll 4")                                            \
-            for (int v = 0; v < NV; v++)                                       \
-                a[j][v] = FMA(x, LOADU(src + v * LANES), a[j][v]);             \
-        }                                                                      \
+        for (int j = 0; j < J; j++)                                            \
+            NNC_PANEL_COL_TERM(T, VEC, LANES, FMA, SET1, LOADU);               \
     }                                                                          \
     _Pragma("GCC unroll 4")                                                    \
     for (int j = 0; j < J; j++) {                                              \
-        for (int p = lo; p < cnt[j]; p++) {                                    \
-            const T *src = dq + (ptrdiff_t)rk[j][p] * (NV * LANES);            \
-            const VEC x = SET1(alpha * vk[j][p]);                              \
-            _Pragma("GCC unroll 4")                                            \
-            for (int v = 0; v < NV; v++)                                       \
-                a[j][v] = FMA(x, LOADU(src + v * LANES), a[j][v]);             \
-        }                                                                      \
+        for (int p = lo; p < cnt[j]; p++)                                      \
+            NNC_PANEL_COL_TERM(T, VEC, LANES, FMA, SET1, LOADU);               \
         T *gj = g + (ptrdiff_t)ids[k + j] * n_out + o;                         \
         _Pragma("GCC unroll 4")                                                \
         for (int v = 0; v < NV; v++) STOREU(gj + v * LANES, a[j][v]);          \
