@@ -103,6 +103,24 @@ NNC_DENSE_CLONES static void nnc_exp_f(const float *x, float *y, ptrdiff_t n)
     }
 }
 
+/* ---- a = sigmoid(z) in double, z and a distinct: e = exp(-|z|) for the
+ * whole array through nnc_exp_d (within 2 ulp of libm), then 1 / (1 + e), or
+ * e / (1 + e) as e * (1 / (1 + e)) for z < 0, never overflowing.  In C with
+ * restrict pointers so both passes vectorise: a Cython loop over the same
+ * formula (a scalar divide per value) took 1/11 of the tutorial's epoch. */
+NNC_DENSE_CLONES static void nnc_sigmoid_d(const double *NNC_DENSE_RESTRICT z,
+                                           double *NNC_DENSE_RESTRICT a, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        a[i] = -(z[i] < 0 ? -z[i] : z[i]);
+    nnc_exp_d(a, a, n);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double e = a[i];
+        const double s = 1.0 / (1.0 + e);
+        a[i] = z[i] >= 0 ? s : e * s;
+    }
+}
+
 /* ---- z += b (each row), a = relu(z) = (z > 0 ? z : 0): the hidden layers'
  * bias and activation in one pass over z. */
 #define NNC_BIAS_RELU(SUF, T)                                                   \
