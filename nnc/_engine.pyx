@@ -350,7 +350,8 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
         if l == 0 and c.tile:
             tile_forward(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act,
                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out,
-                         <const char* const*>c.pf_rows, c.n_pf // 2)
+                         <const char* const*>c.pf_rows, c.n_pf // 2,
+                         c.n_features * sizeof(floating))
             activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
         elif l == 0 and c.strips_ready:
             strip_forward(c.strip_count, c.strip_stride, c.strip_rows, <floating*>c.strip_vals,
@@ -543,7 +544,7 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 if c.tile:
                     tile_update(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act, ad, gw,
                                 n_out, <const char* const*>c.pf_rows + c.n_pf // 2,
-                                c.n_pf - c.n_pf // 2)
+                                c.n_pf - c.n_pf // 2, c.n_features * sizeof(floating))
                 else:  # sample by sample
                     sparse_weight_grad_rows(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt,
                                             c.sp_stride, m, ad, gw, n_out)

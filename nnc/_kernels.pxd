@@ -90,10 +90,11 @@ cdef int active_columns(const floating* const* x, int m, int n_features,
                         int* act, unsigned* bad) noexcept nogil
 cdef void tile_forward(const floating* const* x, int m, const int* act, int n_act,
                        const floating* wt, const floating* b, floating* z,
-                       int n_out, const char* const* pf, int n_pf) noexcept nogil
+                       int n_out, const char* const* pf, int n_pf,
+                       size_t pf_bytes) noexcept nogil
 cdef void tile_update(const floating* const* x, int m, const int* act, int n_act,
                       const floating* ad, floating* gwt, int n_out,
-                      const char* const* pf, int n_pf) noexcept nogil
+                      const char* const* pf, int n_pf, size_t pf_bytes) noexcept nogil
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
                        Py_ssize_t start, int rows, int* cols_idx, floating* vals,
                        int* counts, int threads) noexcept nogil

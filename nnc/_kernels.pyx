@@ -102,16 +102,16 @@ cdef extern from "_simd.h" nogil:
     int nnc_active_d(const double* const* x, int m, int nf, int* act, unsigned* bad)
     void nnc_tile_forward_f(const float* const* x, int m, const int* act, int n_act,
                             const float* w, int n_out, const float* b, float* z,
-                            const char* const* pf, int n_pf)
+                            const char* const* pf, int n_pf, size_t pf_bytes)
     void nnc_tile_forward_d(const double* const* x, int m, const int* act, int n_act,
                             const double* w, int n_out, const double* b, double* z,
-                            const char* const* pf, int n_pf)
+                            const char* const* pf, int n_pf, size_t pf_bytes)
     void nnc_tile_update_f(const float* const* x, int m, const int* act, int n_act,
                            const float* ad, int n_out, float* g, const char* const* pf,
-                           int n_pf)
+                           int n_pf, size_t pf_bytes)
     void nnc_tile_update_d(const double* const* x, int m, const int* act, int n_act,
                            const double* ad, int n_out, double* g, const char* const* pf,
-                           int n_pf)
+                           int n_pf, size_t pf_bytes)
     int nnc_compact_f(const float* row, int n, int* cols, float* vals)
     int nnc_compact_d(const double* row, int n, int* cols, double* vals)
     void nnc_sgd_f(float* p, const float* g, Py_ssize_t n, float lr)
@@ -683,24 +683,25 @@ cdef int active_columns(const floating* const* x, int m, int n_features,
 
 cdef void tile_forward(const floating* const* x, int m, const int* act, int n_act,
                        const floating* wt, const floating* b, floating* z,
-                       int n_out, const char* const* pf, int n_pf) noexcept nogil:
+                       int n_out, const char* const* pf, int n_pf,
+                       size_t pf_bytes) noexcept nogil:
     """z = x W^T + b over the active columns, for m <= tile_rows() dense rows x[i];
-    meanwhile the rows pf[:n_pf] (the next batch's) are fetched."""
+    meanwhile the rows pf[:n_pf] (the next batch's, pf_bytes each) are fetched."""
     if floating is float:
-        nnc_tile_forward_f(x, m, act, n_act, wt, n_out, b, z, pf, n_pf)
+        nnc_tile_forward_f(x, m, act, n_act, wt, n_out, b, z, pf, n_pf, pf_bytes)
     else:
-        nnc_tile_forward_d(x, m, act, n_act, wt, n_out, b, z, pf, n_pf)
+        nnc_tile_forward_d(x, m, act, n_act, wt, n_out, b, z, pf, n_pf, pf_bytes)
 
 
 cdef void tile_update(const floating* const* x, int m, const int* act, int n_act,
                       const floating* ad, floating* gwt, int n_out,
-                      const char* const* pf, int n_pf) noexcept nogil:
+                      const char* const* pf, int n_pf, size_t pf_bytes) noexcept nogil:
     """gwt += x^T ad over the active columns (ad: alpha * delta, m x n_out);
-    meanwhile the rows pf[:n_pf] are fetched."""
+    meanwhile the rows pf[:n_pf] (pf_bytes each) are fetched."""
     if floating is float:
-        nnc_tile_update_f(x, m, act, n_act, ad, n_out, gwt, pf, n_pf)
+        nnc_tile_update_f(x, m, act, n_act, ad, n_out, gwt, pf, n_pf, pf_bytes)
     else:
-        nnc_tile_update_d(x, m, act, n_act, ad, n_out, gwt, pf, n_pf)
+        nnc_tile_update_d(x, m, act, n_act, ad, n_out, gwt, pf, n_pf, pf_bytes)
 
 
 cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long* order,
