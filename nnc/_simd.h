@@ -1345,6 +1345,9 @@ static inline void nnc_tile_block(int n_out, int lanes, int k, int *oa, int *ob,
     }
 }
 
+/* the first 16 (8) of a vector's indices, to act */
+#define NNC_STORE_IDX16(p, v) _mm512_storeu_si512((p), (v))
+#define NNC_STORE_IDX8(p, v) _mm256_storeu_si256((__m256i *)(p), _mm512_castsi512_si256(v))
 /* BODY(X, M, ...) with M the constant m (1 .. NNC_TILE_MAX) */
 #define NNC_TILE_SWITCH(m, BODY, X, ...)                                        \
     switch (m) {                                                               \
@@ -1366,31 +1369,39 @@ static inline void nnc_tile_block(int n_out, int lanes, int k, int *oa, int *ob,
  * (*bad) a bit for each row holding NaN or inf: the one pass over the batch
  * that the tiles need, instead of another for the check of the inputs. */
 #define NNC_AVX512_TILE(SUF, T, VEC, LANES, MT, LOADU, STOREU, LOADZ, FMA, SET1,  \
-                        CMPNEQ, SETZERO, NONFINITE, ABS, BIG)                  \
-__attribute__((target("avx512f")))                                             \
-static int nnc_active_##SUF(const T *const *x, int m, int nf, int *act, unsigned *bad) \
+                        CMPNEQ, SETZERO, NONFINITE, ABS, BIG, STORE_IDX)       \
+__attribute__((target("avx512f"), always_inline))                             \
+static inline int nnc_active_body_##SUF(const T *const *x, const int M, int nf, int *act, \
+                                        unsigned *bad)                         \
 {                                                                              \
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, \
                                            12, 13, 14, 15);                    \
+    /* per row, the sum of v * 0 over its values: 0 while they are finite, \
+     * NaN (for good) from the first NaN or inf */                          \
+    VEC nonfinite[NNC_TILE_MAX];                                               \
+    for (int s = 0; s < M; s++)                                                \
+        nonfinite[s] = SETZERO();                                              \
     int n = 0, j = 0;                                                          \
     unsigned rows_bad = 0;                                                     \
     for (; j + LANES <= nf; j += LANES) {                                      \
         MT k = 0;                                                              \
-        for (int s = 0; s < m; s++) {                                          \
+        for (int s = 0; s < M; s++) {                                          \
             const VEC v = LOADU(x[s] + j);                                     \
             k |= CMPNEQ(v, SETZERO());                                         \
-            rows_bad |= (unsigned)(NONFINITE(v) != 0) << s;                    \
+            nonfinite[s] = FMA(v, SETZERO(), nonfinite[s]);                    \
         }                                                                      \
-        /* compress in registers, then a plain store (compress-to-memory is \
-         * microcoded on AMD Zen 4/5: a third of the tutorial's epoch).  It \
-         * writes act[n, n + 16), inside act[0, j + 16) as n <= j. */          \
-        _mm512_storeu_si512(act + n, _mm512_maskz_compress_epi32(             \
+        /* compress in registers, then a plain store of LANES indices        \
+         * (compress-to-memory is microcoded on AMD Zen 4/5: a third of the  \
+         * tutorial's epoch); it writes act[n, n + LANES), n <= j. */         \
+        STORE_IDX(act + n, _mm512_maskz_compress_epi32(                        \
             (__mmask16)k, _mm512_add_epi32(_mm512_set1_epi32(j), lane)));      \
         n += __builtin_popcount((unsigned)k);                                  \
     }                                                                          \
+    for (int s = 0; s < M; s++)                                                \
+        rows_bad |= (unsigned)(NONFINITE(nonfinite[s]) != 0) << s;             \
     for (; j < nf; j++) {                                                      \
         int any = 0;                                                           \
-        for (int s = 0; s < m; s++) {                                          \
+        for (int s = 0; s < M; s++) {                                          \
             any |= x[s][j] != 0;                                               \
             rows_bad |= (unsigned)!(ABS(x[s][j]) <= BIG) << s;                 \
         }                                                                      \
@@ -1398,6 +1409,13 @@ static int nnc_active_##SUF(const T *const *x, int m, int nf, int *act, unsigned
             act[n++] = j;                                                      \
     }                                                                          \
     *bad = rows_bad;                                                           \
+    return n;                                                                  \
+}                                                                              \
+__attribute__((target("avx512f")))                                             \
+static int nnc_active_##SUF(const T *const *x, int m, int nf, int *act, unsigned *bad) \
+{                                                                              \
+    int n = 0;                                                                 \
+    NNC_TILE_SWITCH(m, n = nnc_active_body_##SUF, x, nf, act, bad);            \
     return n;                                                                  \
 }                                                                              \
 __attribute__((target("avx512f"), always_inline))                             \
@@ -1506,10 +1524,12 @@ static void nnc_tile_update_##SUF(const T *const *x, int m, const int *act, int 
 }
 NNC_AVX512_TILE(f, float, __m512, 16, __mmask16, _mm512_loadu_ps, _mm512_storeu_ps,
                 _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_set1_ps,
-                NNC_CMPNEQ_PS, _mm512_setzero_ps, NNC_NONFINITE_PS, fabsf, FLT_MAX)
+                NNC_CMPNEQ_PS, _mm512_setzero_ps, NNC_NONFINITE_PS, fabsf, FLT_MAX,
+                NNC_STORE_IDX16)
 NNC_AVX512_TILE(d, double, __m512d, 8, __mmask8, _mm512_loadu_pd, _mm512_storeu_pd,
                 _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_set1_pd,
-                NNC_CMPNEQ_PD, _mm512_setzero_pd, NNC_NONFINITE_PD, fabs, DBL_MAX)
+                NNC_CMPNEQ_PD, _mm512_setzero_pd, NNC_NONFINITE_PD, fabs, DBL_MAX,
+                NNC_STORE_IDX8)
 
 /* rows of a batch the tiles take (0: none), for a first layer of n_out
  * outputs: at least one vector of them, and few enough that the tile,
