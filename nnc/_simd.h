@@ -1391,8 +1391,8 @@ static inline int nnc_active_body_##SUF(const T *const *x, const int M, int nf, 
             nonfinite[s] = FMA(v, SETZERO(), nonfinite[s]);                    \
         }                                                                      \
         /* compress in registers, then a plain store of LANES indices        \
-         * (compress-to-memory is microcoded on AMD Zen 4/5: a third of the  \
-         * tutorial's epoch); it writes act[n, n + LANES), n <= j. */         \
+         * (compress-to-memory is microcoded on AMD Zen 4/5: 14% of the      \
+         * tutorial's epoch there); it writes act[n, n + LANES), n <= j. */  \
         STORE_IDX(act + n, _mm512_maskz_compress_epi32(                        \
             (__mmask16)k, _mm512_add_epi32(_mm512_set1_epi32(j), lane)));      \
         n += __builtin_popcount((unsigned)k);                                  \
