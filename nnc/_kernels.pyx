@@ -1311,6 +1311,27 @@ cpdef void _exp_array(const floating[::1] x, floating[::1] out):
         vexp(&x[0], &out[0], x.shape[0])
 
 
+cpdef object _active_columns(const floating[:, ::1] x, int[::1] act):
+    """The register tiles' scan of the rows of ``x`` (1 to 12 of them):
+    ``(n, bad)``, where ``act[:n]`` are the columns non-zero in any row, in
+    increasing order, and bit i of ``bad`` is set when row i holds NaN or
+    inf.  None where the tiles do not exist (no AVX-512)."""
+    cdef const floating* rows[12]
+    cdef unsigned bad = 0
+    cdef int i, n, m = <int>x.shape[0]
+    _check(1 <= m <= 12, "x must have 1 to 12 rows")
+    _check(act.shape[0] >= x.shape[1], "act must hold x.shape[1] columns")
+    if tile_rows(16, <floating>0) == 0:
+        return None
+    for i in range(m):
+        rows[i] = &x[i, 0] if x.shape[1] > 0 else NULL
+    if x.shape[1] == 0:
+        return 0, 0
+    with nogil:
+        n = active_columns(<const floating* const*>rows, m, <int>x.shape[1], &act[0], &bad)
+    return n, bad
+
+
 cpdef void _bias_activation(int kind, const floating[::1] b, floating[:, ::1] z,
                             floating[:, ::1] out):
     """``z += b`` (each row), then ``out = f(z)``; ``out`` may be ``z`` itself."""

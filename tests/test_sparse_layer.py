@@ -274,6 +274,39 @@ def test_register_tiles_take_small_dense_batches(dtype):
         assert net._engine(cap, 0, 1).tile_rows == 0       # dense layer: GEMM
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_features", [1, 7, 8, 15, 16, 17, 31, 33, 100, 784, 785])
+def test_the_tiles_scan_finds_numpys_active_columns_and_writes_nowhere_else(n_features, dtype):
+    # the tiles' one pass over a batch: the columns non-zero in any row (as
+    # NumPy finds them) and the rows holding NaN or inf, for 1-12 rows; it
+    # stores whole vectors of indices, which must stay inside act[:n_features]
+    # even when every column is active (the guard after it keeps its values)
+    from nnc import _kernels
+    rng = np.random.default_rng(n_features)
+    big = np.finfo(dtype).max
+    tiny = np.finfo(dtype).smallest_subnormal
+    guard = 40
+    for m in (1, 2, 5, 10, 12):
+        dense = rng.uniform(0.5, 1.5, (m, n_features)).astype(dtype)
+        sparse = np.where(rng.random((m, n_features)) < 0.1, dense, 0).astype(dtype)
+        sparse[0, :: max(1, n_features // 3)] = -0.0            # zero, not active
+        sparse[-1, n_features // 2] = tiny                       # non-zero, finite
+        sparse[m // 2, -1] = -big                                # finite
+        bad_rows = sparse.copy()
+        bad_rows[0, n_features - 1] = np.inf                     # vector part or tail
+        bad_rows[m - 1, 0] = np.nan
+        for x in (dense, sparse, np.zeros_like(dense), bad_rows):
+            act = np.full(n_features + guard, -7, dtype=np.int32)
+            got = _kernels._active_columns(np.ascontiguousarray(x), act)
+            if got is None:
+                assert not _cpu_has_avx512()
+                return
+            n, bad = got
+            np.testing.assert_array_equal(act[:n], np.flatnonzero((x != 0).any(axis=0)))
+            assert bad == sum(1 << i for i in np.flatnonzero(~np.isfinite(x).all(axis=1)))
+            assert (act[n_features:] == -7).all(), "wrote past act[:n_features]"
+
+
 @pytest.mark.parametrize("opt", ["sgd", "adam", "momentum"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("hidden", [8, 11, 16, 20, 30, 32, 37, 48, 70, 128, 256])
