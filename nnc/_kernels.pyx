@@ -1325,10 +1325,10 @@ cpdef object _active_columns(const floating[:, ::1] x, int[::1] act):
     _check(act.shape[0] >= x.shape[1], "act must hold x.shape[1] columns")
     if tile_rows(16, <floating>0) == 0:
         return None
-    for i in range(m):
-        rows[i] = &x[i, 0] if x.shape[1] > 0 else NULL
     if x.shape[1] == 0:
         return 0, 0
+    for i in range(m):
+        rows[i] = &x[i, 0]
     with nogil:
         n = active_columns(<const floating* const*>rows, m, <int>x.shape[1], &act[0], &bad)
     return n, bad
