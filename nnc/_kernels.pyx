@@ -230,9 +230,7 @@ cdef void gemm_par(bint trans_a, bint trans_b, int m, int n, int k, floating alp
     pools taking turns and spinning against each other on the same cores.
     """
     cdef int t, nt, chunk
-    # from 2e5 multiply-adds: the 128 x 10 x 256 products of a 784-256-10
-    # network's second layer split too (wide epoch, two threads: 0.985x)
-    if threads > 1 and m >= 2 * threads and <double>m * n * k >= 2e5:
+    if threads > 1 and m >= 2 * threads and <double>m * n * k >= 1e6:
         chunk = (m + threads - 1) // threads
         chunk = (chunk + 7) // 8 * 8
         nt = (m + chunk - 1) // chunk
