@@ -385,6 +385,11 @@ NNC_COMPACT_SCALAR(d, double)
 #define NNC_STRIP_AHEAD 4  /* rows the builder asks for ahead (random rows) */
 
 #ifdef NNC_AVX512_COMPACT
+/* the first 16 (8) lanes of a vector of indices, to p: after a compress in
+ * registers, the plain store that stands in for compress-to-memory */
+#define NNC_STORE_IDX16(p, v) _mm512_storeu_si512((p), (v))
+#define NNC_STORE_IDX8(p, v) _mm256_storeu_si256((__m256i *)(p), _mm512_castsi512_si256(v))
+
 __attribute__((target("avx512f")))
 static int nnc_compact_avx512_f(const float *row, int n, int *cols, float *vals)
 {
@@ -399,7 +404,7 @@ static int nnc_compact_avx512_f(const float *row, int n, int *cols, float *vals)
          * microcoded and slow on some CPUs (AMD Zen 4/5).  The store may write
          * up to 16 entries past count: still inside this row's slot of n. */
         _mm512_storeu_ps(vals + count, _mm512_maskz_compress_ps(k, x));
-        _mm512_storeu_si512(cols + count, _mm512_maskz_compress_epi32(k, idx));
+        NNC_STORE_IDX16(cols + count, _mm512_maskz_compress_epi32(k, idx));
         count += __builtin_popcount((unsigned)k);
         idx = _mm512_add_epi32(idx, step);
     }
@@ -423,8 +428,7 @@ static int nnc_compact_avx512_d(const double *row, int n, int *cols, double *val
         const __m512d x = _mm512_loadu_pd(row + j);
         const __mmask8 k = _mm512_cmp_pd_mask(x, zero, _CMP_NEQ_UQ);
         _mm512_storeu_pd(vals + count, _mm512_maskz_compress_pd(k, x));
-        _mm256_storeu_si256((__m256i *)(cols + count),
-                            _mm512_castsi512_si256(_mm512_maskz_compress_epi32((__mmask16)k, idx)));
+        NNC_STORE_IDX8(cols + count, _mm512_maskz_compress_epi32((__mmask16)k, idx));
         count += __builtin_popcount((unsigned)k);
         idx = _mm512_add_epi32(idx, step);
     }
@@ -1345,9 +1349,6 @@ static inline void nnc_tile_block(int n_out, int lanes, int k, int *oa, int *ob,
     }
 }
 
-/* the first 16 (8) of a vector's indices, to act */
-#define NNC_STORE_IDX16(p, v) _mm512_storeu_si512((p), (v))
-#define NNC_STORE_IDX8(p, v) _mm256_storeu_si256((__m256i *)(p), _mm512_castsi512_si256(v))
 /* BODY(X, M, ...) with M the constant m (1 .. NNC_TILE_MAX) */
 #define NNC_TILE_SWITCH(m, BODY, X, ...)                                        \
     switch (m) {                                                               \
