@@ -333,6 +333,11 @@ cdef void gather(Ctx* c, floating kind, Py_ssize_t start, int m) noexcept nogil:
             wb[i] = (<floating*>c.sample_weight)[c.order[start + i]]
 
 
+cdef inline floating* layer_input(Ctx* c, floating kind, int l, bint train) noexcept nogil:
+    """What layer l reads: a^{l-1} (after dropout when training), or f(z^{l-1})."""
+    return <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
+
+
 cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexcept nogil:
     """Feed the gathered batch through the first ``n_layers`` layers."""
     cdef int l, n_in, n_out
@@ -347,7 +352,7 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
     for l in range(n_layers):
         n_in = c.sizes[l]
         n_out = c.sizes[l + 1]
-        prev = <floating*>(c.a[l] if (train or l == 0) else c.f[l - 1])
+        prev = layer_input(c, kind, l, train)
         fl = <floating*>c.f[l]
         if l == 0 and c.tile:
             tile_forward(<const floating* const*>c.x_rows, m, c.act_cols, c.n_act,
@@ -449,14 +454,26 @@ cdef inline void dense_product(Ctx* c, floating kind, int l, int m,
              <floating*>c.z[l], c.sizes[l + 1], c.threads)
 
 
-cdef double output_error(Ctx* c, floating kind, int m) noexcept nogil:
-    """BP1: the error of the output layer, for the mean cost of the batch."""
-    cdef int last = c.n_layers - 1
+cdef double forward_cost(Ctx* c, floating kind, int m, bint train,
+                         floating scale) noexcept nogil:
+    """The forward pass, then BP1: the output layer's error for the cost
+    scaled by ``scale`` (1/m: the batch's mean).  Returns the batch's summed
+    loss.  Softmax with categorical cross-entropy takes its output layer's
+    activation, loss and delta from one kernel (one exponential per entry,
+    the same bits as the two passes)."""
+    cdef int last = c.n_layers - 1, n_out = c.sizes[c.n_layers]
+    cdef floating* wb = <floating*>c.wb if c.sample_weight != NULL else NULL
+    if (c.loss == LOSS_CATEGORICAL_CROSSENTROPY and c.act[last] == ACT_SOFTMAX
+            and (last > 0 or c.input_mode == INPUT_DENSE)):
+        forward(c, kind, m, last, train)
+        dense_product(c, kind, last, m, layer_input(c, kind, last, train))
+        add_bias(<floating*>c.params + c.b_off[last], <floating*>c.z[last], m, n_out)
+        return softmax_crossentropy(<floating*>c.z[last], <floating*>c.f[last],
+                                    <floating*>c.yb, wb, scale, <floating*>c.delta, m, n_out,
+                                    &c.correct)
+    forward(c, kind, m, c.n_layers, train)
     return output_delta(c.loss, c.act[last], <floating*>c.z[last], <floating*>c.f[last],
-                        <floating*>c.yb,
-                        <floating*>c.wb if c.sample_weight != NULL else NULL,
-                        <floating>(1.0 / m), <floating*>c.delta, m, c.sizes[last + 1],
-                        &c.correct)
+                        <floating*>c.yb, wb, scale, <floating*>c.delta, m, n_out, &c.correct)
 
 
 cdef inline floating* scaled(floating* d, floating alpha, Py_ssize_t n,
@@ -644,8 +661,7 @@ cdef void train_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1,
         gather(c, kind, start, m)
         if c.check_input and not check_batch(c, kind, start, m):
             break
-        forward(c, kind, m, c.n_layers, True)
-        c.loss_sum += output_error(c, kind, m)
+        c.loss_sum += forward_cost(c, kind, m, True, <floating>(1.0 / m))
         backprop(c, kind, m, apply_update and not c.fused)
         c.seen += m
         c.step += 1
@@ -663,8 +679,7 @@ cdef void score_span(Ctx* c, floating kind, Py_ssize_t b0, Py_ssize_t b1) noexce
         if m <= 0:
             break
         gather(c, kind, start, m)
-        forward(c, kind, m, c.n_layers, False)
-        c.loss_sum += output_error(c, kind, m)
+        c.loss_sum += forward_cost(c, kind, m, False, <floating>(1.0 / m))
         c.seen += m
 
 
@@ -706,20 +721,16 @@ cdef double gradient_span(Ctx* c, floating kind, floating* total, floating* rows
     of sum_i w_i C_i / n_order.  The first batch writes ``total``, later ones
     add to it (their products accumulate, beta = 1).  Softmax with
     categorical cross-entropy takes its output layer's activation, loss and
-    delta from one kernel (one exponential per entry).  L2 adds ``l2 * W``
+    delta from one kernel (:func:`forward_cost`).  L2 adds ``l2 * W``
     to the weight gradients and ``l2/2 * |W|^2`` to the returned cost.
     """
     cdef Py_ssize_t start = 0, nw
-    cdef int m, l, last = c.n_layers - 1, n_out = c.sizes[c.n_layers]
+    cdef int m, l
     cdef double penalty = 0
     cdef floating scale = <floating>(1.0 / c.n_order)
     cdef floating* params = <floating*>c.params
-    cdef floating* wb = <floating*>c.wb if c.sample_weight != NULL else NULL
     cdef floating* w
     cdef void* saved = c.grads  # the optimizer's buffer, restored below
-    cdef bint softmax_xent = (c.loss == LOSS_CATEGORICAL_CROSSENTROPY
-                              and c.act[last] == ACT_SOFTMAX
-                              and (last > 0 or c.input_mode == INPUT_DENSE))
     c.fused = 0
     c.grads = total
     if rows != NULL:
@@ -727,18 +738,7 @@ cdef double gradient_span(Ctx* c, floating kind, floating* total, floating* rows
     while start < c.n_order:
         m = <int>min(<Py_ssize_t>c.batch_size, c.n_order - start)
         gather(c, kind, start, m)
-        if softmax_xent:
-            forward(c, kind, m, last, True)
-            dense_product(c, kind, last, m, <floating*>c.a[last])
-            add_bias(params + c.b_off[last], <floating*>c.z[last], m, n_out)
-            c.loss_sum += softmax_crossentropy(<floating*>c.z[last], <floating*>c.f[last],
-                                               <floating*>c.yb, wb, scale,
-                                               <floating*>c.delta, m, n_out, &c.correct)
-        else:
-            forward(c, kind, m, c.n_layers, True)
-            c.loss_sum += output_delta(c.loss, c.act[last], <floating*>c.z[last],
-                                       <floating*>c.f[last], <floating*>c.yb, wb, scale,
-                                       <floating*>c.delta, m, n_out, &c.correct)
+        c.loss_sum += forward_cost(c, kind, m, True, scale)
         c.accumulate = start > 0
         backprop(c, kind, m, False)
         c.seen += m

@@ -220,6 +220,11 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
               &beta, c, &ldc)
 
 
+#: the multiply-adds from which a product is split in two row halves at any
+#: thread count (wide's 784-256-10 second layer, 128 x 256 x 10: 3.3e5)
+cdef double GEMM_HALVES_WORK = 2e5
+
+
 cdef void gemm_par(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                    const floating* a, int lda, const floating* b, int ldb,
                    floating beta, floating* c, int ldc, int threads) noexcept nogil:
@@ -229,17 +234,24 @@ cdef void gemm_par(bint trans_a, bint trans_b, int m, int n, int k, floating alp
     one pool of threads for every kernel, rather than OpenMP's and BLAS's
     pools taking turns and spinning against each other on the same cores.
     """
-    cdef int t, nt, chunk
-    if threads > 1 and m >= 2 * threads and <double>m * n * k >= 1e6:
-        chunk = (m + threads - 1) // threads
-        chunk = (chunk + 7) // 8 * 8
-        nt = (m + chunk - 1) // chunk
-        for t in prange(nt, nogil=True, num_threads=threads, schedule='static'):
-            gemm(trans_a, trans_b, min(m, (t + 1) * chunk) - t * chunk, n, k, alpha,
-                 a + (t * chunk if trans_a else <Py_ssize_t>t * chunk * lda), lda, b, ldb,
-                 beta, c + <Py_ssize_t>t * chunk * ldc, ldc)
-    else:
+    cdef int t, nt, parts = 1, chunk
+    cdef double work = <double>m * n * k
+    if threads > 1 and m >= 2 * threads and work >= 1e6:
+        parts = threads
+    elif work >= GEMM_HALVES_WORK and m >= 16:
+        # Halves at any thread count: OpenBLAS may round a half's sums
+        # unlike the whole's (its small-matrix kernels), so a split that
+        # followed the thread count would change the results with it.
+        parts = 2
+    if parts == 1:
         gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    chunk = ((m + parts - 1) // parts + 7) // 8 * 8
+    nt = (m + chunk - 1) // chunk
+    for t in prange(nt, nogil=True, num_threads=min(threads, nt), schedule='static'):
+        gemm(trans_a, trans_b, min(m, (t + 1) * chunk) - t * chunk, n, k, alpha,
+             a + (t * chunk if trans_a else <Py_ssize_t>t * chunk * lda), lda, b, ldb,
+             beta, c + <Py_ssize_t>t * chunk * ldc, ldc)
 
 
 cdef void gemv(bint trans, int m, int n, floating alpha, const floating* a,
