@@ -220,34 +220,47 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
               &beta, c, &ldc)
 
 
-#: the multiply-adds from which a product is split in two row halves at any
-#: thread count (wide's 784-256-10 second layer, 128 x 256 x 10: 3.3e5)
-cdef double GEMM_HALVES_WORK = 2e5
+#: OpenBLAS takes products of at most 1e6 multiply-adds to its small-matrix
+#: kernels, which round some sums unlike its large ones: a product split in
+#: pieces keeps every piece on the same side of that line at any number of
+#: threads, or the results would change with the thread count.
+cdef double BLAS_SMALL_WORK = 1e6
+#: the multiply-adds from which a product is split at all (wide's 784-256-10
+#: second layer: 128 x 256 x 10 = 3.3e5, halves)
+cdef double GEMM_SPLIT_WORK = 2e5
+
+
+cdef int gemm_chunk(int m, int n, int k, int threads) noexcept nogil:
+    """Rows of C per piece of :func:`gemm_par` (m: one piece).  Under
+    2 * BLAS_SMALL_WORK multiply-adds the halves, at any thread count; above,
+    a piece per thread, the smallest still past BLAS_SMALL_WORK."""
+    cdef double per_row = <double>n * k
+    cdef int parts, chunk
+    if m < 16 or m * per_row < GEMM_SPLIT_WORK:
+        return m
+    if m * per_row < 2 * BLAS_SMALL_WORK:
+        return ((m + 1) // 2 + 7) // 8 * 8
+    for parts in range(min(threads, m // 8), 1, -1):
+        chunk = ((m + parts - 1) // parts + 7) // 8 * 8
+        if (m - (m - 1) // chunk * chunk) * per_row > BLAS_SMALL_WORK:  # the last piece
+            return chunk
+    return m
 
 
 cdef void gemm_par(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                    const floating* a, int lda, const floating* b, int ldb,
                    floating beta, floating* c, int ldc, int threads) noexcept nogil:
-    """gemm with the rows of C split across threads, each a one-thread BLAS call.
+    """gemm with the rows of C split in pieces (:func:`gemm_chunk`) across
+    threads, each a one-thread BLAS call.
 
     nnc does its own threading (BLAS is held to one thread while it runs):
     one pool of threads for every kernel, rather than OpenMP's and BLAS's
     pools taking turns and spinning against each other on the same cores.
     """
-    cdef int t, nt, parts = 1, chunk
-    cdef double work = <double>m * n * k
-    if threads > 1 and m >= 2 * threads and work >= 1e6:
-        parts = threads
-    elif work >= GEMM_HALVES_WORK and m >= 16:
-        # Halves at any thread count: OpenBLAS may round a half's sums
-        # unlike the whole's (its small-matrix kernels), so a split that
-        # followed the thread count would change the results with it.
-        parts = 2
-    if parts == 1:
+    cdef int t, chunk = gemm_chunk(m, n, k, threads), nt = (m + chunk - 1) // chunk
+    if nt == 1:
         gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
-    chunk = ((m + parts - 1) // parts + 7) // 8 * 8
-    nt = (m + chunk - 1) // chunk
     for t in prange(nt, nogil=True, num_threads=min(threads, nt), schedule='static'):
         gemm(trans_a, trans_b, min(m, (t + 1) * chunk) - t * chunk, n, k, alpha,
              a + (t * chunk if trans_a else <Py_ssize_t>t * chunk * lda), lda, b, ldb,

@@ -240,3 +240,29 @@ def test_libgomp_gets_a_short_spin_and_the_environment_does_not(preset, tmp_path
     expected = preset or nnc._native.SPIN_COUNT
     assert f"GOMP_SPINCOUNT = '{expected}'" in run.stderr
     assert run.stdout.strip() == str(preset)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes,batch_size", [
+    ([60, 256, 10], 128),   # products of 2e5-1e6 multiply-adds: halves at any thread count
+    ([60, 300, 40], 100),   # halves, and a 300-unit layer (OpenBLAS's kernels differ by size)
+    ([60, 512, 512, 10], 96),  # the 512 x 512 products: split by thread count
+    ([60, 30, 10], 10),     # small products: never split
+])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_training_is_bit_identical_for_any_thread_count(dtype, sizes, batch_size, sparse):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((700, sizes[0])).astype(dtype)
+    X[rng.random(X.shape) < 0.7] = 0
+    y = rng.integers(0, sizes[-1], len(X))
+    runs = []
+    for threads in (1, 2, 3):
+        net = nnc.Network(sizes, activation="relu", output_activation="softmax",
+                          loss="categorical_crossentropy", dtype=dtype, seed=2, init="he")
+        hist = net.fit(sp.csr_matrix(X) if sparse else X, y, epochs=2, batch_size=batch_size,
+                       optimizer=nnc.optimizers.get("adam", lr=1e-3), verbose=0,
+                       threads=threads)
+        runs.append((net.params.copy(), hist["loss"]))
+    for params, loss in runs[1:]:
+        np.testing.assert_array_equal(params, runs[0][0])
+        assert loss == runs[0][1]
