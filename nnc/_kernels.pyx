@@ -1357,6 +1357,31 @@ cpdef object _active_columns(const floating[:, ::1] x, int[::1] act):
     return n, bad
 
 
+cpdef object _build_strips(const floating[:, ::1] x, const long long[::1] order, int block,
+                           int[::1] count, int[::1] srows, floating[::1] svals, int threads):
+    """The strips' builder over the rows ``x[order]``: ``(nnz, bad)``, with
+    ``count`` (blocks x strips), ``srows`` and ``svals`` filled as
+    :func:`build_strips` describes (stride: len(order), made odd).  None
+    where the strips do not exist (no AVX-512)."""
+    cdef int rows = <int>order.shape[0], bad = 0, i
+    cdef int n_strips = <int>((x.shape[1] + strip_width() - 1) // strip_width())
+    cdef int stride = rows | 1, n_blocks = (rows + block - 1) // block if block > 0 else 0
+    cdef long long nnz
+    _check(rows >= 1 and block >= 1 and x.shape[1] >= 1, "need rows, a block and features")
+    for i in range(rows):
+        _check(0 <= order[i] < x.shape[0], "order must index rows of x")
+    _check(count.shape[0] >= <Py_ssize_t>n_blocks * n_strips, "count is too short")
+    _check(srows.shape[0] >= <Py_ssize_t>n_strips * stride, "srows is too short")
+    _check(svals.shape[0] >= <Py_ssize_t>n_strips * stride * strip_width(), "svals is too short")
+    _check(1 <= threads <= 64, "threads must be 1 to 64")
+    if strip_panel_width(<floating>0) == 0:
+        return None
+    with nogil:
+        nnz = build_strips(&x[0, 0], x.shape[1], &order[0], rows, n_strips, block, stride,
+                           &count[0], &srows[0], &svals[0], &bad, threads)
+    return nnz, bad
+
+
 cpdef void _bias_activation(int kind, const floating[::1] b, floating[:, ::1] z,
                             floating[:, ::1] out):
     """``z += b`` (each row), then ``out = f(z)``; ``out`` may be ``z`` itself."""

@@ -562,3 +562,59 @@ def test_strips_of_a_few_inputs_and_more_threads_than_strips(strips, dtype, n_fe
         fits[mode, threads] = net.params.copy()
     np.testing.assert_array_equal(fits[1, 1], fits[-1, 1])
     np.testing.assert_array_equal(fits[1, 4], fits[1, 1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_features", [1, 5, 16, 127, 128, 129, 257, 784, 785])
+def test_the_strips_builder_matches_numpy_and_writes_nowhere_else(n_features, dtype):
+    # Strips of 4 adjacent inputs, built 32 strips at a time through all the
+    # rows (several such groups from 129 inputs on), by ranges of strips per
+    # thread: each strip lists the rows (in the order given) whose 4 values
+    # are not all zero, with those values, and counts them at the end of each
+    # block of rows; nothing is written past a strip's rows, or past count.
+    from nnc import _kernels
+    rng = np.random.default_rng(n_features)
+    x = np.where(rng.random((300, n_features)) < 0.2, rng.uniform(-2, 2, (300, n_features)), 0)
+    x[7, :] = -0.0                                                # an empty row
+    x[11, :] = 1.0                                                # a full one
+    x = x.astype(dtype)
+    n_strips = -(-n_features // 4)
+    padded = np.zeros((300, 4 * n_strips), dtype)
+    padded[:, :n_features] = x
+    for rows, block, threads in [(1, 1, 1), (40, 16, 2), (128, 128, 1), (200, 128, 3),
+                                 (255, 64, 4), (298, 100, 2)]:
+        order = rng.permutation(np.setdiff1d(np.arange(300), [7, 11]))[:rows].astype(np.int64)
+        order[rows // 2] = 7
+        order[rows - 1] = 11
+        stride, n_blocks, guard = rows | 1, -(-rows // block), 9
+        count = np.full(n_blocks * n_strips + guard, -5, np.int32)
+        srows = np.full(n_strips * stride + guard, -5, np.int32)
+        svals = np.full(n_strips * stride * 4 + guard, -5, dtype)
+        got = _kernels._build_strips(x, order, block, count, srows, svals, threads)
+        if got is None:
+            assert not _cpu_has_avx512()
+            return
+        nnz, bad = got
+        assert nnz == np.count_nonzero(x[order]) and bad == rows
+        for s in range(n_strips):
+            vals = padded[order, 4 * s:4 * s + 4]
+            used = np.flatnonzero((vals != 0).any(axis=1))
+            n = len(used)
+            np.testing.assert_array_equal(srows[s * stride:s * stride + n], used)
+            np.testing.assert_array_equal(
+                svals[4 * s * stride:4 * (s * stride + n)].reshape(n, 4), vals[used])
+            ends = np.minimum(np.arange(1, n_blocks + 1) * block, rows)
+            np.testing.assert_array_equal(count[s:n_blocks * n_strips:n_strips],
+                                          np.searchsorted(used, ends))
+        assert (count[n_blocks * n_strips:] == -5).all() and (srows[-guard:] == -5).all()
+        assert (svals[-guard:] == -5).all()
+        # NaN and inf: the first such row of the batch, whichever strip (group
+        # of strips, thread) holds it: a later row in an earlier strip too
+        for i, col, later_col in ((rows - 1, n_features - 1, None), (rows // 3, n_features - 1, 0),
+                                  (0, n_features // 2, n_features - 1)):
+            xb = x.copy()
+            xb[order[i], col] = np.nan
+            if later_col is not None and i != rows - 1:
+                xb[order[rows - 1], later_col] = -np.inf
+            _, bad = _kernels._build_strips(xb, order, block, count, srows, svals, threads)
+            assert bad == i
