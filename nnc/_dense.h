@@ -182,12 +182,13 @@ NNC_DENSE_CLONES static void nnc_relu_mask_##SUF(                              \
 NNC_RELU_MASK(f, float)
 NNC_RELU_MASK(d, double)
 
-/* ---- gb += alpha * (sum of the rows of delta), rows added in order (BP3).
- * Outputs in blocks of 64 held in a local array the compiler keeps in
- * registers: gb is read and written once, not once per row. */
+/* ---- gb += alpha * (sum of the rows of delta), rows added in order (BP3);
+ * delta's rows ld apart (cols of a wider matrix).  Outputs in blocks of 64
+ * held in a local array the compiler keeps in registers: gb is read and
+ * written once, not once per row. */
 #define NNC_BIAS_GRAD(SUF, T)                                                   \
 NNC_DENSE_CLONES static void nnc_bias_grad_##SUF(                              \
-    const T *delta, ptrdiff_t rows, ptrdiff_t cols, T alpha,                   \
+    const T *delta, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld, T alpha,     \
     T *NNC_DENSE_RESTRICT gb)                                                  \
 {                                                                              \
     for (ptrdiff_t o0 = 0; o0 < cols; o0 += 64) {                              \
@@ -196,7 +197,7 @@ NNC_DENSE_CLONES static void nnc_bias_grad_##SUF(                              \
         for (ptrdiff_t o = 0; o < w; o++)                                      \
             acc[o] = gb[o0 + o];                                               \
         for (ptrdiff_t i = 0; i < rows; i++) {                                 \
-            const T *NNC_DENSE_RESTRICT d = delta + i * cols + o0;             \
+            const T *NNC_DENSE_RESTRICT d = delta + i * ld + o0;               \
             for (ptrdiff_t o = 0; o < w; o++)                                  \
                 acc[o] = acc[o] + alpha * d[o];                                \
         }                                                                      \

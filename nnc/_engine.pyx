@@ -31,8 +31,8 @@ from nnc._kernels cimport (
     compact_rows, prefetch_rows, sparse_weight_grad_rows,
     tile_rows, active_columns, tile_forward, tile_update, scatter_rows, scatter_forward,
     strip_width, strip_panel_width, build_strips, strip_forward, strip_weight_grad,
-    bias_grad, activate, hadamard_derivative, output_delta, scale_inplace,
-    add_bias, bias_activate, softmax_crossentropy, sum_squares,
+    bias_grad, rows_pass, PASS_ACTIVATE, PASS_BIAS_ACTIVATE, PASS_HADAMARD, output_delta,
+    scale_inplace, add_bias, softmax_crossentropy, sum_squares,
     ACT_RELU, ACT_SOFTMAX, LOSS_CATEGORICAL_CROSSENTROPY,
     sgd_update, momentum_update, adam_update, rmsprop_update,
 )
@@ -359,14 +359,16 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out,
                          <const char* const*>c.pf_rows, c.n_pf // 2,
                          c.n_features * sizeof(floating))
-            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
+                      c.threads)
         elif l == 0 and c.strips_ready:
             strip_forward(c.strip_count, c.strip_stride, c.strip_rows, <floating*>c.strip_vals,
                           c.n_strips, c.strip_block, params + c.w_off[0], params + c.b_off[0],
                           <floating*>c.z[0], m, n_in, n_out, c.strip_bw,
                           <floating*>c.delta_panels, c.threads)
             c.packed_stale = 2  # as for the column form below
-            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
+                      c.threads)
         elif l == 0 and ROW_GRAD_MAX_BATCH < m <= c.scatter_max:
             columns(c, kind, m)
             scatter_forward(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
@@ -375,7 +377,8 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                             <floating*>c.delta_panels, c.threads)
             # this path does not keep W^1's packed copy up to date
             c.packed_stale = 2
-            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
+                      c.threads)
         elif l == 0 and c.input_mode != INPUT_DENSE:
             if c.w_packed != NULL and c.packed_stale:
                 pack_rows(params + c.w_off[0], n_in, n_out, <floating*>c.w_packed,
@@ -384,11 +387,13 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
             sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride,
                            params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
                            m, n_in, n_out, c.threads, <floating*>c.w_packed)
-            activate(c.act[l], <floating*>c.z[l], fl, m, n_out)
+            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
+                      c.threads)
         else:
             dense_product(c, kind, l, m, prev)
             # the bias is added in the activation's pass over z
-            bias_activate(c.act[l], params + c.b_off[l], <floating*>c.z[l], fl, m, n_out)
+            rows_pass(PASS_BIAS_ACTIVATE, c.act[l], params + c.b_off[l], <floating*>c.z[l], fl,
+                      NULL, m, n_out, c.threads)
         if train and c.keep[l] < 1:
             # Inverted dropout: scale kept units by 1/keep, so inference
             # needs no change.
@@ -524,8 +529,8 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 mk = <floating*>c.mask[l - 1]
                 for e in range(<Py_ssize_t>m * n_in):
                     dp[e] = dp[e] * mk[e]
-            hadamard_derivative(c.act[l - 1], <floating*>c.z[l - 1], <floating*>c.f[l - 1],
-                                dp, m, n_in)
+            rows_pass(PASS_HADAMARD, c.act[l - 1], NULL, <floating*>c.z[l - 1],
+                      <floating*>c.f[l - 1], dp, m, n_in, c.threads)
         if c.fused:
             if c.l2 > 0:
                 scale_inplace(w, <Py_ssize_t>n_in * n_out, <floating>(1 - c.lr * c.l2))
@@ -543,11 +548,10 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
             if not c.accumulate:
                 memset(gb, 0, n_out * sizeof(floating))
         # BP3: dC/db = delta;  BP4: dC/dW^T = a^{l-1}^T delta^l.
-        bias_grad(d, m, n_out, alpha, gb)
+        bias_grad(d, m, n_out, alpha, gb, c.threads)
         if l == 0 and c.strips_ready:
             # gw = (alpha delta)^T x, or gw += that (fused step or accumulation)
-            ad = scaled(d, alpha, <Py_ssize_t>m * n_out, dp)
-            pack_delta(ad, m, n_out, c.strip_bw, <floating*>c.delta_panels)
+            pack_delta(d, m, n_out, c.strip_bw, <floating*>c.delta_panels, alpha, c.threads)
             strip_weight_grad(strip_totals(c, m), c.strip_stride, c.strip_rows,
                               <floating*>c.strip_vals, c.n_strips, <floating*>c.delta_panels, m,
                               n_in, n_out, c.strip_bw, gw,
@@ -572,7 +576,8 @@ cdef void backprop(Ctx* c, floating kind, int m, bint update_now) noexcept nogil
                 columns(c, kind, m)
                 packed = NULL
                 if c.delta_panels != NULL:
-                    pack_delta(d, m, n_out, c.delta_bw, <floating*>c.delta_panels)
+                    pack_delta(d, m, n_out, c.delta_bw, <floating*>c.delta_panels, 1,
+                               c.threads)
                     if (c.fused and c.w_packed != NULL and c.packed_stale == 0
                             and n_out % c.delta_bw == 0):
                         # the step writes its new rows of W^1 into the packed copy too

@@ -79,8 +79,8 @@ cdef void strip_forward(const int* count, int stride, const int* srows, const fl
 cdef void strip_weight_grad(const int* count, int stride, const int* srows, const floating* svals,
                             int n_strips, const floating* dp, int m, int n_in, int n_out,
                             int bw, floating* gwt, bint add, int threads) noexcept nogil
-cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
-                     floating* dp) noexcept nogil
+cdef void pack_delta(const floating* delta, int m, int n_out, int bw, floating* dp,
+                     floating alpha=*, int threads=*) noexcept nogil
 cdef void sparse_weight_grad_rows(const int* cols_idx, const floating* vals,
                                   const int* counts, int stride, int rows,
                                   const floating* delta, floating* gwt,
@@ -101,10 +101,17 @@ cdef void compact_rows(const floating* x, Py_ssize_t n_features, const long long
 cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* rows,
                         int n_rows) noexcept nogil
 cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
-                    floating* gb) noexcept nogil
+                    floating* gb, int threads=*) noexcept nogil
 cdef double sum_squares(const floating* x, Py_ssize_t n) noexcept nogil
 
 # --- activations ------------------------------------------------------------
+cdef enum:
+    PASS_ACTIVATE
+    PASS_BIAS_ACTIVATE
+    PASS_HADAMARD
+cdef void rows_pass(int which, int kind, const floating* b, floating* z, floating* a,
+                    floating* delta, Py_ssize_t rows, Py_ssize_t cols,
+                    int threads) noexcept nogil
 cdef void activate(int kind, const floating* z, floating* a, Py_ssize_t rows,
                    Py_ssize_t cols) noexcept nogil
 cdef void hadamard_derivative(int kind, const floating* z, const floating* a,

@@ -39,8 +39,10 @@ cdef extern from "_simd.h" nogil:
     int nnc_all_finite_d(const double* x, Py_ssize_t n)
     int nnc_delta_lanes_f()
     int nnc_delta_lanes_d()
-    void nnc_pack_delta_f(const float* delta, int m, int n_out, int bw, float* dp)
-    void nnc_pack_delta_d(const double* delta, int m, int n_out, int bw, double* dp)
+    void nnc_pack_delta_f(const float* delta, int m, int n_out, int bw, float alpha, int q0,
+                          int q1, float* dp)
+    void nnc_pack_delta_d(const double* delta, int m, int n_out, int bw, double alpha, int q0,
+                          int q1, double* dp)
     void nnc_panel_grads_f(const int* col_ptr, const int* ids, const int* rows,
                            const float* vals, int k0, int k1, const float* dp, int m,
                            int n_out, int bw, float alpha, float* g, float* P, int n_in)
@@ -143,10 +145,10 @@ cdef extern from "_dense.h" nogil:
     void nnc_add_bias_d(const double* b, double* z, Py_ssize_t rows, Py_ssize_t cols)
     void nnc_relu_mask_f(const float* z, float* delta, Py_ssize_t n)
     void nnc_relu_mask_d(const double* z, double* delta, Py_ssize_t n)
-    void nnc_bias_grad_f(const float* delta, Py_ssize_t rows, Py_ssize_t cols, float alpha,
-                         float* gb)
-    void nnc_bias_grad_d(const double* delta, Py_ssize_t rows, Py_ssize_t cols, double alpha,
-                         double* gb)
+    void nnc_bias_grad_f(const float* delta, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
+                         float alpha, float* gb)
+    void nnc_bias_grad_d(const double* delta, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
+                         double alpha, double* gb)
     double nnc_sumsq_f(const float* x, Py_ssize_t n)
     double nnc_sumsq_d(const double* x, Py_ssize_t n)
 
@@ -608,14 +610,26 @@ cdef inline void _strip_grad_panels(const int* count, int stride,
                           gwt, add)
 
 
-cdef void pack_delta(const floating* delta, int m, int n_out, int bw,
-                     floating* dp) noexcept nogil:
-    """Copy delta (m x n_out) into the panels of width bw that
-    :func:`sparse_weight_grad` reads."""
+cdef void pack_delta(const floating* delta, int m, int n_out, int bw, floating* dp,
+                     floating alpha=1, int threads=1) noexcept nogil:
+    """Copy alpha * delta (m x n_out) into the panels of width bw that
+    :func:`sparse_weight_grad` reads; threads take panels."""
+    cdef int t, n_panels = (n_out + bw - 1) // bw
+    cdef int parts = min(value_parts(m, n_out, threads), n_panels), per
+    if parts <= 1:
+        _pack_panels(delta, m, n_out, bw, alpha, 0, n_panels, dp)
+        return
+    per = (n_panels + parts - 1) // parts
+    for t in prange(parts, nogil=True, num_threads=parts, schedule='static'):
+        _pack_panels(delta, m, n_out, bw, alpha, t * per, min(n_panels, (t + 1) * per), dp)
+
+
+cdef inline void _pack_panels(const floating* delta, int m, int n_out, int bw, floating alpha,
+                              int q0, int q1, floating* dp) noexcept nogil:
     if floating is float:
-        nnc_pack_delta_f(delta, m, n_out, bw, dp)
+        nnc_pack_delta_f(delta, m, n_out, bw, alpha, q0, q1, dp)
     else:
-        nnc_pack_delta_d(delta, m, n_out, bw, dp)
+        nnc_pack_delta_d(delta, m, n_out, bw, alpha, q0, q1, dp)
 
 
 cdef inline void _column_grads(const int* col_ptr, const int* ids, const int* rows,
@@ -765,12 +779,26 @@ cdef void prefetch_rows(const void* x, Py_ssize_t row_bytes, const long long* ro
 
 
 cdef void bias_grad(const floating* delta, int rows, int n_out, floating alpha,
-                    floating* gb) noexcept nogil:
-    """gb += alpha * (sum of the rows of delta), the rows added in order."""
+                    floating* gb, int threads=1) noexcept nogil:
+    """gb += alpha * (sum of the rows of delta), the rows added in order;
+    threads take columns (each sum as on one thread)."""
+    cdef int t, parts = value_parts(rows, n_out, threads), per
+    if parts == 1:
+        _bias_grad(delta, rows, n_out, n_out, alpha, gb)
+        return
+    per = ((n_out + parts - 1) // parts + 15) // 16 * 16
+    for t in prange(parts, nogil=True, num_threads=parts, schedule='static'):
+        if t * per < n_out:
+            _bias_grad(delta + t * per, rows, min(per, n_out - t * per), n_out, alpha,
+                       gb + t * per)
+
+
+cdef inline void _bias_grad(const floating* delta, int rows, int cols, int ld, floating alpha,
+                            floating* gb) noexcept nogil:
     if floating is float:
-        nnc_bias_grad_f(delta, rows, n_out, alpha, gb)
+        nnc_bias_grad_f(delta, rows, cols, ld, alpha, gb)
     else:
-        nnc_bias_grad_d(delta, rows, n_out, alpha, gb)
+        nnc_bias_grad_d(delta, rows, cols, ld, alpha, gb)
 
 
 cdef double sum_squares(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -779,6 +807,47 @@ cdef double sum_squares(const floating* x, Py_ssize_t n) noexcept nogil:
         return nnc_sumsq_f(x, n)
     else:
         return nnc_sumsq_d(x, n)
+
+
+#: values from which an elementwise pass of the engine (an activation, the
+#: Hadamard product, bias sums, delta's panels) is split across threads:
+#: deep's 256 x 512 (each pass 15-30 us on one thread), not wide's 128 x 256
+cdef Py_ssize_t SPLIT_VALUES = 65536
+
+
+cdef inline int value_parts(Py_ssize_t rows, Py_ssize_t cols, int threads) noexcept nogil:
+    """Pieces for an elementwise pass over rows x cols values (1: not split)."""
+    if threads < 2 or rows < 2 or rows * cols < SPLIT_VALUES:
+        return 1
+    return <int>min(<Py_ssize_t>threads, rows)
+
+
+cdef void rows_pass(int which, int kind, const floating* b, floating* z, floating* a,
+                    floating* delta, Py_ssize_t rows, Py_ssize_t cols,
+                    int threads) noexcept nogil:
+    """One of the row-wise passes (:func:`activate`, :func:`bias_activate`,
+    :func:`hadamard_derivative`), its rows split across threads: each value
+    (each softmax row) is computed as on one thread."""
+    cdef int t, parts = value_parts(rows, cols, threads)
+    cdef Py_ssize_t per = (rows + parts - 1) // parts, r0
+    if parts == 1:
+        _rows_pass(which, kind, b, z, a, delta, rows, cols)
+        return
+    for t in prange(parts, nogil=True, num_threads=parts, schedule='static'):
+        r0 = t * per
+        if r0 < rows:
+            _rows_pass(which, kind, b, z + r0 * cols, a + r0 * cols,
+                       delta + r0 * cols if delta != NULL else NULL, min(per, rows - r0), cols)
+
+
+cdef inline void _rows_pass(int which, int kind, const floating* b, floating* z, floating* a,
+                            floating* delta, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    if which == PASS_ACTIVATE:
+        activate(kind, z, a, rows, cols)
+    elif which == PASS_BIAS_ACTIVATE:
+        bias_activate(kind, b, z, a, rows, cols)
+    else:
+        hadamard_derivative(kind, z, a, delta, rows, cols)
 
 
 # ---------------------------------------------------------------------------

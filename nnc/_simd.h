@@ -626,14 +626,23 @@ static void nnc_column_grads_avx512_##SUF(                                     \
 
 #define NNC_AVX512_DELTA_PANELS(SUF, T, VEC, LANES, MT, LOADZ, STOREM, FMA, SET1, \
                                 LOADU, STOREU)                                 \
-static void nnc_pack_delta_##SUF(const T *delta, int m, int n_out, int bw, T *dp) \
+/* panels q0 .. q1-1 of alpha * delta: fma(alpha, d, -0) is alpha * d to   \
+ * the bit, the sign of a zero included */                                    \
+__attribute__((target("avx512f")))                                             \
+static void nnc_pack_delta_##SUF(const T *delta, int m, int n_out, int bw, T alpha, \
+                                 int q0, int q1, T *dp)                        \
 {                                                                              \
-    for (int o = 0; o < n_out; o += bw) {                                      \
+    const VEC va = SET1(alpha), nz = SET1((T)-0.0);                            \
+    for (int o = q0 * bw; o < n_out && o < q1 * bw; o += bw) {                 \
         const int w = n_out - o < bw ? n_out - o : bw;                         \
         T *dq = dp + (ptrdiff_t)o * m;                                         \
-        for (int r = 0; r < m; r++)                                            \
-            memcpy(dq + (ptrdiff_t)r * bw, delta + (ptrdiff_t)r * n_out + o,   \
-                   (size_t)w * sizeof(T));                                     \
+        for (int r = 0; r < m; r++) {                                          \
+            const T *src = delta + (ptrdiff_t)r * n_out + o;                   \
+            for (int j = 0; j < w; j += LANES) {                               \
+                const MT k = nnc_mask_##T(w - j);                              \
+                STOREM(dq + (ptrdiff_t)r * bw + j, k, FMA(va, LOADZ(k, src + j), nz)); \
+            }                                                                  \
+        }                                                                      \
     }                                                                          \
 }                                                                              \
 /* a whole panel (NV vectors, NV a constant): no masks, a shift for the    \
@@ -1591,8 +1600,8 @@ static int nnc_panel_lanes_d(void) { return 0; }
 /* no delta panels either (lanes 0) */
 static int nnc_delta_lanes_f(void) { return 0; }
 static int nnc_delta_lanes_d(void) { return 0; }
-#define nnc_pack_delta_f(d, m, o, bw, dp) ((void)0)
-#define nnc_pack_delta_d(d, m, o, bw, dp) ((void)0)
+#define nnc_pack_delta_f(d, m, o, bw, al, q0, q1, dp) ((void)0)
+#define nnc_pack_delta_d(d, m, o, bw, al, q0, q1, dp) ((void)0)
 #define nnc_panel_grads_f(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_panel_grads_d(p, ids, r, v, k0, k1, dp, m, o, bw, a, g, P, n) ((void)0)
 #define nnc_scatter_forward_f(p, ids, r, v, n, w, b, o, m, bw, q0, q1, zp, z) ((void)0)

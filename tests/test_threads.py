@@ -248,16 +248,19 @@ def test_libgomp_gets_a_short_spin_and_the_environment_does_not(preset, tmp_path
     ([60, 300, 40], 100),   # halves, and a 300-unit layer (OpenBLAS's kernels differ by size)
     ([60, 512, 512, 10], 96),  # the 512 x 512 products: split by thread count
     ([60, 30, 10], 10),     # small products: never split
+    ([20, 512, 10], 160),   # halves, and elementwise passes over 160 x 512 values split
 ])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_training_is_bit_identical_for_any_thread_count(dtype, sizes, batch_size, sparse):
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_training_is_bit_identical_for_any_thread_count(dtype, sizes, batch_size, sparse,
+                                                        activation):
     rng = np.random.default_rng(4)
     X = rng.standard_normal((700, sizes[0])).astype(dtype)
     X[rng.random(X.shape) < 0.7] = 0
     y = rng.integers(0, sizes[-1], len(X))
     runs = []
     for threads in (1, 2, 3):
-        net = nnc.Network(sizes, activation="relu", output_activation="softmax",
+        net = nnc.Network(sizes, activation=activation, output_activation="softmax",
                           loss="categorical_crossentropy", dtype=dtype, seed=2, init="he")
         hist = net.fit(sp.csr_matrix(X) if sparse else X, y, epochs=2, batch_size=batch_size,
                        optimizer=nnc.optimizers.get("adam", lr=1e-3), verbose=0,
