@@ -225,7 +225,10 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
 #: OpenBLAS takes products of at most 1e6 multiply-adds to its small-matrix
 #: kernels, which round some sums unlike its large ones: a product split in
 #: pieces keeps every piece on the same side of that line at any number of
-#: threads, or the results would change with the thread count.
+#: threads, or the results would change with the thread count.  (Its large
+#: float64 kernels can still round a block of rows unlike the whole for some
+#: widths, 300 among them: float64 products split by the thread count may
+#: differ in the last bits between thread counts.)
 cdef double BLAS_SMALL_WORK = 1e6
 #: the multiply-adds from which a product is split at all (wide's 784-256-10
 #: second layer: 128 x 256 x 10 = 3.3e5, halves)
