@@ -359,16 +359,12 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                          params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0], n_out,
                          <const char* const*>c.pf_rows, c.n_pf // 2,
                          c.n_features * sizeof(floating))
-            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
-                      c.threads)
         elif l == 0 and c.strips_ready:
             strip_forward(c.strip_count, c.strip_stride, c.strip_rows, <floating*>c.strip_vals,
                           c.n_strips, c.strip_block, params + c.w_off[0], params + c.b_off[0],
                           <floating*>c.z[0], m, n_in, n_out, c.strip_bw,
                           <floating*>c.delta_panels, c.threads)
             c.packed_stale = 2  # as for the column form below
-            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
-                      c.threads)
         elif l == 0 and ROW_GRAD_MAX_BATCH < m <= c.scatter_max:
             columns(c, kind, m)
             scatter_forward(c.col_ptr, c.col_ids, c.n_cols, c.csc_rows,
@@ -377,8 +373,6 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
                             <floating*>c.delta_panels, c.threads)
             # this path does not keep W^1's packed copy up to date
             c.packed_stale = 2
-            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
-                      c.threads)
         elif l == 0 and c.input_mode != INPUT_DENSE:
             if c.w_packed != NULL and c.packed_stale:
                 pack_rows(params + c.w_off[0], n_in, n_out, <floating*>c.w_packed,
@@ -387,11 +381,14 @@ cdef void forward(Ctx* c, floating kind, int m, int n_layers, bint train) noexce
             sparse_forward(c.sp_cols, <floating*>c.sp_vals, c.sp_cnt, c.sp_stride,
                            params + c.w_off[0], params + c.b_off[0], <floating*>c.z[0],
                            m, n_in, n_out, c.threads, <floating*>c.w_packed)
-            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
-                      c.threads)
         else:
             dense_product(c, kind, l, m, prev)
-            # the bias is added in the activation's pass over z
+        if l == 0 and c.input_mode != INPUT_DENSE:
+            # every branch above but the last (tiles, strips and the column
+            # form exist for sparse input only): the kernels added the bias
+            rows_pass(PASS_ACTIVATE, c.act[l], NULL, <floating*>c.z[l], fl, NULL, m, n_out,
+                      c.threads)
+        else:  # the bias is added in the activation's pass over z
             rows_pass(PASS_BIAS_ACTIVATE, c.act[l], params + c.b_off[l], <floating*>c.z[l], fl,
                       NULL, m, n_out, c.threads)
         if train and c.keep[l] < 1:
