@@ -216,6 +216,25 @@ def test_train_on_npz_path_and_evaluate_it(capsys, tmp_path, blobs):
     assert code == 0 and "(300 samples)" in out
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_train_gives_the_same_model_on_any_number_of_threads(capsys, tmp_path, blobs, dtype):
+    # 512 hidden units, batches of 150: products split in halves by their
+    # size and elementwise passes over 150 x 512 values split by thread
+    models = []
+    for threads in (1, 2, 3):
+        out_path = tmp_path / f"t{threads}.npz"
+        code, _, err = _run(capsys, "train", "--dataset", blobs, "--hidden", "512",
+                            "--batch-size", "150", "--epochs", "2", "--optimizer", "adam",
+                            "--lr", "0.001", "--activation", "relu", "--output-activation",
+                            "softmax", "--loss", "categorical_crossentropy", "--dtype", dtype,
+                            "--threads", threads, "--seed", "4", "--out", out_path, "--quiet")
+        assert code == 0, err
+        models.append(nnc.load(out_path))
+    for net in models[1:]:
+        np.testing.assert_array_equal(net.params, models[0].params)
+        assert net.history["loss"] == models[0].history["loss"]
+
+
 def test_train_errors_are_one_line(capsys, tmp_path, blobs):
     code, _, err = _run(capsys, "train", "--dataset", blobs, "--sizes", "784,30,3",
                         "--out", tmp_path / "x.npz")
