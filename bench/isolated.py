@@ -29,13 +29,20 @@ def _fit(net, cfg, X, y, threads):
 
 def scaling(spec):
     """Seconds per epoch of nnc at each thread count, round-robin repeats,
-    and whether repeats with the same thread count give identical weights."""
+    and whether repeats with the same thread count give identical weights.
+
+    Before each fit the cost of an empty parallel region of the most
+    threads is taken too: a shared host may keep the cores near each other
+    or not, and what data the threads exchange costs several times more in
+    the second case (the speedup with it).
+    """
     import hashlib
     import time
 
     import numpy as np
 
     import nnc
+    from nnc import _kernels
 
     from common import CONFIGS, load_data
     X32, y, _, _ = load_data()
@@ -46,12 +53,14 @@ def scaling(spec):
         for dtype in spec["dtypes"]:
             X = X32[:n].astype(dtype)
             times = {t: [] for t in spec["threads"]}
+            fork_join = {t: [] for t in spec["threads"]}
             cpu = {t: [] for t in spec["threads"]}
             digests = {t: set() for t in spec["threads"]}
             final = {}
             for _ in range(spec["repeats"]):
                 for t in spec["threads"]:
                     net = _new_net(nnc, cfg, dtype)
+                    fork_join[t].append(_kernels._fork_join_seconds(max(spec["threads"]), 2000))
                     c0, t0 = time.process_time(), time.perf_counter()
                     _fit(net, cfg, X, y[:n], t)
                     times[t].append(time.perf_counter() - t0)
@@ -63,6 +72,8 @@ def scaling(spec):
             for t in spec["threads"]:
                 rows.append({
                     "threads": t, "times": times[t], "median": float(np.median(times[t])),
+                    "best": float(np.min(times[t])),
+                    "fork_join_us": float(np.median(fork_join[t])) * 1e6,
                     "cpu_per_wall": float(np.median(cpu[t])),
                     "identical_across_repeats": len(digests[t]) == 1 if spec["repeats"] > 1 else None,
                     "max_abs_diff_vs_first": float(np.max(np.abs(final[t].astype(np.float64)

@@ -123,18 +123,23 @@ def _sections(results, markdown):
     if results.get("scaling"):
         rows = []
         for block in results["scaling"]:
-            base = block["rows"][0]["median"]
+            base, base_best = block["rows"][0]["median"], block["rows"][0].get("best")
             for r in block["rows"]:
                 rows.append({"config": block["config"], "dtype": block["dtype"],
                              "samples": block.get("n_samples"),
                              "threads": r["threads"], "seconds": r["median"],
-                             "speedup": base / r["median"], "cpu": r.get("cpu_per_wall"),
+                             "speedup": base / r["median"],
+                             "best": (base_best / r["best"] if base_best and r.get("best")
+                                      else None),
+                             "fork_join": r.get("fork_join_us"), "cpu": r.get("cpu_per_wall"),
                              "identical": r["identical_across_repeats"],
                              "diff": r["max_abs_diff_vs_first"]})
         cols = [("config", "config", "{}"), ("dtype", "dtype", "{}"),
                 ("samples", "samples", "{:,}"),
                 ("threads", "threads", "{}"), ("s/fit", "seconds", "{:.3f}"),
                 (f"speedup vs {rows[0]['threads']} thread", "speedup", "{:.2f}"),
+                ("best vs best", "best", "{:.2f}"),
+                ("fork/join (us)", "fork_join", "{:.2f}"),
                 ("cpu/wall", "cpu", "{:.2f}"),
                 ("identical across repeats", "identical", "{}"),
                 ("max |w - w(first count)|", "diff", "{:.1e}")]

@@ -134,3 +134,21 @@ def test_sparse_text_runs_one_implementation(impl):
     assert row["impl"] == impl and row["n_train"] == 1600 and len(row["times"]) == 1
     assert row["median"] > 0 and row["useful_gflops"] > 0
     assert row["accuracy"] > 0.6  # three classes, well separated by their topic words
+
+
+def test_scaling_records_the_fork_join_cost_and_the_best_runs():
+    pytest.importorskip("nnc")
+    import isolated
+    import report
+    spec = {"configs": ["tutorial"], "dtypes": ["float32"], "threads": [1, 2], "repeats": 2,
+            "samples": {"tutorial": 300}}
+    block, = isolated.scaling(spec)
+    for row in block["rows"]:
+        assert len(row["times"]) == 2 and row["best"] == min(row["times"]) <= row["median"]
+        assert 0 < row["fork_join_us"] < 1e5 and row["identical_across_repeats"]
+    results = {"scaling": [block], "training": [], "inference": [], "skipped": {}, "errors": []}
+    table = dict(report._sections(results, True))[
+        "### Thread scaling (nnc)"]
+    assert "best vs best" in table and "fork/join (us)" in table
+    best = block["rows"][0]["best"] / block["rows"][1]["best"]
+    assert f"{best:.2f}" in table

@@ -1497,3 +1497,24 @@ cpdef double _sum_squares(const floating[::1] x):
     if x.shape[0] == 0:
         return 0.0
     return sum_squares(&x[0], x.shape[0])
+
+
+def _fork_join_seconds(int threads, int repeats):
+    """Seconds per empty parallel region of ``threads`` threads: the fixed
+    cost of each of the engine's parallel passes, and a probe of how far
+    apart the host keeps the cores (a 2-vCPU KVM guest of an EPYC measured
+    0.5 us in some spells and 1.0 us in others, and two threads trained wide
+    1.6x and 0.8x as fast as one).  For the benchmark's scaling section."""
+    import time
+    cdef int r, t
+    cdef int slot[256]
+    if not 1 <= threads <= 256:
+        raise ValueError(f"threads must be in 1..256, got {threads}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    t0 = time.perf_counter()
+    with nogil:
+        for r in range(repeats):
+            for t in prange(threads, num_threads=threads, schedule='static'):
+                slot[t] = r
+    return (time.perf_counter() - t0) / repeats

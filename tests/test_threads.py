@@ -269,3 +269,16 @@ def test_training_is_bit_identical_for_any_thread_count(dtype, sizes, batch_size
     for params, loss in runs[1:]:
         np.testing.assert_array_equal(params, runs[0][0])
         assert loss == runs[0][1]
+
+
+def test_the_fork_join_probe_measures_and_checks_its_arguments():
+    from nnc import _kernels
+    for threads in (1, 2, 3):
+        seconds = _kernels._fork_join_seconds(threads, 50)
+        assert 0 < seconds < 0.1
+    with pytest.raises(ValueError, match="threads"):
+        _kernels._fork_join_seconds(0, 10)
+    with pytest.raises(ValueError, match="threads"):
+        _kernels._fork_join_seconds(257, 10)
+    with pytest.raises(ValueError, match="repeats"):
+        _kernels._fork_join_seconds(2, 0)
