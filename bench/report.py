@@ -2,6 +2,7 @@
 JSON for ``bench/results/``."""
 import json
 import os
+import statistics
 
 TRAIN_COLUMNS = [
     # header, key, format
@@ -55,6 +56,16 @@ def _table(rows, columns, markdown):
     fmt_row = lambda cells: "  ".join(  # noqa: E731
         c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     return "\n".join([fmt_row(headers)] + [fmt_row(b) for b in body])
+
+
+def _paired_speedup(base_times, times):
+    """Median over the rounds of base time / time within the round (the
+    thread counts take turns, so a spell of the host longer than a round
+    touches both sides of a ratio); None without complete rounds."""
+    pairs = [b / t for b, t in zip(base_times, times, strict=False) if t > 0]
+    if not pairs or len(base_times) != len(times):
+        return None
+    return float(statistics.median(pairs))
 
 
 def _blocks(results):
@@ -131,6 +142,7 @@ def _sections(results, markdown):
                              "speedup": base / r["median"],
                              "best": (base_best / r["best"] if base_best and r.get("best")
                                       else None),
+                             "paired": _paired_speedup(block["rows"][0]["times"], r["times"]),
                              "fork_join": r.get("fork_join_us"), "cpu": r.get("cpu_per_wall"),
                              "identical": r["identical_across_repeats"],
                              "diff": r["max_abs_diff_vs_first"]})
@@ -138,6 +150,7 @@ def _sections(results, markdown):
                 ("samples", "samples", "{:,}"),
                 ("threads", "threads", "{}"), ("s/fit", "seconds", "{:.3f}"),
                 (f"speedup vs {rows[0]['threads']} thread", "speedup", "{:.2f}"),
+                ("paired", "paired", "{:.2f}"),
                 ("best vs best", "best", "{:.2f}"),
                 ("fork/join (us)", "fork_join", "{:.2f}"),
                 ("cpu/wall", "cpu", "{:.2f}"),

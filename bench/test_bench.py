@@ -149,6 +149,9 @@ def test_scaling_records_the_fork_join_cost_and_the_best_runs():
     results = {"scaling": [block], "training": [], "inference": [], "skipped": {}, "errors": []}
     table = dict(report._sections(results, True))[
         "### Thread scaling (nnc)"]
-    assert "best vs best" in table and "fork/join (us)" in table
-    best = block["rows"][0]["best"] / block["rows"][1]["best"]
-    assert f"{best:.2f}" in table
+    assert "best vs best" in table and "fork/join (us)" in table and "paired" in table
+    one, two = (row["times"] for row in block["rows"])
+    best = min(one) / min(two)
+    paired = sorted(a / b for a, b in zip(one, two, strict=True))
+    line = table.splitlines()[-1]  # the two-thread row
+    assert f" {best:.2f} " in line and f" {(paired[0] + paired[1]) / 2:.2f} " in line
