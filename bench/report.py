@@ -62,10 +62,10 @@ def _paired_speedup(base_times, times):
     """Median over the rounds of base time / time within the round (the
     thread counts take turns, so a spell of the host longer than a round
     touches both sides of a ratio); None without complete rounds."""
-    pairs = [b / t for b, t in zip(base_times, times, strict=False) if t > 0]
-    if not pairs or len(base_times) != len(times):
+    if len(base_times) != len(times):
         return None
-    return float(statistics.median(pairs))
+    pairs = [b / t for b, t in zip(base_times, times, strict=True) if t > 0]
+    return float(statistics.median(pairs)) if pairs else None
 
 
 def _blocks(results):

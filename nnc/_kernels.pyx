@@ -1502,9 +1502,10 @@ cpdef double _sum_squares(const floating[::1] x):
 def _fork_join_seconds(int threads, int repeats):
     """Seconds per empty parallel region of ``threads`` threads: the fixed
     cost of each of the engine's parallel passes, and a probe of how far
-    apart the host keeps the cores (a 2-vCPU KVM guest of an EPYC measured
-    0.5 us in some spells and 1.0 us in others, and two threads trained wide
-    1.6x and 0.8x as fast as one).  For the benchmark's scaling section."""
+    apart the host keeps the cores (two threads on a 2-vCPU KVM guest of an
+    EPYC: 0.9 us in some spells and 1.9 us in others, where two threads
+    trained wide 1.6x and 0.8x as fast as one).  For the benchmark's scaling
+    section."""
     import time
     cdef int r, t
     cdef int slot[256]
